@@ -1,0 +1,68 @@
+import { ChatOpenAI } from '@langchain/openai'
+
+export interface ModelSettings {
+  apiKey: string
+  baseUrl: string
+  model: string
+  timeoutMs: number
+  maxRetries: number
+}
+
+/**
+ * A chat model on any OpenAI-compatible endpoint (OpenRouter by default). 429, 5xx, timeouts and
+ * unparseable responses are retried with exponential backoff by langchain's caller, `maxRetries` times.
+ */
+export function createChatModel(s: ModelSettings): ChatOpenAI {
+  return new ChatOpenAI({
+    model: s.model,
+    apiKey: s.apiKey,
+    configuration: { baseURL: s.baseUrl },
+    maxRetries: s.maxRetries,
+    timeout: s.timeoutMs,
+  })
+}
+
+export type ModelFailure = 'timeout' | 'rate_limited' | 'unavailable' | 'bad_output' | 'rejected'
+
+/** The model could not produce an answer, after retries. `kind` picks the sentence a person sees. */
+export class ModelError extends Error {
+  override name = 'ModelError'
+  readonly kind: ModelFailure
+  readonly status: number | undefined
+  constructor(kind: ModelFailure, message: string, options?: { cause?: unknown; status?: number | undefined }) {
+    super(message, { cause: options?.cause })
+    this.kind = kind
+    this.status = options?.status
+  }
+}
+
+/** Classifies whatever the model client threw into a ModelError. */
+export function toModelError(err: unknown): ModelError {
+  if (err instanceof ModelError) return err
+  const e = err as { status?: unknown; name?: unknown; message?: unknown; code?: unknown }
+  const status = typeof e?.status === 'number' ? e.status : undefined
+  const name = typeof e?.name === 'string' ? e.name : ''
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  if (/timeout|timed out|abort/i.test(name) || /timed? ?out/i.test(message)) return new ModelError('timeout', 'model request timed out', { cause: err, status })
+  if (status === 429) return new ModelError('rate_limited', 'model provider rate limit', { cause: err, status })
+  if (status !== undefined && status >= 500) return new ModelError('unavailable', `model provider answered ${status}`, { cause: err, status })
+  if (status !== undefined && status >= 400) return new ModelError('rejected', `model provider refused the request (${status})`, { cause: err, status })
+  if (err instanceof SyntaxError || /json|parse|unexpected/i.test(message)) return new ModelError('bad_output', 'model returned malformed output', { cause: err, status })
+  return new ModelError('unavailable', `model request failed: ${message}`, { cause: err, status })
+}
+
+/** One plain sentence for the person in the chat. */
+export function describeModelError(err: ModelError): string {
+  switch (err.kind) {
+    case 'timeout':
+      return 'The model took too long to answer. Please try again in a minute.'
+    case 'rate_limited':
+      return 'The model provider is limiting requests right now. Please try again in a minute.'
+    case 'bad_output':
+      return 'The model sent an answer I could not read. Please try again.'
+    case 'rejected':
+      return 'The model provider refused the request. An admin should check the model name and API key.'
+    case 'unavailable':
+      return 'The model is not answering right now. Please try again in a minute.'
+  }
+}

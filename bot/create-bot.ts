@@ -1,0 +1,45 @@
+import { autoRetry } from '@grammyjs/auto-retry'
+import { Bot } from 'grammy'
+import type { Logger } from '../logger.ts'
+import type { Context, Services } from './context.ts'
+import { chatFeature } from './features/chat.ts'
+import { commandsFeature } from './features/commands.ts'
+import { statusFeature } from './features/status.ts'
+import { unhandledFeature } from './features/unhandled.ts'
+import { attach } from './middlewares/attach.ts'
+import { auth } from './middlewares/auth.ts'
+
+export interface BotOptions {
+  token: string
+  apiRoot: string
+}
+
+/**
+ * The grammY bot: logging → auth → features, in this order, unhandled last. It has no error
+ * boundary of its own: a failing update throws out of handleUpdate so the dispatcher can retry it.
+ */
+export function createBot({ token, apiRoot }: BotOptions, log: Logger, services: Services): Bot<Context> {
+  const bot = new Bot<Context>(token, { client: { apiRoot } })
+  // Bounded: auto-retry's defaults wait forever on repeated 429s.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }))
+  bot.use(attach(log, services))
+  bot.use(auth)
+  bot.use(commandsFeature, statusFeature, chatFeature, unhandledFeature)
+  return bot
+}
+
+/** The command menus: everyone's, and one with the admin commands for each admin's private chat. */
+export async function publishCommands(bot: Bot<Context>, adminIds: Iterable<number>, log: Logger): Promise<void> {
+  const common = [
+    { command: 'new', description: 'Start a fresh conversation' },
+    { command: 'help', description: 'What I can do' },
+  ]
+  try {
+    await bot.api.setMyCommands(common)
+    for (const id of adminIds) {
+      await bot.api.setMyCommands([...common, { command: 'status', description: 'Service health (admin)' }], { scope: { type: 'chat', chat_id: id } })
+    }
+  } catch (err) {
+    log.warn({ err }, 'could not publish the command menu')
+  }
+}

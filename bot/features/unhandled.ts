@@ -1,0 +1,16 @@
+import { Composer } from 'grammy'
+import type { Context } from '../context.ts'
+
+const composer = new Composer<Context>()
+
+// Photos, voice, stickers...: say what we can do rather than stay silent.
+composer.on('message', async (ctx) => {
+  await ctx.reply('I read text for now. Please send your request as a text message.')
+})
+
+// Edited messages, membership changes and kinds we do not handle end here, quietly.
+composer.use((ctx) => {
+  ctx.log.debug('update ignored')
+})
+
+export { composer as unhandledFeature }

@@ -1,0 +1,23 @@
+import type { NextFunction } from 'grammy'
+import { audit } from '../../db/audit-log.ts'
+import { touch } from '../../db/users.ts'
+import type { Context } from '../context.ts'
+
+/**
+ * Serves only people on the allow lists (env) or allowed in the users table. Anyone else gets one
+ * line with their numeric id, so they can ask an admin, and an audit entry is written.
+ */
+export async function auth(ctx: Context, next: NextFunction): Promise<void> {
+  const from = ctx.from
+  if (!from || from.is_bot) return // channel posts, service messages: nobody to serve
+  const { db, adminIds, allowedUserIds } = ctx.services
+  const user = await touch(db.pool, { id: from.id, username: from.username, firstName: from.first_name })
+  ctx.isAdmin = adminIds.has(from.id) || user.role === 'admin' || user.role === 'owner'
+  if (ctx.isAdmin || allowedUserIds.has(from.id) || user.allowed) return next()
+
+  ctx.log.warn('access denied')
+  await audit(db.pool, { action: 'access_denied', actorId: from.id, chatId: ctx.chat?.id, detail: { kind: Object.keys(ctx.update)[1] } })
+  const refusal = `Sorry, this bot is private. Your Telegram id is ${from.id}: an admin can allow it.`
+  if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: refusal, show_alert: true })
+  else if (ctx.message) await ctx.reply(refusal)
+}

@@ -1,0 +1,150 @@
+import { existsSync } from 'node:fs'
+import { z } from 'zod'
+
+/** Raised when the environment cannot start the service; the message is one line for a person. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  readonly variable: string
+  constructor(variable: string, message: string) {
+    super(message)
+    this.variable = variable
+  }
+}
+
+const idList = z
+  .string()
+  .default('')
+  .transform((raw, ctx) => {
+    const ids: number[] = []
+    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (!/^-?\d{1,19}$/.test(part)) {
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not a numeric Telegram id; use a comma-separated list such as 12345,67890` })
+        return z.NEVER
+      }
+      ids.push(Number(part))
+    }
+    return ids
+  })
+
+const url = (hint: string) => z.url({ error: `must be a URL, ${hint}` }).transform((u) => u.replace(/\/+$/, ''))
+const seconds = (fallback: number) => z.coerce.number().positive({ error: 'must be a positive number of seconds' }).default(fallback)
+const count = (fallback: number) => z.coerce.number().int().positive({ error: 'must be a positive whole number' }).default(fallback)
+
+const schema = z
+  .object({
+    TELEGRAM_BOT_TOKEN: z
+      .string({ error: 'is required: create a bot with @BotFather and put its token in .env' })
+      .regex(/^\d+:[A-Za-z0-9_-]{20,}$/, { error: 'does not look like a bot token (digits:letters) from @BotFather' }),
+    TELEGRAM_API_ROOT: url('for example https://api.telegram.org').default('https://api.telegram.org'),
+    TELEGRAM_WEBHOOK_URL: url('the public https address of /telegram/webhook').optional(),
+    TELEGRAM_WEBHOOK_SECRET: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,256}$/, { error: 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -' })
+      .optional(),
+    TELEGRAM_ADMIN_IDS: idList,
+    ALLOWED_USER_IDS: idList,
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// connection string (or unset for the embedded database)' })
+      .optional(),
+    DATA_DIR: z.string().min(1).default('./data'),
+    OPENROUTER_API_KEY: z.string({ error: 'is required: create a key at openrouter.ai (or your provider) and put it in .env' }).min(1),
+    LLM_BASE_URL: url('an OpenAI-compatible endpoint such as https://openrouter.ai/api/v1').default('https://openrouter.ai/api/v1'),
+    LLM_MODEL: z.string().min(1).default('openai/gpt-4o-mini'),
+    LLM_TIMEOUT_SECONDS: seconds(120),
+    LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+    HISTORY_MAX_MESSAGES: count(40),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: z.coerce.number().int().min(0).max(65535, { error: 'must be a TCP port (0-65535)' }).default(3000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    INBOX_LEASE_SECONDS: seconds(120),
+    INBOX_MAX_ATTEMPTS: count(3),
+    DISPATCH_CONCURRENCY: count(8),
+    DISPATCH_POLL_MS: count(500),
+    SHUTDOWN_GRACE_SECONDS: seconds(20),
+  })
+  .superRefine((env, ctx) => {
+    if (env.TELEGRAM_WEBHOOK_URL && !env.TELEGRAM_WEBHOOK_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TELEGRAM_WEBHOOK_SECRET'],
+        message: 'is required in webhook mode: set it to a random string such as the output of `openssl rand -hex 32`',
+      })
+    }
+  })
+
+type Env = z.output<typeof schema>
+
+/** The service's whole configuration, parsed once from the environment. */
+export interface Config {
+  telegram: {
+    token: string
+    apiRoot: string
+    webhookUrl: string | undefined
+    webhookSecret: string | undefined
+    adminIds: number[]
+    allowedUserIds: number[]
+  }
+  database: { url: string | undefined; dataDir: string }
+  llm: { apiKey: string; baseUrl: string; model: string; timeoutMs: number; maxRetries: number; historyMaxMessages: number }
+  http: { host: string; port: number }
+  logLevel: Env['LOG_LEVEL']
+  inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number }
+  shutdownGraceMs: number
+  /** Every secret value, so logs can scrub them wherever they turn up. */
+  secrets: string[]
+}
+
+function toConfig(env: Env): Config {
+  const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL]
+  return {
+    telegram: {
+      token: env.TELEGRAM_BOT_TOKEN,
+      apiRoot: env.TELEGRAM_API_ROOT,
+      webhookUrl: env.TELEGRAM_WEBHOOK_URL,
+      webhookSecret: env.TELEGRAM_WEBHOOK_SECRET,
+      adminIds: env.TELEGRAM_ADMIN_IDS,
+      allowedUserIds: env.ALLOWED_USER_IDS,
+    },
+    database: { url: env.DATABASE_URL, dataDir: env.DATA_DIR },
+    llm: {
+      apiKey: env.OPENROUTER_API_KEY,
+      baseUrl: env.LLM_BASE_URL,
+      model: env.LLM_MODEL,
+      timeoutMs: env.LLM_TIMEOUT_SECONDS * 1000,
+      maxRetries: env.LLM_MAX_RETRIES,
+      historyMaxMessages: env.HISTORY_MAX_MESSAGES,
+    },
+    http: { host: env.HOST, port: env.PORT },
+    logLevel: env.LOG_LEVEL,
+    inbox: {
+      leaseMs: env.INBOX_LEASE_SECONDS * 1000,
+      maxAttempts: env.INBOX_MAX_ATTEMPTS,
+      concurrency: env.DISPATCH_CONCURRENCY,
+      pollMs: env.DISPATCH_POLL_MS,
+    },
+    shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
+    secrets: secrets.filter((s): s is string => Boolean(s)),
+  }
+}
+
+/**
+ * Parses the configuration from an environment (default: `process.env`, after reading `.env` if present).
+ * Empty strings count as unset. Throws a ConfigError naming the first bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = schema.safeParse(cleaned)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const variable = String(issue?.path[0] ?? 'environment')
+    throw new ConfigError(variable, `Configuration error: ${variable} ${issue?.message ?? 'is invalid'}.`)
+  }
+  return toConfig(parsed.data)
+}
+
+function readProcessEnv(): NodeJS.ProcessEnv {
+  // Variables already in the environment win over .env, so a deploy's secrets are never shadowed.
+  if (existsSync('.env')) process.loadEnvFile('.env')
+  return process.env
+}

@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import pg from 'pg'
+import type { Logger } from '../logger.ts'
+import { acquireDirLock } from './dir-lock.ts'
+
+export type Pool = pg.Pool
+
+/** An open database: a `pg` pool, whichever engine is behind it. */
+export interface Database {
+  pool: Pool
+  kind: 'postgres' | 'embedded'
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  url: string | undefined
+  dataDir: string
+  log: Logger
+}
+
+/** Opens `url` with a `pg` pool, or, when unset, the embedded PGlite database in `dataDir`. */
+export async function openDatabase({ url, dataDir, log }: DatabaseOptions): Promise<Database> {
+  if (url) {
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 })
+    // An idle client losing its connection (database restart, network) must not crash the process.
+    pool.on('error', (err) => log.warn({ err }, 'idle database connection failed'))
+    return { pool, kind: 'postgres', close: () => pool.end() }
+  }
+  return openEmbedded(dataDir, log)
+}
+
+async function openEmbedded(dataDir: string, log: Logger): Promise<Database> {
+  mkdirSync(dataDir, { recursive: true })
+  const lock = acquireDirLock(join(dataDir, 'mechanic.lock'))
+  try {
+    const [{ PGlite }, { vector }, { createPgConfig }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('@electric-sql/pglite-pgvector'),
+      import('@electric-sql/pglite/node-postgres'),
+    ])
+    const started = Date.now()
+    const db = await PGlite.create(join(dataDir, 'pglite'), { extensions: { vector } })
+    log.info({ dataDir, ms: Date.now() - started }, 'embedded database open')
+    // PGlite is one session: a pool of exactly one client that is never closed for idleness,
+    // so queries of different callers queue instead of interleaving on the wire.
+    const pool = new pg.Pool({ ...createPgConfig(db), max: 1, idleTimeoutMillis: 0 })
+    return {
+      pool,
+      kind: 'embedded',
+      async close() {
+        await pool.end()
+        await db.close()
+        lock.release()
+      },
+    }
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+}

@@ -1,0 +1,158 @@
+import type { Pool } from './database.ts'
+
+export type InboxStatus = 'queued' | 'running' | 'done' | 'failed'
+
+/** One stored update, as the dispatcher sees it. */
+export interface InboxRow {
+  updateId: number
+  lane: number
+  kind: string
+  payload: unknown
+  attempts: number
+}
+
+const rowColumns = 'update_id as "updateId", lane, kind, payload, attempts'
+
+interface RawRow {
+  updateId: string
+  lane: string
+  kind: string
+  payload: unknown
+  attempts: number
+}
+const toRow = (r: RawRow): InboxRow => ({ ...r, updateId: Number(r.updateId), lane: Number(r.lane) })
+
+/** Stores an update; a repeat delivery of the same update_id changes nothing. Returns whether it was new. */
+export async function enqueue(pool: Pool, update: { updateId: number; lane: number; kind: string; payload: unknown }): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `insert into inbox (update_id, lane, kind, payload) values ($1, $2, $3, $4)
+     on conflict (update_id) do nothing`,
+    [update.updateId, update.lane, update.kind, JSON.stringify(update.payload)],
+  )
+  return rowCount === 1
+}
+
+/**
+ * Claims up to `limit` updates that may run now: each is the oldest unfinished update of its lane,
+ * either queued and due, or running under a lease that ran out (its process died). Lanes therefore
+ * run one update at a time in update_id order, across any number of processes.
+ */
+export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; claimant: string }): Promise<InboxRow[]> {
+  const { rows } = await pool.query<RawRow>(
+    `with candidate as (
+       select i.update_id from inbox i
+       where i.status in ('queued', 'running')
+         and ((i.status = 'queued' and i.available_at <= now()) or (i.status = 'running' and i.lease_until < now()))
+         and not exists (
+           select 1 from inbox e
+           where e.lane = i.lane and e.update_id < i.update_id and e.status in ('queued', 'running'))
+       order by i.update_id
+       limit $1
+       for update skip locked)
+     update inbox set status = 'running', attempts = inbox.attempts + 1, claimed_by = $3,
+       lease_until = now() + make_interval(secs => $2::double precision / 1000), started_at = now(), error = null
+     from candidate where inbox.update_id = candidate.update_id
+     returning inbox.update_id as "updateId", lane, kind, payload, attempts`,
+    [opts.limit, opts.leaseMs, opts.claimant],
+  )
+  return rows.map(toRow).sort((a, b) => a.updateId - b.updateId)
+}
+
+/** Extends the lease of a running update; false when the claim was lost to another process. */
+export async function renewLease(pool: Pool, updateId: number, claimant: string, leaseMs: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `update inbox set lease_until = now() + make_interval(secs => $3::double precision / 1000)
+     where update_id = $1 and claimed_by = $2 and status = 'running'`,
+    [updateId, claimant, leaseMs],
+  )
+  return rowCount === 1
+}
+
+/** Marks a claimed update done; false when the claim was lost (another process owns it now). */
+export async function complete(pool: Pool, updateId: number, claimant: string): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `update inbox set status = 'done', finished_at = now(), lease_until = null
+     where update_id = $1 and claimed_by = $2 and status = 'running'`,
+    [updateId, claimant],
+  )
+  return rowCount === 1
+}
+
+/**
+ * Records a failed attempt: the update is queued again after `retryInMs`, or marked failed once it
+ * has had `maxAttempts`. Returns the resulting status, or undefined when the claim was lost.
+ */
+export async function recordFailure(
+  pool: Pool,
+  updateId: number,
+  claimant: string,
+  opts: { error: string; retryInMs: number; maxAttempts: number },
+): Promise<InboxStatus | undefined> {
+  const { rows } = await pool.query<{ status: InboxStatus }>(
+    `update inbox set
+       status = case when attempts >= $4 then 'failed' else 'queued' end,
+       finished_at = case when attempts >= $4 then now() end,
+       available_at = now() + make_interval(secs => $5::double precision / 1000),
+       lease_until = null, error = left($3, 2000)
+     where update_id = $1 and claimed_by = $2 and status = 'running'
+     returning status`,
+    [updateId, claimant, opts.error, opts.maxAttempts, opts.retryInMs],
+  )
+  return rows[0]?.status
+}
+
+/** Marks failed the running updates whose lease ran out after their last allowed attempt, and returns them. */
+export async function failExhausted(pool: Pool, maxAttempts: number): Promise<InboxRow[]> {
+  const { rows } = await pool.query<RawRow>(
+    `update inbox set status = 'failed', finished_at = now(), lease_until = null,
+       error = coalesce(error, 'the process handling it stopped (lease expired)')
+     where status = 'running' and lease_until < now() and attempts >= $1
+     returning ${rowColumns}`,
+    [maxAttempts],
+  )
+  return rows.map(toRow)
+}
+
+/** Hands back this process's running updates at shutdown; the interrupted attempt does not count. */
+export async function releaseClaims(pool: Pool, claimant: string): Promise<number> {
+  const { rowCount } = await pool.query(
+    `update inbox set status = 'queued', attempts = greatest(attempts - 1, 0), lease_until = null, claimed_by = null
+     where claimed_by = $1 and status = 'running'`,
+    [claimant],
+  )
+  return rowCount ?? 0
+}
+
+export interface InboxStats {
+  depth: number
+  running: number
+  oldestQueuedSeconds: number | null
+  failedLastDay: number
+}
+
+export async function stats(pool: Pool): Promise<InboxStats> {
+  const { rows } = await pool.query<{ depth: string; running: string; oldest: number | null; failed: string }>(
+    `select
+       count(*) filter (where status in ('queued', 'running')) as depth,
+       count(*) filter (where status = 'running') as running,
+       extract(epoch from now() - min(received_at) filter (where status = 'queued'))::float8 as oldest,
+       count(*) filter (where status = 'failed' and finished_at > now() - interval '1 day') as failed
+     from inbox where status <> 'done' or finished_at > now() - interval '1 day'`,
+  )
+  const r = rows[0]
+  return {
+    depth: Number(r?.depth ?? 0),
+    running: Number(r?.running ?? 0),
+    oldestQueuedSeconds: r?.oldest ?? null,
+    failedLastDay: Number(r?.failed ?? 0),
+  }
+}
+
+/** Deletes finished updates older than `days`; they only guard against duplicate deliveries by then. */
+export async function prune(pool: Pool, days: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `delete from inbox where status in ('done', 'failed') and finished_at < now() - make_interval(days => $1)`,
+    [days],
+  )
+  return rowCount ?? 0
+}

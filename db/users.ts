@@ -1,0 +1,38 @@
+import type { Pool } from './database.ts'
+
+export type Role = 'owner' | 'admin' | 'user'
+
+export interface UserRecord {
+  telegramId: number
+  role: Role
+  allowed: boolean
+}
+
+/**
+ * Makes the users table agree with the env lists: env admins get the admin role, and admins no longer
+ * listed lose it (the env list is the authority for admins; explicit grants live in `allowed`).
+ */
+export async function seedFromEnv(pool: Pool, adminIds: readonly number[]): Promise<void> {
+  await pool.query(
+    `insert into users (telegram_id, role) select unnest($1::bigint[]), 'admin'
+     on conflict (telegram_id) do update set role = 'admin', updated_at = now() where users.role = 'user'`,
+    [adminIds],
+  )
+  await pool.query(
+    `update users set role = 'user', updated_at = now() where role = 'admin' and not (telegram_id = any($1::bigint[]))`,
+    [adminIds],
+  )
+}
+
+/** Records that a person was seen (name, time) and returns what we know of them. */
+export async function touch(pool: Pool, user: { id: number; username?: string | undefined; firstName?: string | undefined }): Promise<UserRecord> {
+  const { rows } = await pool.query<{ telegramId: string; role: Role; allowed: boolean }>(
+    `insert into users (telegram_id, username, first_name, last_seen_at) values ($1, $2, $3, now())
+     on conflict (telegram_id) do update set username = excluded.username, first_name = excluded.first_name, last_seen_at = now()
+     returning telegram_id as "telegramId", role, allowed`,
+    [user.id, user.username ?? null, user.firstName ?? null],
+  )
+  const row = rows[0]
+  if (!row) throw new Error('upsert into users returned no row')
+  return { ...row, telegramId: Number(row.telegramId) }
+}

@@ -1,0 +1,151 @@
+import type { AddressInfo } from 'node:net'
+import type { Bot } from 'grammy'
+import { assistant } from './agents/assistant.ts'
+import { createChatModel } from './agents/model.ts'
+import type { Context } from './bot/context.ts'
+import { createBot, publishCommands } from './bot/create-bot.ts'
+import { Dispatcher } from './bot/dispatcher.ts'
+import { Poller } from './bot/polling.ts'
+import { WEBHOOK_PATH, createHttpServer } from './bot/server.ts'
+import { ALLOWED_UPDATES } from './bot/update.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import type { Config } from './config.ts'
+import { openDatabase } from './db/database.ts'
+import type { Database } from './db/database.ts'
+import { DataDirLockedError } from './db/dir-lock.ts'
+import { migrate } from './db/migrate.ts'
+import { seedFromEnv } from './db/users.ts'
+import { buildChatGraph } from './graph/chat-graph.ts'
+import { createCheckpointer } from './graph/checkpointer.ts'
+import { Conversation } from './graph/conversation.ts'
+import { createLogger } from './logger.ts'
+import type { Logger } from './logger.ts'
+import pkg from './package.json' with { type: 'json' }
+
+const GAVE_UP = 'Sorry, I could not handle your last message, even after several tries. Please send it again.'
+
+/** Our tables, then LangGraph's checkpoint tables: `npm run migrate` and every start run this. */
+async function prepareSchema(db: Database, log: Logger): Promise<void> {
+  await migrate(db.pool, log)
+  await createCheckpointer(db.pool).setup()
+}
+
+/** getMe, retried: Telegram being briefly unreachable must not stop a start (updates still queue). */
+async function initBot(bot: Bot<Context>, log: Logger, stopping: () => boolean): Promise<void> {
+  for (let delay = 1000; !stopping(); delay = Math.min(delay * 2, 30_000)) {
+    try {
+      await bot.init()
+      return
+    } catch (err) {
+      log.warn({ err, retryInMs: delay }, 'could not reach Telegram (getMe); retrying')
+      await new Promise((r) => setTimeout(r, delay))
+    }
+  }
+}
+
+async function run(config: Config, log: Logger, command: string | undefined): Promise<void> {
+  const db = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, log })
+  await prepareSchema(db, log)
+  if (command === 'migrate') {
+    await db.close()
+    log.info('migrations done')
+    return
+  }
+  await seedFromEnv(db.pool, config.telegram.adminIds)
+
+  const checkpointer = createCheckpointer(db.pool)
+  const graph = buildChatGraph({ model: createChatModel(config.llm), systemPrompt: assistant.systemPrompt, maxMessages: config.llm.historyMaxMessages }).compile({ checkpointer })
+  const conversation = new Conversation({ graph, checkpointer, pool: db.pool })
+
+  // The dispatcher calls into the bot and the bot reports the dispatcher's state: both refer to the
+  // other only inside functions that run after start-up.
+  const dispatcher: Dispatcher = new Dispatcher({
+    pool: db.pool,
+    log: log.child({ component: 'dispatcher' }),
+    handle: (row) => bot.handleUpdate(row.payload as Parameters<typeof bot.handleUpdate>[0]),
+    onGiveUp: async (row) => {
+      if (row.lane !== 0) await bot.api.sendMessage(row.lane, GAVE_UP)
+    },
+    ...config.inbox,
+  })
+  const dispatcherStatus = () => dispatcher.status()
+  const bot = createBot(config.telegram, log, {
+    db,
+    conversation,
+    adminIds: new Set(config.telegram.adminIds),
+    allowedUserIds: new Set(config.telegram.allowedUserIds),
+    startedAt: new Date(),
+    version: pkg.version,
+    dispatcherStatus,
+  })
+  const wake = () => dispatcher.wake()
+
+  const webhookMode = config.telegram.webhookUrl !== undefined
+  const server = createHttpServer({ pool: db.pool, log: log.child({ component: 'http' }), webhookSecret: webhookMode ? config.telegram.webhookSecret : undefined, onStored: wake, dispatcherStatus })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.http.port, config.http.host, resolve)
+  })
+  const { port } = server.address() as AddressInfo
+  log.info({ port, host: config.http.host }, 'listening')
+
+  let stopping = false
+  let poller: Poller | undefined
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    setTimeout(() => process.exit(1), config.shutdownGraceMs + 10_000).unref() // never hang a deploy
+    server.draining = true
+    await poller?.stop()
+    await dispatcher.stop(config.shutdownGraceMs)
+    server.closeIdleConnections()
+    await new Promise((r) => server.close(r))
+    await db.close()
+    log.info('stopped')
+    log.flush()
+    process.exit(0)
+  }
+  const onSignal = (signal: string) =>
+    void shutdown(signal).catch((err: unknown) => {
+      log.fatal({ err }, 'unclean shutdown')
+      process.exit(1)
+    })
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+
+  await initBot(bot, log, () => stopping)
+  if (stopping) return
+  if (webhookMode) {
+    await bot.api.setWebhook(`${config.telegram.webhookUrl}`, { secret_token: config.telegram.webhookSecret, allowed_updates: [...ALLOWED_UPDATES] })
+  } else {
+    poller = new Poller({ api: bot.api, pool: db.pool, log: log.child({ component: 'polling' }), onStored: wake })
+    await poller.start()
+  }
+  dispatcher.start()
+  await publishCommands(bot, config.telegram.adminIds, log)
+  log.info({ mode: webhookMode ? 'webhook' : 'polling', webhookPath: WEBHOOK_PATH, database: db.kind, port, bot: bot.botInfo.username }, 'service started')
+}
+
+async function main(): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${err.message}\n`)
+    process.exit(1)
+  }
+  const log = createLogger({ level: config.logLevel, secrets: config.secrets })
+  try {
+    await run(config, log, process.argv[2])
+  } catch (err) {
+    if (err instanceof DataDirLockedError) log.fatal(err.message)
+    else log.fatal({ err }, 'could not start')
+    log.flush()
+    process.stderr.write(`${err instanceof DataDirLockedError ? err.message : 'Mechanic could not start; see the log above.'}\n`)
+    process.exit(1)
+  }
+}
+
+await main()

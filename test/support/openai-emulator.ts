@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { closeServer, listenLocal, readBody, sendJson, sleep, waitUntil } from './http.ts'
+
+export interface ChatMessage {
+  role: string
+  content?: unknown
+  tool_calls?: unknown
+  tool_call_id?: string
+}
+
+export interface ChatRequest {
+  model: string
+  messages: ChatMessage[]
+  stream?: boolean
+  tools?: unknown[]
+  authorization: string | undefined
+}
+
+/** What a scripted model says back. `status` makes it an HTTP error instead. */
+export interface ModelTurn {
+  content?: string
+  toolCalls?: Array<{ name: string; args: Record<string, unknown>; id?: string }>
+  delayMs?: number
+  status?: number
+  /** Sent as the body as is (for malformed-output tests). */
+  raw?: string
+}
+
+export type Responder = (req: ChatRequest) => ModelTurn | Promise<ModelTurn>
+
+/** The default model: repeats the last thing the person said, so tests can see what reached it. */
+export const echoResponder: Responder = (req) => ({ content: `echo: ${lastUserText(req)}` })
+
+export function lastUserText(req: ChatRequest): string {
+  const last = req.messages.findLast((m) => m.role === 'user')
+  const c = last?.content
+  if (typeof c === 'string') return c
+  if (Array.isArray(c)) return c.map((p: { text?: string }) => p.text ?? '').join('')
+  return ''
+}
+
+/**
+ * An OpenAI-compatible API server: `/v1/chat/completions` (tool calls, SSE streaming),
+ * `/v1/embeddings` (deterministic hashed bag-of-words vectors) and `/v1/models`. Tests script
+ * answers per call, add latency, and inject failures.
+ */
+export class OpenAIEmulator {
+  readonly requests: ChatRequest[] = []
+  readonly embeddingRequests: Array<{ input: string[]; model: string }> = []
+  /** Added to every chat completion. */
+  latencyMs = 0
+  embeddingDim = 256
+  #responder: Responder = echoResponder
+  #script: ModelTurn[] = []
+  #url = ''
+  #server: Awaited<ReturnType<typeof listenLocal>>['server'] | undefined
+  #nextId = 1
+
+  /** The value for LLM_BASE_URL. */
+  get baseUrl(): string {
+    return `${this.#url}/v1`
+  }
+
+  async start(port = 0): Promise<this> {
+    const { server, url } = await listenLocal((req, res) => void this.#handle(req, res), port)
+    this.#server = server
+    this.#url = url
+    return this
+  }
+
+  async close(): Promise<void> {
+    if (this.#server) await closeServer(this.#server)
+  }
+
+  /** Answers every request not covered by `enqueue` with this function. */
+  respondWith(responder: Responder): void {
+    this.#responder = responder
+  }
+
+  /** The next requests get these turns, in order, before the responder takes over again. */
+  enqueue(...turns: ModelTurn[]): void {
+    this.#script.push(...turns)
+  }
+
+  async waitForRequests(count: number, timeoutMs = 20_000): Promise<ChatRequest[]> {
+    return waitUntil(() => (this.requests.length >= count ? this.requests : undefined), `${count} model request(s) (have ${this.requests.length})`, timeoutMs)
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://x').pathname
+    const authorization = req.headers.authorization
+    if (!authorization?.startsWith('Bearer ') || authorization.length <= 'Bearer '.length) {
+      return sendJson(res, 401, { error: { message: 'missing API key', type: 'invalid_request_error' } })
+    }
+    let body: Record<string, unknown>
+    try {
+      body = JSON.parse(await readBody(req)) as Record<string, unknown>
+    } catch {
+      return sendJson(res, 400, { error: { message: 'invalid JSON body', type: 'invalid_request_error' } })
+    }
+    if (req.method === 'GET' && path === '/v1/models') return sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model' }] })
+    if (req.method === 'POST' && path === '/v1/chat/completions') return this.#chat(body, authorization, res)
+    if (req.method === 'POST' && path === '/v1/embeddings') return this.#embeddings(body, res)
+    sendJson(res, 404, { error: { message: `no route ${req.method} ${path}` } })
+  }
+
+  async #chat(body: Record<string, unknown>, authorization: string, res: ServerResponse): Promise<void> {
+    if (!Array.isArray(body.messages)) return sendJson(res, 400, { error: { message: 'messages is required' } })
+    const request: ChatRequest = {
+      model: String(body.model),
+      messages: body.messages as ChatMessage[],
+      stream: body.stream === true,
+      tools: Array.isArray(body.tools) ? body.tools : [],
+      authorization,
+    }
+    this.requests.push(request)
+    const turn = this.#script.shift() ?? (await this.#responder(request))
+    const delay = this.latencyMs + (turn.delayMs ?? 0)
+    if (delay) await sleep(delay)
+    if (res.destroyed) return
+    if (turn.status) return sendJson(res, turn.status, { error: { message: `emulated ${turn.status}`, type: 'server_error' } })
+    if (turn.raw !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      return void res.end(turn.raw)
+    }
+    const id = `chatcmpl-${this.#nextId++}`
+    const toolCalls = (turn.toolCalls ?? []).map((t, i) => ({ id: t.id ?? `call_${id}_${i}`, type: 'function', function: { name: t.name, arguments: JSON.stringify(t.args) } }))
+    const content = turn.content ?? (toolCalls.length ? null : '')
+    const usage = { prompt_tokens: countTokens(JSON.stringify(request.messages)), completion_tokens: countTokens(content ?? ''), total_tokens: 0 }
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+    const finish = toolCalls.length ? 'tool_calls' : 'stop'
+    if (!request.stream) {
+      return sendJson(res, 200, {
+        id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: request.model,
+        choices: [{ index: 0, message: { role: 'assistant', content, ...(toolCalls.length && { tool_calls: toolCalls }) }, finish_reason: finish }],
+        usage,
+      })
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+    const chunk = (delta: unknown, finishReason: string | null = null, extra: object = {}) =>
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: request.model, choices: [{ index: 0, delta, finish_reason: finishReason }], ...extra })}\n\n`)
+    chunk({ role: 'assistant', content: '' })
+    for (const piece of (content ?? '').match(/.{1,12}/gs) ?? []) chunk({ content: piece })
+    toolCalls.forEach((t, index) => chunk({ tool_calls: [{ index, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }] }))
+    chunk({}, finish)
+    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', choices: [], usage })}\n\n`)
+    res.end('data: [DONE]\n\n')
+  }
+
+  #embeddings(body: Record<string, unknown>, res: ServerResponse): void {
+    const input = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input.map(String) : undefined
+    if (!input) return sendJson(res, 400, { error: { message: 'input is required' } })
+    const dim = typeof body.dimensions === 'number' ? body.dimensions : this.embeddingDim
+    this.embeddingRequests.push({ input, model: String(body.model) })
+    sendJson(res, 200, {
+      object: 'list',
+      model: body.model,
+      data: input.map((text, index) => ({ object: 'embedding', index, embedding: hashedEmbedding(text, dim) })),
+      usage: { prompt_tokens: countTokens(input.join(' ')), total_tokens: countTokens(input.join(' ')) },
+    })
+  }
+}
+
+const countTokens = (text: string) => Math.max(1, Math.ceil(text.length / 4))
+
+/**
+ * A deterministic embedding that carries meaning: each word adds weight to a few hashed dimensions,
+ * so texts sharing words are close in cosine distance. Unit length.
+ */
+export function hashedEmbedding(text: string, dim: number): number[] {
+  const v = new Array<number>(dim).fill(0)
+  for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    const h = createHash('sha256').update(word).digest()
+    for (let k = 0; k < 3; k++) {
+      const index = h.readUInt32BE(k * 4) % dim
+      v[index] = (v[index] ?? 0) + (h[12 + k]! & 1 ? 1 : -1)
+    }
+  }
+  const norm = Math.hypot(...v) || 1
+  return v.map((x) => x / norm)
+}

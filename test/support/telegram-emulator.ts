@@ -1,0 +1,236 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { closeServer, listenLocal, readBody, sendJson, sleep, waitUntil } from './http.ts'
+
+/** One Bot API call the emulator received. */
+export interface TelegramCall {
+  method: string
+  params: Record<string, unknown>
+  at: number
+}
+
+interface Fault {
+  method: string
+  status: number
+  description: string
+  retryAfter?: number
+  times: number
+}
+
+export interface TelegramEmulatorOptions {
+  token: string
+  botId?: number
+  username?: string
+}
+
+const TEXT_LIMIT = 4096
+
+/**
+ * A Telegram Bot API server for tests and local development. It answers the methods Mechanic calls
+ * the way Telegram does (including its errors for bad input), records every call, queues updates for
+ * getUpdates, and can be told to fail (429 with retry_after, 5xx) or to be slow.
+ */
+export class TelegramEmulator {
+  readonly calls: TelegramCall[] = []
+  readonly token: string
+  readonly botId: number
+  readonly username: string
+  webhook: { url: string; secretToken?: string; allowedUpdates?: unknown } | undefined
+  #url = ''
+  #server: Awaited<ReturnType<typeof listenLocal>>['server'] | undefined
+  #faults: Fault[] = []
+  #delays = new Map<string, number>()
+  #pending: Array<Record<string, unknown> & { update_id: number }> = []
+  #nextMessageId = 1
+
+  constructor({ token, botId = Number(token.split(':')[0]), username = 'mechanic_test_bot' }: TelegramEmulatorOptions) {
+    this.token = token
+    this.botId = botId
+    this.username = username
+  }
+
+  /** The value for TELEGRAM_API_ROOT. */
+  get apiRoot(): string {
+    return this.#url
+  }
+
+  async start(port = 0): Promise<this> {
+    const { server, url } = await listenLocal((req, res) => void this.#handle(req, res), port)
+    this.#server = server
+    this.#url = url
+    return this
+  }
+
+  async close(): Promise<void> {
+    if (this.#server) await closeServer(this.#server)
+  }
+
+  /** Makes the next `times` calls of `method` fail with `status` (429 carries retry_after). */
+  fail(method: string, status: number, opts: { times?: number; retryAfter?: number; description?: string } = {}): void {
+    const description = opts.description ?? (status === 429 ? `Too Many Requests: retry after ${opts.retryAfter ?? 1}` : 'Internal Server Error')
+    this.#faults.push({ method, status, description, times: opts.times ?? 1, ...(opts.retryAfter !== undefined && { retryAfter: opts.retryAfter }) })
+  }
+
+  /** Delays every answer to `method` by `ms`. */
+  delay(method: string, ms: number): void {
+    this.#delays.set(method, ms)
+  }
+
+  /** Queues an update for getUpdates (long polling). */
+  queueUpdate(update: Record<string, unknown> & { update_id: number }): void {
+    this.#pending.push(update)
+  }
+
+  callsOf(method: string): TelegramCall[] {
+    return this.calls.filter((c) => c.method === method)
+  }
+
+  /** The texts sent to a chat with sendMessage, in order. */
+  sentTexts(chatId: number): string[] {
+    return this.callsOf('sendMessage')
+      .filter((c) => Number(c.params.chat_id) === chatId)
+      .map((c) => String(c.params.text))
+  }
+
+  /** Waits until `count` messages were sent to the chat, and returns their texts. */
+  async waitForTexts(chatId: number, count: number, timeoutMs = 20_000): Promise<string[]> {
+    return waitUntil(() => {
+      const texts = this.sentTexts(chatId)
+      return texts.length >= count ? texts : undefined
+    }, `${count} message(s) to chat ${chatId} (have ${this.sentTexts(chatId).length})`, timeoutMs)
+  }
+
+  async waitForCall(method: string, predicate: (c: TelegramCall) => boolean = () => true, timeoutMs = 20_000): Promise<TelegramCall> {
+    return waitUntil(() => this.calls.find((c) => c.method === method && predicate(c)), `a ${method} call`, timeoutMs)
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname)
+    if (!match) return sendJson(res, 404, { ok: false, error_code: 404, description: 'Not Found' })
+    const [, token, method = ''] = match
+    if (token !== this.token) return sendJson(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' })
+    let params: Record<string, unknown>
+    try {
+      params = await parseParams(req)
+    } catch {
+      return sendJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: invalid request body' })
+    }
+    this.calls.push({ method, params, at: Date.now() })
+    const delay = this.#delays.get(method)
+    if (delay) await sleep(delay)
+    const fault = this.#faults.find((f) => f.method === method && f.times > 0)
+    if (fault) {
+      fault.times--
+      return sendJson(res, fault.status, {
+        ok: false,
+        error_code: fault.status,
+        description: fault.description,
+        ...(fault.retryAfter !== undefined && { parameters: { retry_after: fault.retryAfter } }),
+      })
+    }
+    const outcome = await this.#answer(method, params)
+    if ('error' in outcome) return sendJson(res, outcome.status, { ok: false, error_code: outcome.status, description: outcome.error })
+    sendJson(res, 200, { ok: true, result: outcome.result })
+  }
+
+  async #answer(method: string, p: Record<string, unknown>): Promise<{ result: unknown } | { status: number; error: string }> {
+    const bad = (error: string) => ({ status: 400, error: `Bad Request: ${error}` })
+    switch (method) {
+      case 'getMe':
+        return { result: { id: this.botId, is_bot: true, first_name: 'Mechanic', username: this.username, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false } }
+      case 'setWebhook': {
+        if (typeof p.url !== 'string') return bad('bad webhook: URL is missing')
+        this.webhook = { url: p.url, ...(typeof p.secret_token === 'string' && { secretToken: p.secret_token }), allowedUpdates: p.allowed_updates }
+        return { result: true }
+      }
+      case 'deleteWebhook':
+        this.webhook = undefined
+        return { result: true }
+      case 'getWebhookInfo':
+        return { result: { url: this.webhook?.url ?? '', has_custom_certificate: false, pending_update_count: this.#pending.length } }
+      case 'getUpdates':
+        return { result: await this.#getUpdates(p) }
+      case 'sendMessage':
+      case 'sendMessageDraft': {
+        const text = typeof p.text === 'string' ? p.text : ''
+        if (p.chat_id === undefined) return bad('chat_id is empty')
+        if (!text.trim()) return bad('message text is empty')
+        if (text.length > TEXT_LIMIT) return bad('message is too long')
+        if (method === 'sendMessageDraft') return { result: true }
+        return { result: this.#message(p, text) }
+      }
+      case 'editMessageText': {
+        const text = typeof p.text === 'string' ? p.text : ''
+        if (!text.trim()) return bad('message text is empty')
+        if (text.length > TEXT_LIMIT) return bad('message is too long')
+        return { result: { ...this.#message(p, text), message_id: Number(p.message_id), edit_date: now() } }
+      }
+      case 'editMessageReplyMarkup':
+        return { result: { ...this.#message(p, ''), message_id: Number(p.message_id), edit_date: now() } }
+      case 'sendDocument':
+        return { result: { ...this.#message(p, ''), document: { file_id: `doc-${this.#nextMessageId}`, file_unique_id: 'u', file_name: 'file' } } }
+      case 'answerCallbackQuery':
+      case 'sendChatAction':
+      case 'setMyCommands':
+      case 'deleteMyCommands':
+        return { result: true }
+      default:
+        return { status: 404, error: 'Not Found: method not found' }
+    }
+  }
+
+  #message(p: Record<string, unknown>, text: string) {
+    const chatId = Number(p.chat_id)
+    return {
+      message_id: this.#nextMessageId++,
+      date: now(),
+      chat: chatId > 0 ? { id: chatId, type: 'private', first_name: 'Tester' } : { id: chatId, type: 'supergroup', title: 'Group' },
+      from: { id: this.botId, is_bot: true, first_name: 'Mechanic', username: this.username },
+      ...(text && { text }),
+      ...(p.reply_markup !== undefined && { reply_markup: p.reply_markup }),
+    }
+  }
+
+  async #getUpdates(p: Record<string, unknown>) {
+    const offset = typeof p.offset === 'number' ? p.offset : 0
+    // Telegram forgets updates below the offset: that is how a poller confirms them.
+    this.#pending = this.#pending.filter((u) => u.update_id >= offset)
+    const limit = typeof p.limit === 'number' ? p.limit : 100
+    const deadline = Date.now() + Math.min(Number(p.timeout ?? 0), 2) * 1000
+    while (this.#pending.length === 0 && Date.now() < deadline) await sleep(20)
+    return this.#pending.slice(0, limit)
+  }
+}
+
+const now = () => Math.floor(Date.now() / 1000)
+
+async function parseParams(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? ''
+  const body = await readBody(req)
+  if (!body) return {}
+  if (type.includes('application/json')) return JSON.parse(body) as Record<string, unknown>
+  if (type.includes('multipart/form-data')) return parseMultipart(body, type)
+  return Object.fromEntries(new URLSearchParams(body))
+}
+
+/** Enough multipart parsing for grammY's file uploads: text fields parsed as JSON where they are JSON. */
+function parseMultipart(body: string, type: string): Record<string, unknown> {
+  const boundary = /boundary=(.+)$/.exec(type)?.[1]
+  if (!boundary) return {}
+  const out: Record<string, unknown> = {}
+  for (const part of body.split(`--${boundary}`)) {
+    const name = /name="([^"]+)"/.exec(part)?.[1]
+    if (!name) continue
+    const value = part.split('\r\n\r\n').slice(1).join('\r\n\r\n').replace(/\r\n$/, '')
+    const filename = /filename="([^"]*)"/.exec(part)?.[1]
+    out[name] = filename !== undefined ? { filename, content: value } : tryJson(value)
+  }
+  return out
+}
+
+function tryJson(value: string): unknown {
+  try {
+    return JSON.parse(value)
+  } catch {
+    return value
+  }
+}

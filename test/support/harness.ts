@@ -1,0 +1,104 @@
+import { createTestDatabase } from './database.ts'
+import type { TestDatabaseSpec } from './database.ts'
+import { OpenAIEmulator } from './openai-emulator.ts'
+import { ServiceProcess } from './service.ts'
+import { TelegramEmulator } from './telegram-emulator.ts'
+
+// Shaped like real secrets (so log scans would catch them) but not matching a real token's length.
+export const BOT_TOKEN = '654321:TEST-bot-token-for-emulators-only_xyz'
+export const WEBHOOK_SECRET = 'test-webhook-secret-value'
+export const LLM_KEY = 'sk-test-openrouter-key-for-emulators'
+export const ADMIN_ID = 1000
+export const USER_ID = 2000
+
+/** Everything an end-to-end test talks to: both emulators, a fresh database, and service processes. */
+export class Harness {
+  readonly telegram = new TelegramEmulator({ token: BOT_TOKEN })
+  readonly openai = new OpenAIEmulator()
+  db!: TestDatabaseSpec
+  readonly services: ServiceProcess[] = []
+  #nextUpdateId = 100
+  #nextMessageId = 1
+
+  static async create(opts: { embedded?: boolean } = {}): Promise<Harness> {
+    const h = new Harness()
+    await h.telegram.start()
+    await h.openai.start()
+    h.db = await createTestDatabase(opts)
+    return h
+  }
+
+  /** The environment of a service pointed at this harness; `overrides` win. */
+  env(overrides: Record<string, string> = {}): Record<string, string> {
+    return {
+      TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+      TELEGRAM_API_ROOT: this.telegram.apiRoot,
+      TELEGRAM_WEBHOOK_URL: 'https://mechanic.example.test/telegram/webhook',
+      TELEGRAM_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      TELEGRAM_ADMIN_IDS: String(ADMIN_ID),
+      ALLOWED_USER_IDS: `${USER_ID},2001,2002,2003`,
+      OPENROUTER_API_KEY: LLM_KEY,
+      LLM_BASE_URL: this.openai.baseUrl,
+      LLM_MODEL: 'test-model',
+      LLM_MAX_RETRIES: '2',
+      LLM_TIMEOUT_SECONDS: '20',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      DISPATCH_POLL_MS: '100',
+      ...(this.db.url ? { DATABASE_URL: this.db.url } : { DATA_DIR: this.db.dataDir }),
+      ...overrides,
+    }
+  }
+
+  async startService(overrides: Record<string, string> = {}): Promise<ServiceProcess> {
+    const service = await ServiceProcess.start(this.env(overrides))
+    this.services.push(service)
+    return service
+  }
+
+  /** A text message update from `userId` in private chat `chatId` (same as the user by default). */
+  text(text: string, opts: { chatId?: number; userId?: number; updateId?: number } = {}) {
+    const userId = opts.userId ?? USER_ID
+    const chatId = opts.chatId ?? userId
+    return {
+      update_id: opts.updateId ?? this.#nextUpdateId++,
+      message: {
+        message_id: this.#nextMessageId++,
+        date: Math.floor(Date.now() / 1000),
+        chat: chatId > 0 ? { id: chatId, type: 'private', first_name: 'Tester' } : { id: chatId, type: 'group', title: 'Group' },
+        from: { id: userId, is_bot: false, first_name: 'Tester', username: `user${userId}` },
+        text,
+        ...(text.startsWith('/') && { entities: [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }] }),
+      },
+    }
+  }
+
+  nextUpdateId(): number {
+    return this.#nextUpdateId++
+  }
+
+  /** All log output of every service this harness started. */
+  allOutput(): string {
+    return this.services.flatMap((s) => s.output).join('\n')
+  }
+
+  /** Secrets that must never appear in any log line: what a scan of the captured output looks for. */
+  secrets(): string[] {
+    const dbPassword = this.db.url ? decodeURIComponent(new URL(this.db.url).password) : undefined
+    return [BOT_TOKEN, LLM_KEY, WEBHOOK_SECRET, ...(dbPassword ? [dbPassword] : [])]
+  }
+
+  /** The secrets found in the captured output (expected: none). */
+  leakedSecrets(): string[] {
+    const output = this.allOutput()
+    return this.secrets().filter((s) => output.includes(s))
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.services.map((s) => s.stop()))
+    await this.telegram.close()
+    await this.openai.close()
+    await this.db.dispose()
+  }
+}

@@ -51,7 +51,7 @@ describe('embedded database', () => {
 })
 
 describe('configuration errors stop the start with one line that names the variable', () => {
-  const cases = [
+  const cases: Array<{ name: string; env: Record<string, string>; line: RegExp }> = [
     { name: 'a missing bot token', env: { TELEGRAM_BOT_TOKEN: '' }, line: /^Configuration error: TELEGRAM_BOT_TOKEN is required: create a bot with @BotFather/ },
     { name: 'a malformed bot token', env: { TELEGRAM_BOT_TOKEN: 'nonsense' }, line: /^Configuration error: TELEGRAM_BOT_TOKEN does not look like a bot token/ },
     { name: 'webhook mode without a secret', env: { TELEGRAM_WEBHOOK_SECRET: '' }, line: /^Configuration error: TELEGRAM_WEBHOOK_SECRET is required in webhook mode/ },

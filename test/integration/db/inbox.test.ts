@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import * as inbox from '../../../db/inbox.ts'
+import { migrate } from '../../../db/migrate.ts'
+import { openTestDatabase, quietLog } from '../../support/database.ts'
+
+let db: Awaited<ReturnType<typeof openTestDatabase>>
+const opts = { limit: 10, leaseMs: 60_000, claimant: 'a' }
+const put = (updateId: number, lane: number) => inbox.enqueue(db.pool, { updateId, lane, kind: 'message', payload: { update_id: updateId } })
+
+beforeAll(async () => {
+  db = await openTestDatabase()
+  await migrate(db.pool, quietLog)
+})
+afterAll(() => db.close())
+beforeEach(async () => {
+  await db.pool.query('truncate inbox')
+})
+
+describe('inbox', () => {
+  test('a repeated update_id is stored once', async () => {
+    expect(await put(1, 10)).toBe(true)
+    expect(await put(1, 10)).toBe(false)
+    expect((await inbox.stats(db.pool)).depth).toBe(1)
+  })
+
+  test('claims only the oldest update of each lane, so a lane runs one at a time in order', async () => {
+    for (const [id, lane] of [[1, 10], [2, 10], [3, 20], [4, 10], [5, 30]] as const) await put(id, lane)
+    expect((await inbox.claim(db.pool, opts)).map((r) => r.updateId)).toEqual([1, 3, 5])
+    expect(await inbox.claim(db.pool, { ...opts, claimant: 'b' })).toEqual([]) // heads are running
+    expect(await inbox.complete(db.pool, 1, 'a')).toBe(true)
+    expect((await inbox.claim(db.pool, { ...opts, claimant: 'b' })).map((r) => r.updateId)).toEqual([2])
+  })
+
+  test('respects the limit', async () => {
+    for (let i = 1; i <= 5; i++) await put(i, i)
+    expect(await inbox.claim(db.pool, { ...opts, limit: 2 })).toHaveLength(2)
+  })
+
+  test('concurrent claimers never get the same update or two of one lane', async () => {
+    for (let i = 1; i <= 60; i++) await put(i, i % 6)
+    const claimed = new Map<number, string>()
+    const lanesRunning = new Set<number>()
+    let overlap = false
+    // Claim, then complete, from four claimers racing until the inbox is empty.
+    await Promise.all(['w1', 'w2', 'w3', 'w4'].map(async (claimant) => {
+      for (;;) {
+        const rows = await inbox.claim(db.pool, { limit: 2, leaseMs: 60_000, claimant })
+        if (rows.length === 0 && (await inbox.stats(db.pool)).depth === 0) return
+        for (const r of rows) {
+          if (claimed.has(r.updateId) || lanesRunning.has(r.lane)) overlap = true
+          claimed.set(r.updateId, claimant)
+          lanesRunning.add(r.lane)
+        }
+        await new Promise((r) => setTimeout(r, 2))
+        for (const r of rows) {
+          lanesRunning.delete(r.lane)
+          expect(await inbox.complete(db.pool, r.updateId, claimant)).toBe(true)
+        }
+      }
+    }))
+    expect(overlap).toBe(false)
+    expect(claimed.size).toBe(60)
+  })
+
+  test('a claim whose lease ran out is taken over, and the old claimant can no longer complete it', async () => {
+    await put(1, 10)
+    await inbox.claim(db.pool, { ...opts, leaseMs: 50 })
+    expect(await inbox.claim(db.pool, { ...opts, claimant: 'b' })).toEqual([])
+    await new Promise((r) => setTimeout(r, 120))
+    const [row] = await inbox.claim(db.pool, { ...opts, claimant: 'b' })
+    expect(row).toMatchObject({ updateId: 1, attempts: 2 })
+    expect(await inbox.complete(db.pool, 1, 'a')).toBe(false)
+    expect(await inbox.renewLease(db.pool, 1, 'a', 1000)).toBe(false)
+    expect(await inbox.complete(db.pool, 1, 'b')).toBe(true)
+  })
+
+  test('a failure is retried after a delay, and marked failed after the last attempt', async () => {
+    await put(1, 10)
+    await inbox.claim(db.pool, opts)
+    expect(await inbox.recordFailure(db.pool, 1, 'a', { error: 'boom', retryInMs: 100, maxAttempts: 2 })).toBe('queued')
+    expect(await inbox.claim(db.pool, opts)).toEqual([]) // not yet due
+    await new Promise((r) => setTimeout(r, 150))
+    expect(await inbox.claim(db.pool, opts)).toHaveLength(1)
+    expect(await inbox.recordFailure(db.pool, 1, 'a', { error: 'boom again', retryInMs: 0, maxAttempts: 2 })).toBe('failed')
+    expect(await inbox.stats(db.pool)).toMatchObject({ depth: 0, failedLastDay: 1 })
+  })
+
+  test('a failed update no longer blocks its lane', async () => {
+    await put(1, 10)
+    await put(2, 10)
+    await inbox.claim(db.pool, opts)
+    await inbox.recordFailure(db.pool, 1, 'a', { error: 'x', retryInMs: 0, maxAttempts: 1 })
+    expect((await inbox.claim(db.pool, opts)).map((r) => r.updateId)).toEqual([2])
+  })
+
+  test('an expired claim on its last attempt is failed and reported once', async () => {
+    await put(1, 10)
+    await inbox.claim(db.pool, { ...opts, leaseMs: 10 })
+    await new Promise((r) => setTimeout(r, 50))
+    expect((await inbox.failExhausted(db.pool, 1)).map((r) => r.updateId)).toEqual([1])
+    expect(await inbox.failExhausted(db.pool, 1)).toEqual([])
+  })
+
+  test('releasing claims at shutdown queues them again without counting the attempt', async () => {
+    await put(1, 10)
+    await inbox.claim(db.pool, opts)
+    expect(await inbox.releaseClaims(db.pool, 'a')).toBe(1)
+    const [row] = await inbox.claim(db.pool, { ...opts, claimant: 'b' })
+    expect(row?.attempts).toBe(1)
+  })
+
+  test('stats report depth and the age of the oldest queued update; prune keeps recent rows', async () => {
+    await put(1, 10)
+    await db.pool.query(`update inbox set received_at = now() - interval '30 seconds'`)
+    const s = await inbox.stats(db.pool)
+    expect(s.depth).toBe(1)
+    expect(s.oldestQueuedSeconds).toBeGreaterThanOrEqual(29)
+    await inbox.claim(db.pool, opts)
+    await inbox.complete(db.pool, 1, 'a')
+    expect(await inbox.prune(db.pool, 7)).toBe(0)
+    await db.pool.query(`update inbox set finished_at = now() - interval '8 days'`)
+    expect(await inbox.prune(db.pool, 7)).toBe(1)
+  })
+})

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { migrate } from '../../../db/migrate.ts'
+import { seedFromEnv, touch } from '../../../db/users.ts'
+import { currentThread, startNewThread } from '../../../db/chat-threads.ts'
+import { openTestDatabase, quietLog } from '../../support/database.ts'
+
+let db: Awaited<ReturnType<typeof openTestDatabase>>
+beforeAll(async () => {
+  db = await openTestDatabase()
+})
+afterAll(() => db.close())
+
+describe('migrations and small repositories', () => {
+  test('apply once, concurrently safe, and leave pgvector usable', async () => {
+    const results = await Promise.all([migrate(db.pool, quietLog), migrate(db.pool, quietLog), migrate(db.pool, quietLog)])
+    expect(results.flat()).toEqual(['0001_init'])
+    expect(await migrate(db.pool, quietLog)).toEqual([])
+    const { rows } = await db.pool.query<{ d: number }>(`select '[1,0,0]'::vector <=> '[0,1,0]'::vector as d`)
+    expect(rows[0]?.d).toBeCloseTo(1)
+  })
+
+  test('a failing migration leaves nothing half-applied', async () => {
+    const bad = [{ version: '9998_ok', sql: 'create table t_ok (x int)' }, { version: '9999_bad', sql: 'create table t_bad (' }]
+    await expect(migrate(db.pool, quietLog, bad)).rejects.toThrow()
+    const { rows } = await db.pool.query(`select to_regclass('t_ok') as t`)
+    expect(rows[0]).toEqual({ t: null })
+  })
+
+  test('users: env admins get the admin role and lose it when removed from the list', async () => {
+    await seedFromEnv(db.pool, [1, 2])
+    expect((await touch(db.pool, { id: 1 })).role).toBe('admin')
+    await seedFromEnv(db.pool, [2])
+    expect((await touch(db.pool, { id: 1, username: 'ann' })).role).toBe('user')
+    expect(await touch(db.pool, { id: 3 })).toEqual({ telegramId: 3, role: 'user', allowed: false })
+  })
+
+  test('chat threads: stable until /new, which returns the previous one', async () => {
+    const first = await currentThread(db.pool, 77)
+    expect(await currentThread(db.pool, 77)).toBe(first)
+    const { previous, current } = await startNewThread(db.pool, 77)
+    expect(previous).toBe(first)
+    expect(await currentThread(db.pool, 77)).toBe(current)
+    expect(current).not.toBe(first)
+  })
+})

@@ -1,0 +1,53 @@
+import { FakeListChatModel } from '@langchain/core/utils/testing'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { migrate } from '../../../db/migrate.ts'
+import { buildChatGraph } from '../../../graph/chat-graph.ts'
+import { createCheckpointer } from '../../../graph/checkpointer.ts'
+import { Conversation } from '../../../graph/conversation.ts'
+import { openTestDatabase, quietLog } from '../../support/database.ts'
+
+let db: Awaited<ReturnType<typeof openTestDatabase>>
+beforeAll(async () => {
+  db = await openTestDatabase()
+  await migrate(db.pool, quietLog)
+  await createCheckpointer(db.pool).setup()
+})
+afterAll(() => db.close())
+
+function conversation(responses: string[], maxMessages = 6) {
+  const checkpointer = createCheckpointer(db.pool)
+  const model = new FakeListChatModel({ responses })
+  const graph = buildChatGraph({ model, systemPrompt: 'sys', maxMessages }).compile({ checkpointer })
+  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool }), graph }
+}
+
+const count = async (table: string, thread: string) =>
+  Number((await db.pool.query<{ n: string }>(`select count(*) as n from ${table} where thread_id = $1`, [thread])).rows[0]?.n)
+
+describe('Conversation on PostgresSaver', () => {
+  test('keeps the stored history and the checkpoint rows bounded however long the chat', async () => {
+    const { conversation: c, graph } = conversation(Array.from({ length: 40 }, (_, i) => `answer ${i}`))
+    const thread = 'bounded'
+    for (let i = 0; i < 40; i++) expect(await c.reply({ threadId: thread, turnId: String(i), text: `question ${i}` })).toBe(`answer ${i}`)
+    const state = await graph.getState({ configurable: { thread_id: thread } })
+    const messages = (state.values as { messages: Array<{ content: string }> }).messages
+    expect(messages.length).toBeLessThanOrEqual(6)
+    expect(messages.at(-1)?.content).toBe('answer 39')
+    expect(await count('checkpoints', thread)).toBe(1)
+    expect(await count('checkpoint_blobs', thread)).toBeLessThanOrEqual(4)
+  })
+
+  test('a retried turn whose answer was stored returns it without calling the model again', async () => {
+    const { conversation: c } = conversation(['first answer', 'second answer'])
+    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toBe('first answer')
+    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toBe('first answer')
+    expect(await c.reply({ threadId: 'retry', turnId: '2', text: 'again' })).toBe('second answer')
+  })
+
+  test('forget deletes the thread', async () => {
+    const { conversation: c } = conversation(['x'])
+    await c.reply({ threadId: 'gone', turnId: '1', text: 'hi' })
+    await c.forget('gone')
+    expect(await count('checkpoints', 'gone')).toBe(0)
+  })
+})

@@ -1,0 +1,56 @@
+import { describe, expect, test } from 'vitest'
+import { ConfigError, loadConfig } from '../../config.ts'
+
+const base = { TELEGRAM_BOT_TOKEN: '123456:abcdefghijklmnopqrstuvwxyz', OPENROUTER_API_KEY: 'sk-or-key' }
+
+describe('loadConfig', () => {
+  test('fills defaults for everything optional', () => {
+    const c = loadConfig(base)
+    expect(c.telegram.apiRoot).toBe('https://api.telegram.org')
+    expect(c.telegram.webhookUrl).toBeUndefined()
+    expect(c.database).toEqual({ url: undefined, dataDir: './data' })
+    expect(c.llm).toMatchObject({ baseUrl: 'https://openrouter.ai/api/v1', model: 'openai/gpt-4o-mini', maxRetries: 3 })
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 3000 })
+    expect(c.inbox).toEqual({ leaseMs: 120_000, maxAttempts: 3, concurrency: 8, pollMs: 500 })
+  })
+
+  test('parses id lists, strips trailing slashes, and treats empty strings as unset', () => {
+    const c = loadConfig({ ...base, TELEGRAM_ADMIN_IDS: ' 1, 22 ,333', ALLOWED_USER_IDS: '', TELEGRAM_API_ROOT: 'http://127.0.0.1:8081/', DATABASE_URL: '' })
+    expect(c.telegram.adminIds).toEqual([1, 22, 333])
+    expect(c.telegram.allowedUserIds).toEqual([])
+    expect(c.telegram.apiRoot).toBe('http://127.0.0.1:8081')
+    expect(c.database.url).toBeUndefined()
+  })
+
+  test('lists every secret so the logger can scrub them', () => {
+    const c = loadConfig({ ...base, TELEGRAM_WEBHOOK_URL: 'https://x.test/telegram/webhook', TELEGRAM_WEBHOOK_SECRET: 'hook-secret', DATABASE_URL: 'postgres://u:p@h/db' })
+    expect(c.secrets.sort()).toEqual([base.TELEGRAM_BOT_TOKEN, base.OPENROUTER_API_KEY, 'hook-secret', 'postgres://u:p@h/db'].sort())
+  })
+
+  test.each([
+    [{ OPENROUTER_API_KEY: 'k' }, 'TELEGRAM_BOT_TOKEN'],
+    [{ TELEGRAM_BOT_TOKEN: base.TELEGRAM_BOT_TOKEN }, 'OPENROUTER_API_KEY'],
+    [{ ...base, TELEGRAM_WEBHOOK_URL: 'https://x.test/hook' }, 'TELEGRAM_WEBHOOK_SECRET'],
+    [{ ...base, TELEGRAM_WEBHOOK_URL: 'https://x.test/hook', TELEGRAM_WEBHOOK_SECRET: 'has spaces' }, 'TELEGRAM_WEBHOOK_SECRET'],
+    [{ ...base, TELEGRAM_WEBHOOK_URL: 'not a url' }, 'TELEGRAM_WEBHOOK_URL'],
+    [{ ...base, DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ ...base, PORT: 'eighty' }, 'PORT'],
+    [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ...base, ALLOWED_USER_IDS: '1;2' }, 'ALLOWED_USER_IDS'],
+  ])('rejects %j naming %s in one line', (env, variable) => {
+    let error: unknown
+    try {
+      loadConfig(env)
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).variable).toBe(variable)
+    expect((error as ConfigError).message).toMatch(new RegExp(`^Configuration error: ${variable} .+\\.$`))
+    expect((error as ConfigError).message).not.toContain('\n')
+  })
+
+  test('never puts a secret value into its error message', () => {
+    expect(() => loadConfig({ ...base, TELEGRAM_BOT_TOKEN: 'secret-but-malformed' })).toThrow(/^(?!.*secret-but-malformed)/)
+  })
+})

@@ -1,0 +1,126 @@
+// npm run bench: webhook acknowledgement latency at a fixed request rate, and per-turn overhead
+// (end-to-end time minus the model's latency) across 100 chats, on the embedded database and, when
+// TEST_DATABASE_URL is set, on native Postgres. Prints a table and writes bench/results/*.json.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { TEST_DATABASE_URL } from '../test/support/database.ts'
+import { Harness, WEBHOOK_SECRET } from '../test/support/harness.ts'
+import { closeServer, listenLocal, sleep, waitUntil } from '../test/support/http.ts'
+import { lastUserText } from '../test/support/openai-emulator.ts'
+
+const ACK_RATE_PER_SECOND = 50
+const ACK_SECONDS = 6
+const CHATS = 100
+const TURNS_PER_CHAT = 2
+const MODEL_LATENCY_MS = 100
+const ACK_USER = 3000
+const TURN_USER = 5000
+
+interface Figures {
+  n: number
+  p50: number
+  p99: number
+  mean: number
+}
+
+function figures(samples: number[]): Figures {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN
+  const round = (x: number) => Math.round(x * 100) / 100
+  return { n: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) }
+}
+
+/** Fires POSTs on a fixed schedule (open loop: a slow answer does not delay the next request). */
+async function ackLatencies(post: (i: number) => Promise<Response>): Promise<number[]> {
+  const total = ACK_RATE_PER_SECOND * ACK_SECONDS
+  const interval = 1000 / ACK_RATE_PER_SECOND
+  const start = performance.now()
+  const pending: Array<Promise<number>> = []
+  for (let i = 0; i < total; i++) {
+    const due = start + i * interval
+    const wait = due - performance.now()
+    if (wait > 0) await sleep(wait)
+    pending.push(
+      (async () => {
+        const t0 = performance.now()
+        const res = await post(i)
+        await res.arrayBuffer()
+        if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
+        return performance.now() - t0
+      })(),
+    )
+  }
+  return Promise.all(pending)
+}
+
+/** The floor: a bare Node HTTP server that answers 200 without touching a database. */
+async function baselineAck(): Promise<number[]> {
+  const { server, url } = await listenLocal((req, res) => {
+    req.resume()
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
+  })
+  try {
+    return await ackLatencies(() => fetch(`${url}/telegram/webhook`, { method: 'POST', body: '{"update_id":1}' }))
+  } finally {
+    await closeServer(server)
+  }
+}
+
+async function benchEngine(embedded: boolean) {
+  const h = await Harness.create({ embedded })
+  try {
+    h.openai.respondWith((req) => ({ content: `echo: ${lastUserText(req)}`, delayMs: MODEL_LATENCY_MS }))
+    const users = Array.from({ length: CHATS }, (_, i) => [ACK_USER + i, TURN_USER + i]).flat()
+    const service = await h.startService({ LOG_LEVEL: 'info', DISPATCH_CONCURRENCY: '16', ALLOWED_USER_IDS: users.join(',') })
+
+    // 1. Acknowledgement latency while the dispatcher is handling what arrives.
+    const acks = await ackLatencies((i) => service.deliver(h.text(`ack ${i}`, { userId: ACK_USER + (i % CHATS) }), WEBHOOK_SECRET))
+    await waitUntil(async () => ((await service.health()).body.components as { inbox: { depth: number } }).inbox.depth === 0, 'the inbox to drain', 120_000)
+
+    // 2. Per-turn overhead: one turn at a time, so no queueing hides in the figure.
+    const overheads: number[] = []
+    for (let round = 0; round < TURNS_PER_CHAT; round++) {
+      for (let c = 0; c < CHATS; c++) {
+        const chat = TURN_USER + c
+        const text = `turn ${round} of chat ${chat}`
+        const sentBefore = h.telegram.callsOf('sendMessage').length
+        const t0 = Date.now()
+        await service.deliver(h.text(text, { userId: chat }), WEBHOOK_SECRET)
+        const reply = await waitUntil(
+          () => h.telegram.callsOf('sendMessage').slice(sentBefore).find((call) => call.params.text === `echo: ${text}`),
+          `the reply in chat ${chat}`,
+        )
+        overheads.push(reply.at - t0 - MODEL_LATENCY_MS)
+      }
+    }
+    return { engine: embedded ? 'embedded PGlite' : 'native Postgres', ack: figures(acks), turnOverhead: figures(overheads) }
+  } finally {
+    await h.close()
+  }
+}
+
+const baseline = figures(await baselineAck())
+const runs = [await benchEngine(true)]
+if (TEST_DATABASE_URL) runs.push(await benchEngine(false))
+else console.log('TEST_DATABASE_URL is not set: native Postgres skipped (run .ci/postgres.sh to get one).')
+
+const table = [
+  ['engine', 'webhook ack p50 ms', 'p99 ms', 'p50 vs bare HTTP', 'turn overhead p50 ms', 'p99 ms'],
+  ['bare node:http (baseline)', baseline.p50, baseline.p99, '1.0x', '-', '-'],
+  ...runs.map((r) => [r.engine, r.ack.p50, r.ack.p99, `${(r.ack.p50 / baseline.p50).toFixed(1)}x`, r.turnOverhead.p50, r.turnOverhead.p99]),
+]
+const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)))
+for (const row of table) console.log(row.map((cell, i) => String(cell).padEnd(widths[i]!)).join('  '))
+
+const result = {
+  at: new Date().toISOString(),
+  node: process.version,
+  settings: { ackRatePerSecond: ACK_RATE_PER_SECOND, ackSeconds: ACK_SECONDS, chats: CHATS, turnsPerChat: TURNS_PER_CHAT, modelLatencyMs: MODEL_LATENCY_MS },
+  baselineAck: baseline,
+  runs,
+}
+const dir = fileURLToPath(new URL('./results/', import.meta.url))
+mkdirSync(dir, { recursive: true })
+const file = `${dir}bench-${result.at.replace(/[:.]/g, '-')}.json`
+writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
+console.log(`\nwrote ${file}`)

@@ -116,8 +116,8 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
 
   await initBot(bot, log, () => stopping)
   if (stopping) return
-  if (webhookMode) {
-    await bot.api.setWebhook(`${config.telegram.webhookUrl}`, { secret_token: config.telegram.webhookSecret, allowed_updates: [...ALLOWED_UPDATES] })
+  if (config.telegram.webhookUrl) {
+    await bot.api.setWebhook(config.telegram.webhookUrl, { secret_token: config.telegram.webhookSecret, allowed_updates: [...ALLOWED_UPDATES] })
   } else {
     poller = new Poller({ api: bot.api, pool: db.pool, log: log.child({ component: 'polling' }), onStored: wake })
     await poller.start()

@@ -10,7 +10,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check pgserver==0.1.4
 fi
-bin=$("$venv/bin/python" -c 'import pgserver, os; print(os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin"))')
+bin=$("$venv/bin/python" -W ignore -c 'import pgserver, os; print(os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin"))')
 as_owner=()
 if [ "$(id -u)" = 0 ]; then
   id mechanic-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin mechanic-pg

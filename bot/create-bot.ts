@@ -34,12 +34,10 @@ export async function publishCommands(bot: Bot<Context>, adminIds: Iterable<numb
     { command: 'new', description: 'Start a fresh conversation' },
     { command: 'help', description: 'What I can do' },
   ]
-  try {
-    await bot.api.setMyCommands(common)
-    for (const id of adminIds) {
-      await bot.api.setMyCommands([...common, { command: 'status', description: 'Service health (admin)' }], { scope: { type: 'chat', chat_id: id } })
-    }
-  } catch (err) {
-    log.warn({ err }, 'could not publish the command menu')
+  const admin = [...common, { command: 'status', description: 'Service health (admin)' }]
+  const menus = [{ commands: common, scope: undefined }, ...[...adminIds].map((id) => ({ commands: admin, scope: { type: 'chat' as const, chat_id: id } }))]
+  for (const { commands, scope } of menus) {
+    // One admin who never opened the bot ("chat not found") must not cost the others their menu.
+    await bot.api.setMyCommands(commands, scope && { scope }).catch((err: unknown) => log.warn({ err, scope }, 'could not publish a command menu'))
   }
 }

@@ -18,6 +18,10 @@ export interface DispatcherOptions {
   pollMs: number
 }
 
+/** Finished updates are kept this long to recognise a late duplicate delivery, then deleted. */
+const KEEP_FINISHED_DAYS = 7
+const PRUNE_EVERY_MS = 10 * 60_000
+
 const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
 
 /**
@@ -35,6 +39,7 @@ export class Dispatcher {
   #again = false
   #stopped = true
   #lastTickOk = 0
+  #lastPrune = 0
   #lastError: string | undefined
 
   constructor(options: DispatcherOptions) {
@@ -87,6 +92,11 @@ export class Dispatcher {
     try {
       for (const row of await inbox.failExhausted(this.#o.pool, this.#o.maxAttempts)) {
         await this.#giveUp(row, 'the process handling it stopped')
+      }
+      if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
+        this.#lastPrune = Date.now()
+        const pruned = await inbox.prune(this.#o.pool, KEEP_FINISHED_DAYS)
+        if (pruned) this.#o.log.info({ pruned }, 'old inbox rows deleted')
       }
       const free = this.#o.concurrency - this.#active.size
       if (free > 0 && !this.#stopped) {

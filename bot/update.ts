@@ -24,6 +24,11 @@ const fromOf = (v: unknown): number | undefined => {
   return typeof id === 'number' ? id : undefined
 }
 
+/** The update's kind: its one field besides update_id ('message', 'callback_query', ...). */
+export function updateKind(update: object): string {
+  return Object.keys(update).find((k) => k !== 'update_id') ?? 'unknown'
+}
+
 /**
  * Validates an update body and finds its lane: the chat it belongs to, else its sender, else 0.
  * Returns undefined for a body that is not a Telegram update.
@@ -32,7 +37,7 @@ export function routeUpdate(body: unknown): RoutedUpdate | undefined {
   const parsed = updateSchema.safeParse(body)
   if (!parsed.success) return undefined
   const update = parsed.data
-  const kind = Object.keys(update).find((k) => k !== 'update_id') ?? 'unknown'
+  const kind = updateKind(update)
   const inner = update[kind]
   const lane =
     chatOf(inner) ?? chatOf((inner as { message?: unknown } | undefined)?.message) ?? fromOf(inner) ?? 0

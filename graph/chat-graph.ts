@@ -7,6 +7,15 @@ import { messagesToDrop } from './history.ts'
 
 type State = typeof MessagesAnnotation.State
 
+/**
+ * Where a turn starts. The person's message carries a stable id, and the messages reducer replaces a
+ * message with a known id in place: so if it is not the last message, this turn was answered before
+ * (a retry after a crash) and the model is not asked again.
+ */
+export function routeTurn(state: State): 'trim' | typeof END {
+  return state.messages.at(-1)?.getType() === 'human' ? 'trim' : END
+}
+
 export interface ChatGraphOptions {
   model: Runnable<BaseMessage[], BaseMessage>
   systemPrompt: string
@@ -36,7 +45,7 @@ export function buildChatGraph({ model, systemPrompt, maxMessages }: ChatGraphOp
   return new StateGraph(MessagesAnnotation)
     .addNode('trim', trim)
     .addNode('agent', agent)
-    .addEdge(START, 'trim')
+    .addConditionalEdges(START, routeTurn, ['trim', END])
     .addEdge('trim', 'agent')
     .addEdge('agent', END)
 }

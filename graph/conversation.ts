@@ -36,18 +36,16 @@ export class Conversation {
 
   /**
    * Answers one message. A retry of a turn whose answer was already checkpointed (the process died
-   * before the answer was sent) returns that answer without asking the model again.
+   * before the answer was sent) returns that answer without asking the model again (see routeTurn).
    */
   async reply({ threadId, turnId, text }: TurnInput): Promise<string> {
-    const config = { configurable: { thread_id: threadId } }
     const messageId = `turn:${turnId}`
-    const snapshot = await this.#graph.getState(config)
-    const previous = storedReply((snapshot.values as { messages?: BaseMessage[] }).messages ?? [], messageId)
-    if (previous !== undefined) return previous
-
     // 'exit': one checkpoint per turn instead of one per step; a crashed turn is simply re-run.
-    const result = await this.#graph.invoke({ messages: [new HumanMessage({ id: messageId, content: text })] }, { ...config, durability: 'exit' })
-    const answer = textOf(result.messages.at(-1)).trim()
+    const result = await this.#graph.invoke(
+      { messages: [new HumanMessage({ id: messageId, content: text })] },
+      { configurable: { thread_id: threadId }, durability: 'exit' },
+    )
+    const answer = (storedReply(result.messages, messageId) ?? '').trim()
     if (!answer) throw new ModelError('bad_output', 'model returned an empty answer')
     await pruneThread(this.#pool, threadId)
     return answer

@@ -2,6 +2,7 @@ import type { NextFunction } from 'grammy'
 import { audit } from '../../db/audit-log.ts'
 import { touch } from '../../db/users.ts'
 import type { Context } from '../context.ts'
+import { updateKind } from '../update.ts'
 
 /**
  * Serves only people on the allow lists (env) or allowed in the users table. Anyone else gets one
@@ -16,7 +17,7 @@ export async function auth(ctx: Context, next: NextFunction): Promise<void> {
   if (ctx.isAdmin || allowedUserIds.has(from.id) || user.allowed) return next()
 
   ctx.log.warn('access denied')
-  await audit(db.pool, { action: 'access_denied', actorId: from.id, chatId: ctx.chat?.id, detail: { kind: Object.keys(ctx.update)[1] } })
+  await audit(db.pool, { action: 'access_denied', actorId: from.id, chatId: ctx.chat?.id, detail: { kind: updateKind(ctx.update) } })
   const refusal = `Sorry, this bot is private. Your Telegram id is ${from.id}: an admin can allow it.`
   if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: refusal, show_alert: true })
   else if (ctx.message) await ctx.reply(refusal)

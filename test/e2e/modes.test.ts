@@ -5,9 +5,7 @@ import { ServiceProcess } from '../support/service.ts'
 let h: Harness | undefined
 
 afterEach(async () => {
-  if (!h) return
-  await h.close()
-  expect(h.leakedSecrets()).toEqual([])
+  await h?.closeAndCheckLogs()
   h = undefined
 })
 

@@ -8,9 +8,7 @@ import { TcpProxy } from '../support/tcp-proxy.ts'
 let h: Harness | undefined
 
 afterEach(async () => {
-  if (!h) return
-  await h.close()
-  expect(h.leakedSecrets()).toEqual([])
+  await h?.closeAndCheckLogs()
   h = undefined
 })
 

@@ -11,10 +11,7 @@ beforeEach(async () => {
   service = await h.startService()
 })
 
-afterEach(async () => {
-  await h.close()
-  expect(h.leakedSecrets()).toEqual([])
-})
+afterEach(() => h.closeAndCheckLogs())
 
 describe('webhook mode, end to end through the real service process', () => {
   test('registers its webhook with the secret and the update kinds it handles', async () => {

@@ -95,6 +95,13 @@ export class Harness {
     return this.secrets().filter((s) => output.includes(s))
   }
 
+  /** Closes everything, then fails the test if any captured log line held a secret. */
+  async closeAndCheckLogs(): Promise<void> {
+    await this.close()
+    const leaked = this.leakedSecrets()
+    if (leaked.length) throw new Error(`secrets found in the service logs: ${leaked.length} of ${this.secrets().length}`)
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.services.map((s) => s.stop()))
     await this.telegram.close()

@@ -43,3 +43,27 @@ export async function waitUntil<T>(check: () => T | undefined | false | Promise<
     await sleep(25)
   }
 }
+
+/** An HTTP server of ours on 127.0.0.1 (the emulators): start on a port (default: a free one), close. */
+export abstract class LoopbackServer {
+  #server: Server | undefined
+  #url = ''
+
+  /** http://127.0.0.1:<port>, once started. */
+  protected get origin(): string {
+    return this.#url
+  }
+
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>
+
+  async start(port = 0): Promise<this> {
+    const { server, url } = await listenLocal((req, res) => void this.handle(req, res), port)
+    this.#server = server
+    this.#url = url
+    return this
+  }
+
+  async close(): Promise<void> {
+    if (this.#server) await closeServer(this.#server)
+  }
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { closeServer, listenLocal, readBody, sendJson, sleep, waitUntil } from './http.ts'
+import { LoopbackServer, readBody, sendJson, sleep, waitUntil } from './http.ts'
 
 export interface ChatMessage {
   role: string
@@ -45,7 +45,7 @@ export function lastUserText(req: ChatRequest): string {
  * `/v1/embeddings` (deterministic hashed bag-of-words vectors) and `/v1/models`. Tests script
  * answers per call, add latency, and inject failures.
  */
-export class OpenAIEmulator {
+export class OpenAIEmulator extends LoopbackServer {
   readonly requests: ChatRequest[] = []
   readonly embeddingRequests: Array<{ input: string[]; model: string }> = []
   /** Added to every chat completion. */
@@ -53,24 +53,11 @@ export class OpenAIEmulator {
   embeddingDim = 256
   #responder: Responder = echoResponder
   #script: ModelTurn[] = []
-  #url = ''
-  #server: Awaited<ReturnType<typeof listenLocal>>['server'] | undefined
   #nextId = 1
 
   /** The value for LLM_BASE_URL. */
   get baseUrl(): string {
-    return `${this.#url}/v1`
-  }
-
-  async start(port = 0): Promise<this> {
-    const { server, url } = await listenLocal((req, res) => void this.#handle(req, res), port)
-    this.#server = server
-    this.#url = url
-    return this
-  }
-
-  async close(): Promise<void> {
-    if (this.#server) await closeServer(this.#server)
+    return `${this.origin}/v1`
   }
 
   /** Answers every request not covered by `enqueue` with this function. */
@@ -87,7 +74,7 @@ export class OpenAIEmulator {
     return waitUntil(() => (this.requests.length >= count ? this.requests : undefined), `${count} model request(s) (have ${this.requests.length})`, timeoutMs)
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname
     const authorization = req.headers.authorization
     if (!authorization?.startsWith('Bearer ') || authorization.length <= 'Bearer '.length) {

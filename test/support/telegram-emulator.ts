@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { closeServer, listenLocal, readBody, sendJson, sleep, waitUntil } from './http.ts'
+import { LoopbackServer, readBody, sendJson, sleep, waitUntil } from './http.ts'
 
 /** One Bot API call the emulator received. */
 export interface TelegramCall {
@@ -29,20 +29,19 @@ const TEXT_LIMIT = 4096
  * the way Telegram does (including its errors for bad input), records every call, queues updates for
  * getUpdates, and can be told to fail (429 with retry_after, 5xx) or to be slow.
  */
-export class TelegramEmulator {
+export class TelegramEmulator extends LoopbackServer {
   readonly calls: TelegramCall[] = []
   readonly token: string
   readonly botId: number
   readonly username: string
   webhook: { url: string; secretToken?: string; allowedUpdates?: unknown } | undefined
-  #url = ''
-  #server: Awaited<ReturnType<typeof listenLocal>>['server'] | undefined
   #faults: Fault[] = []
   #delays = new Map<string, number>()
   #pending: Array<Record<string, unknown> & { update_id: number }> = []
   #nextMessageId = 1
 
   constructor({ token, botId = Number(token.split(':')[0]), username = 'mechanic_test_bot' }: TelegramEmulatorOptions) {
+    super()
     this.token = token
     this.botId = botId
     this.username = username
@@ -50,18 +49,7 @@ export class TelegramEmulator {
 
   /** The value for TELEGRAM_API_ROOT. */
   get apiRoot(): string {
-    return this.#url
-  }
-
-  async start(port = 0): Promise<this> {
-    const { server, url } = await listenLocal((req, res) => void this.#handle(req, res), port)
-    this.#server = server
-    this.#url = url
-    return this
-  }
-
-  async close(): Promise<void> {
-    if (this.#server) await closeServer(this.#server)
+    return this.origin
   }
 
   /** Makes the next `times` calls of `method` fail with `status` (429 carries retry_after). */
@@ -103,7 +91,7 @@ export class TelegramEmulator {
     return waitUntil(() => this.calls.find((c) => c.method === method && predicate(c)), `a ${method} call`, timeoutMs)
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname)
     if (!match) return sendJson(res, 404, { ok: false, error_code: 404, description: 'Not Found' })
     const [, token, method = ''] = match

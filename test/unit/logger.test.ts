@@ -10,7 +10,9 @@ describe('createScrubber', () => {
   })
 
   test('replaces secret-shaped strings it was not told about', () => {
-    expect(scrub('token 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0 here')).toBe('token [redacted] here')
+    // Assembled here so that no token-shaped literal sits in the repository.
+    const madeUpToken = `${'9'.repeat(9)}:${'Ab1_'.repeat(9)}`
+    expect(scrub(`token ${madeUpToken} here`)).toBe('token [redacted] here')
     expect(scrub('key=sk-or-v1-0123456789abcdef0123')).toBe('key=[redacted]')
     expect(scrub('postgres://neondb_owner:npg_Secret123@ep-x.neon.tech/db')).toBe('postgres://neondb_owner:[redacted]@ep-x.neon.tech/db')
   })

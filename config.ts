@@ -62,6 +62,9 @@ const schema = z
     DISPATCH_CONCURRENCY: count(8),
     DISPATCH_POLL_MS: count(500),
     SHUTDOWN_GRACE_SECONDS: seconds(20),
+    APPROVAL_TIMEOUT_MINUTES: z.coerce.number().positive({ error: 'must be a positive number of minutes' }).default(30),
+    APPROVAL_SWEEP_SECONDS: seconds(15),
+    TEST_TOOL_FILE: z.string().min(1).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.TELEGRAM_WEBHOOK_URL && !env.TELEGRAM_WEBHOOK_SECRET) {
@@ -91,6 +94,9 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number }
   shutdownGraceMs: number
+  approvals: { timeoutMs: number; sweepMs: number }
+  /** Testing only: enables a tool that appends to this file and needs approval. */
+  testToolFile: string | undefined
   /** Every secret value, so logs can scrub them wherever they turn up. */
   secrets: string[]
 }
@@ -124,6 +130,8 @@ function toConfig(env: Env): Config {
       pollMs: env.DISPATCH_POLL_MS,
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
+    approvals: { timeoutMs: env.APPROVAL_TIMEOUT_MINUTES * 60_000, sweepMs: env.APPROVAL_SWEEP_SECONDS * 1000 },
+    testToolFile: env.TEST_TOOL_FILE,
     secrets: secrets.filter((s): s is string => Boolean(s)),
   }
 }

@@ -2,10 +2,13 @@ import type { AddressInfo } from 'node:net'
 import type { Bot } from 'grammy'
 import { assistant } from './agents/assistant.ts'
 import { createChatModel } from './agents/model.ts'
+import { appendToFileTool } from './agents/tools/append-to-file.ts'
 import type { Context } from './bot/context.ts'
 import { createBot, publishCommands } from './bot/create-bot.ts'
 import { Dispatcher } from './bot/dispatcher.ts'
+import { createEventHandler } from './bot/events.ts'
 import { Poller } from './bot/polling.ts'
+import { Scheduler } from './bot/scheduler.ts'
 import { WEBHOOK_PATH, createHttpServer } from './bot/server.ts'
 import { ALLOWED_UPDATES } from './bot/update.ts'
 import { ConfigError, loadConfig } from './config.ts'
@@ -13,6 +16,7 @@ import type { Config } from './config.ts'
 import { openDatabase } from './db/database.ts'
 import type { Database } from './db/database.ts'
 import { DataDirLockedError } from './db/dir-lock.ts'
+import { INTERNAL_EVENT } from './db/inbox.ts'
 import { migrate } from './db/migrate.ts'
 import { seedFromEnv } from './db/users.ts'
 import { buildChatGraph } from './graph/chat-graph.ts'
@@ -54,15 +58,17 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
   await seedFromEnv(db.pool, config.telegram.adminIds)
 
   const checkpointer = createCheckpointer(db.pool)
-  const graph = buildChatGraph({ model: createChatModel(config.llm), systemPrompt: assistant.systemPrompt, maxMessages: config.llm.historyMaxMessages }).compile({ checkpointer })
-  const conversation = new Conversation({ graph, checkpointer, pool: db.pool })
+  const model = createChatModel(config.llm)
+  const tools = config.testToolFile ? [appendToFileTool(config.testToolFile)] : []
+  const graph = buildChatGraph({ model, tools, systemPrompt: assistant.systemPrompt, maxMessages: config.llm.historyMaxMessages }).compile({ checkpointer })
+  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, tools, systemPrompt: assistant.systemPrompt })
 
   // The dispatcher calls into the bot and the bot reports the dispatcher's state: both refer to the
   // other only inside functions that run after start-up.
   const dispatcher: Dispatcher = new Dispatcher({
     pool: db.pool,
     log: log.child({ component: 'dispatcher' }),
-    handle: (row) => bot.handleUpdate(row.payload as Parameters<typeof bot.handleUpdate>[0]),
+    handle: (row) => (row.kind === INTERNAL_EVENT ? events(row.payload) : bot.handleUpdate(row.payload as Parameters<typeof bot.handleUpdate>[0])),
     onGiveUp: async (row) => {
       if (row.lane !== 0) await bot.api.sendMessage(row.lane, GAVE_UP)
     },
@@ -77,7 +83,10 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     startedAt: new Date(),
     version: pkg.version,
     dispatcherStatus,
+    approvalTtlMs: config.approvals.timeoutMs,
   })
+  const events = createEventHandler({ api: bot.api, db, conversation, log: log.child({ component: 'events' }), approvalTtlMs: config.approvals.timeoutMs })
+  const scheduler = new Scheduler({ pool: db.pool, log: log.child({ component: 'scheduler' }), everyMs: config.approvals.sweepMs, onQueued: () => dispatcher.wake() })
   const wake = () => dispatcher.wake()
 
   const webhookMode = config.telegram.webhookUrl !== undefined
@@ -98,6 +107,7 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     setTimeout(() => process.exit(1), config.shutdownGraceMs + 10_000).unref() // never hang a deploy
     server.draining = true
     await poller?.stop()
+    await scheduler.stop()
     await dispatcher.stop(config.shutdownGraceMs)
     server.closeIdleConnections()
     await new Promise((r) => server.close(r))
@@ -123,6 +133,7 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     await poller.start()
   }
   dispatcher.start()
+  scheduler.start()
   await publishCommands(bot, config.telegram.adminIds, log)
   log.info({ mode: webhookMode ? 'webhook' : 'polling', webhookPath: WEBHOOK_PATH, database: db.kind, port, bot: bot.botInfo.username }, 'service started')
 }

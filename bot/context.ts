@@ -9,6 +9,8 @@ export interface Services {
   conversation: Conversation
   adminIds: ReadonlySet<number>
   allowedUserIds: ReadonlySet<number>
+  /** How long an approval request waits for a decision. */
+  approvalTtlMs: number
   startedAt: Date
   version: string
   /** Live figures from the dispatcher, for /status. */

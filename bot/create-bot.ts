@@ -2,6 +2,7 @@ import { autoRetry } from '@grammyjs/auto-retry'
 import { Bot } from 'grammy'
 import type { Logger } from '../logger.ts'
 import type { Context, Services } from './context.ts'
+import { approvalsFeature } from './features/approvals.ts'
 import { chatFeature } from './features/chat.ts'
 import { commandsFeature } from './features/commands.ts'
 import { statusFeature } from './features/status.ts'
@@ -24,7 +25,8 @@ export function createBot({ token, apiRoot }: BotOptions, log: Logger, services:
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }))
   bot.use(attach(log, services))
   bot.use(auth)
-  bot.use(commandsFeature, statusFeature, chatFeature, unhandledFeature)
+  // Approvals before chat: a reply to an Edit prompt is a decision, not a chat message.
+  bot.use(commandsFeature, statusFeature, approvalsFeature, chatFeature, unhandledFeature)
   return bot
 }
 
@@ -32,9 +34,10 @@ export function createBot({ token, apiRoot }: BotOptions, log: Logger, services:
 export async function publishCommands(bot: Bot<Context>, adminIds: Iterable<number>, log: Logger): Promise<void> {
   const common = [
     { command: 'new', description: 'Start a fresh conversation' },
+    { command: 'cancel', description: 'Cancel the request waiting for approval' },
     { command: 'help', description: 'What I can do' },
   ]
-  const admin = [...common, { command: 'status', description: 'Service health (admin)' }]
+  const admin = [...common, { command: 'status', description: 'Service health (admin)' }, { command: 'approvals', description: 'Pending approvals (admin)' }]
   const menus = [{ commands: common, scope: undefined }, ...[...adminIds].map((id) => ({ commands: admin, scope: { type: 'chat' as const, chat_id: id } }))]
   for (const { commands, scope } of menus) {
     // One admin who never opened the bot ("chat not found") must not cost the others their menu.

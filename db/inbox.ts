@@ -32,6 +32,27 @@ export async function enqueue(pool: Pool, update: { updateId: number; lane: numb
   return rowCount === 1
 }
 
+/** Kind of the inbox rows that Mechanic writes itself (as opposed to Telegram updates). */
+export const INTERNAL_EVENT = 'mechanic_event'
+
+/** Internal event ids start here: negative (Telegram's are not), increasing, and exact in a JS number. */
+const INTERNAL_ID_BASE = -(2 ** 52)
+
+/**
+ * Queues an event of our own into a chat's lane. It gets a negative update_id, which Telegram never
+ * uses, so it runs next in its lane once the update running there (if any) is done. Pass a client
+ * to make it part of a transaction.
+ */
+export async function enqueueEvent(db: Pick<Pool, 'query'>, lane: number, event: Record<string, unknown>): Promise<number> {
+  const { rows } = await db.query<{ updateId: string }>(
+    `insert into inbox (update_id, lane, kind, payload)
+     select $4::bigint + nextval('internal_update_id'), $1, $2, jsonb_build_object('event', $3::jsonb)
+     returning update_id as "updateId"`,
+    [lane, INTERNAL_EVENT, JSON.stringify(event), INTERNAL_ID_BASE],
+  )
+  return Number(rows[0]?.updateId)
+}
+
 /**
  * Claims up to `limit` updates that may run now: each is the oldest unfinished update of its lane,
  * either queued and due, or running under a lease that ran out (its process died). Lanes therefore
@@ -46,6 +67,10 @@ export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; 
          and not exists (
            select 1 from inbox e
            where e.lane = i.lane and e.update_id < i.update_id and e.status in ('queued', 'running'))
+         -- an internal event sorts first in its lane, yet waits for the update running there
+         and not exists (
+           select 1 from inbox r
+           where r.lane = i.lane and r.update_id <> i.update_id and r.status = 'running' and r.lease_until >= now())
        order by i.update_id
        limit $1
        for update skip locked)

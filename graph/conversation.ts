@@ -1,9 +1,13 @@
-import { HumanMessage } from '@langchain/core/messages'
+import { HumanMessage, SystemMessage } from '@langchain/core/messages'
 import type { BaseMessage } from '@langchain/core/messages'
+import { Command, INTERRUPT, isInterrupted } from '@langchain/langgraph'
 import type { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres'
 import type pg from 'pg'
-import { ModelError } from '../agents/model.ts'
-import type { ChatGraph } from './chat-graph.ts'
+import { ModelError, toModelError } from '../agents/model.ts'
+import type { AgentTool } from '../agents/tools/tool.ts'
+import { validateDecision } from './approval.ts'
+import type { ApprovalRequest } from './approval.ts'
+import type { ChatGraph, ChatModel } from './chat-graph.ts'
 import { pruneThread } from './checkpointer.ts'
 import { textOf } from './history.ts'
 
@@ -14,6 +18,14 @@ export interface TurnInput {
   text: string
 }
 
+/** How a run ended: with an answer for the person, or waiting for a decision on an approval. */
+export type TurnOutcome = { kind: 'answer'; text: string } | { kind: 'approval'; interruptId: string; request: ApprovalRequest }
+
+export interface PendingApproval {
+  interruptId: string
+  request: ApprovalRequest
+}
+
 /** The answer to a turn already stored in the thread, if a previous attempt got that far. */
 export function storedReply(messages: readonly BaseMessage[], turnMessageId: string): string | undefined {
   const at = messages.findIndex((m) => m.id === turnMessageId)
@@ -22,37 +34,97 @@ export function storedReply(messages: readonly BaseMessage[], turnMessageId: str
   return answer ? textOf(answer) : undefined
 }
 
+const config = (threadId: string) => ({ configurable: { thread_id: threadId } })
+
 /** Runs conversation turns on the checkpointed graph, one thread per chat. */
 export class Conversation {
   readonly #graph: ChatGraph
   readonly #checkpointer: PostgresSaver
   readonly #pool: pg.Pool
+  readonly #model: ChatModel
+  readonly #systemPrompt: string
+  readonly #tools: Map<string, AgentTool>
 
-  constructor(deps: { graph: ChatGraph; checkpointer: PostgresSaver; pool: pg.Pool }) {
+  constructor(deps: { graph: ChatGraph; checkpointer: PostgresSaver; pool: pg.Pool; model: ChatModel; systemPrompt: string; tools?: AgentTool[] }) {
     this.#graph = deps.graph
     this.#checkpointer = deps.checkpointer
     this.#pool = deps.pool
+    this.#model = deps.model
+    this.#systemPrompt = deps.systemPrompt
+    this.#tools = new Map((deps.tools ?? []).map((t) => [t.name, t]))
   }
 
   /**
    * Answers one message. A retry of a turn whose answer was already checkpointed (the process died
    * before the answer was sent) returns that answer without asking the model again (see routeTurn).
+   * Never call this while the thread waits for a decision: see `pending` and `answerAside`.
    */
-  async reply({ threadId, turnId, text }: TurnInput): Promise<string> {
+  async reply({ threadId, turnId, text }: TurnInput): Promise<TurnOutcome> {
     const messageId = `turn:${turnId}`
     // 'exit': one checkpoint per turn instead of one per step; a crashed turn is simply re-run.
     const result = await this.#graph.invoke(
       { messages: [new HumanMessage({ id: messageId, content: text })] },
-      { configurable: { thread_id: threadId }, durability: 'exit' },
+      { ...config(threadId), durability: 'exit' },
     )
-    const answer = (storedReply(result.messages, messageId) ?? '').trim()
-    if (!answer) throw new ModelError('bad_output', 'model returned an empty answer')
-    await pruneThread(this.#pool, threadId)
-    return answer
+    return this.#outcome(threadId, result, storedReply(result.messages, messageId))
+  }
+
+  /**
+   * Resumes a thread waiting on `interruptId` with a person's decision, validated first. Returns
+   * undefined when the thread no longer waits on that interrupt (the resume already happened).
+   */
+  async resume(threadId: string, interruptId: string, decision: unknown): Promise<TurnOutcome | undefined> {
+    const pending = await this.pending(threadId)
+    if (pending?.interruptId !== interruptId) return undefined
+    const valid = validateDecision(decision, pending.request, this.#tools.get(pending.request.tool))
+    // 'sync': the tool's run is checkpointed before the model is asked again.
+    const result = await this.#graph.invoke(new Command({ resume: valid }), { ...config(threadId), durability: 'sync' })
+    return this.#outcome(threadId, result, textOf(result.messages.at(-1)))
+  }
+
+  /** The interrupt the thread waits on, if any. */
+  async pending(threadId: string): Promise<PendingApproval | undefined> {
+    const state = await this.#graph.getState(config(threadId))
+    const found = state.tasks.flatMap((t) => t.interrupts).find((i) => i.id !== undefined)
+    return found ? { interruptId: found.id!, request: found.value as ApprovalRequest } : undefined
+  }
+
+  /**
+   * Answers a message while the thread waits for a decision, without touching the thread: a new
+   * message in an interrupted thread would drop the interrupt and leave a tool call without result.
+   */
+  async answerAside(threadId: string, text: string, waitingFor: ApprovalRequest): Promise<string> {
+    const state = await this.#graph.getState(config(threadId))
+    const history = ((state.values as { messages?: BaseMessage[] }).messages ?? []).slice(0, -1) // without the waiting tool call
+    const note = `An action is waiting for the person's decision on the approval message above: ${waitingFor.description}. It stays pending; do not claim it was done.`
+    try {
+      const answer = await this.#model.invoke([new SystemMessage(this.#systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)])
+      const out = textOf(answer).trim()
+      if (!out) throw new ModelError('bad_output', 'model returned an empty answer')
+      return out
+    } catch (err) {
+      throw toModelError(err)
+    }
+  }
+
+  /** The tool of that name, if the agent has it (to validate an edited decision). */
+  tool(name: string): AgentTool | undefined {
+    return this.#tools.get(name)
   }
 
   /** Forgets a thread's checkpoints (after /new). */
   async forget(threadId: string): Promise<void> {
     await this.#checkpointer.deleteThread(threadId)
+  }
+
+  async #outcome(threadId: string, result: Record<string, unknown>, answer: string | undefined): Promise<TurnOutcome> {
+    if (isInterrupted<ApprovalRequest>(result)) {
+      const first = result[INTERRUPT][0]
+      if (first?.id && first.value) return { kind: 'approval', interruptId: first.id, request: first.value }
+    }
+    const text = (answer ?? '').trim()
+    if (!text) throw new ModelError('bad_output', 'model returned an empty answer')
+    await pruneThread(this.#pool, threadId)
+    return { kind: 'answer', text }
   }
 }

@@ -1,6 +1,8 @@
 import { Composer } from 'grammy'
 import { ModelError, describeModelError } from '../../agents/model.ts'
+import { findByInterrupt } from '../../db/approvals.ts'
 import { currentThread } from '../../db/chat-threads.ts'
+import { presentOutcome } from '../approvals/flow.ts'
 import type { Context } from '../context.ts'
 import { splitMessage } from '../split-message.ts'
 
@@ -20,22 +22,31 @@ async function whileTyping<T>(ctx: Context, work: () => Promise<T>): Promise<T> 
 }
 
 composer.on('message:text', async (ctx) => {
-  const { db, conversation } = ctx.services
+  const { db, conversation, approvalTtlMs } = ctx.services
   const threadId = await currentThread(db.pool, ctx.chat.id)
-  let answer: string
+  const requester = { id: ctx.from.id, name: ctx.from.first_name }
+  const deps = { api: ctx.api, db, conversation, log: ctx.log, approvalTtlMs }
   try {
-    answer = await whileTyping(ctx, () =>
-      conversation.reply({ threadId, turnId: String(ctx.update.update_id), text: ctx.message.text }),
-    )
+    await whileTyping(ctx, async () => {
+      const pending = await conversation.pending(threadId)
+      if (!pending) {
+        const outcome = await conversation.reply({ threadId, turnId: String(ctx.update.update_id), text: ctx.message.text })
+        return presentOutcome(deps, { chatId: ctx.chat.id, threadId, requester }, outcome)
+      }
+      const request = await findByInterrupt(db.pool, pending.interruptId)
+      // The thread waits on an approval whose message never went out (a crash): send it now.
+      if (!request || request.messageId === null) return presentOutcome(deps, { chatId: ctx.chat.id, threadId, requester }, { kind: 'approval', ...pending })
+      // Never feed a new message into an interrupted thread: answer beside it, the approval stays pending.
+      const answer = await conversation.answerAside(threadId, ctx.message.text, pending.request)
+      for (const part of splitMessage(answer)) await ctx.reply(part)
+    })
   } catch (err) {
     // The model gave up after its retries: tell the person and finish the update; retrying the
     // whole update would only repeat the same wait.
     if (!(err instanceof ModelError)) throw err
     ctx.log.error({ err, kind: err.kind, status: err.status, threadId }, 'model failed')
     await ctx.reply(describeModelError(err))
-    return
   }
-  for (const part of splitMessage(answer)) await ctx.reply(part)
 })
 
 export { composer as chatFeature }

@@ -122,3 +122,23 @@ describe('inbox', () => {
     expect(await inbox.prune(db.pool, 7)).toBe(1)
   })
 })
+
+describe('internal events', () => {
+  test('sort first in their lane, in the order queued, yet never run beside an update running there', async () => {
+    await db.pool.query('truncate inbox')
+    await put(50, 10)
+    await put(51, 10)
+    const [running] = await inbox.claim(db.pool, opts)
+    expect(running?.updateId).toBe(50)
+    const first = await inbox.enqueueEvent(db.pool, 10, { type: 'x', n: 1 })
+    const second = await inbox.enqueueEvent(db.pool, 10, { type: 'x', n: 2 })
+    expect(first).toBeLessThan(0)
+    expect(second).toBeGreaterThan(first)
+    expect(await inbox.claim(db.pool, opts)).toEqual([]) // 50 is still running
+    await inbox.complete(db.pool, 50, 'a')
+    const [event] = await inbox.claim(db.pool, opts)
+    expect(event).toMatchObject({ updateId: first, kind: inbox.INTERNAL_EVENT, payload: { event: { type: 'x', n: 1 } } })
+    await inbox.complete(db.pool, first, 'a')
+    expect((await inbox.claim(db.pool, opts)).map((r) => r.updateId)).toEqual([second])
+  })
+})

@@ -18,7 +18,7 @@ function conversation(responses: string[], maxMessages = 6) {
   const checkpointer = createCheckpointer(db.pool)
   const model = new FakeListChatModel({ responses })
   const graph = buildChatGraph({ model, systemPrompt: 'sys', maxMessages }).compile({ checkpointer })
-  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool }), graph }
+  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool, model, systemPrompt: 'sys' }), graph }
 }
 
 const count = async (table: string, thread: string) =>
@@ -28,20 +28,26 @@ describe('Conversation on PostgresSaver', () => {
   test('keeps the stored history and the checkpoint rows bounded however long the chat', async () => {
     const { conversation: c, graph } = conversation(Array.from({ length: 40 }, (_, i) => `answer ${i}`))
     const thread = 'bounded'
-    for (let i = 0; i < 40; i++) expect(await c.reply({ threadId: thread, turnId: String(i), text: `question ${i}` })).toBe(`answer ${i}`)
+    const turn = async (i: number) => expect(await c.reply({ threadId: thread, turnId: String(i), text: `question ${i}` })).toEqual({ kind: 'answer', text: `answer ${i}` })
+    for (let i = 0; i < 10; i++) await turn(i)
+    const blobsAfter10 = await count('checkpoint_blobs', thread)
+    for (let i = 10; i < 40; i++) await turn(i)
     const state = await graph.getState({ configurable: { thread_id: thread } })
     const messages = (state.values as { messages: Array<{ content: string }> }).messages
     expect(messages.length).toBeLessThanOrEqual(6)
     expect(messages.at(-1)?.content).toBe('answer 39')
     expect(await count('checkpoints', thread)).toBe(1)
-    expect(await count('checkpoint_blobs', thread)).toBeLessThanOrEqual(4)
+    // One blob per channel of the newest checkpoint: the same after 40 turns as after 10.
+    expect(await count('checkpoint_blobs', thread)).toBe(blobsAfter10)
+    expect(blobsAfter10).toBeLessThanOrEqual(6)
   })
 
   test('a retried turn whose answer was stored returns it without calling the model again', async () => {
     const { conversation: c } = conversation(['first answer', 'second answer'])
-    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toBe('first answer')
-    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toBe('first answer')
-    expect(await c.reply({ threadId: 'retry', turnId: '2', text: 'again' })).toBe('second answer')
+    const answer = (text: string) => ({ kind: 'answer', text })
+    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
+    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
+    expect(await c.reply({ threadId: 'retry', turnId: '2', text: 'again' })).toEqual(answer('second answer'))
   })
 
   test('forget deletes the thread', async () => {

@@ -1,0 +1,29 @@
+import { z } from 'zod'
+
+export type ApprovalKind = 'tool' | 'plan' | 'push'
+
+/** A tool an agent may call. With `approval`, it runs only after a person approves it. */
+export interface AgentTool<Args extends Record<string, unknown> = Record<string, unknown>> {
+  name: string
+  description: string
+  schema: z.ZodType<Args>
+  approval?: {
+    type: ApprovalKind
+    /** One plain sentence: what will happen if approved. */
+    describe: (args: Args) => string
+    /** The argument a person's Edit reply replaces; without it there is no Edit button. */
+    editableArg?: keyof Args & string
+  }
+  run: (args: Args) => Promise<string>
+}
+
+/** The tool in the OpenAI function-calling format that chat models bind. */
+export function toFunctionDefinition(tool: AgentTool) {
+  const parameters = z.toJSONSchema(tool.schema) as Record<string, unknown>
+  return { type: 'function' as const, function: { name: tool.name, description: tool.description, parameters } }
+}
+
+/** Defines a tool with its argument types inferred from its schema. */
+export function defineTool<S extends z.ZodType<Record<string, unknown>>>(tool: AgentTool<z.output<S>> & { schema: S }): AgentTool {
+  return tool as unknown as AgentTool
+}

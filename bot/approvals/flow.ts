@@ -1,0 +1,84 @@
+import type { Api } from 'grammy'
+import { ModelError, describeModelError } from '../../agents/model.ts'
+import { audit } from '../../db/audit-log.ts'
+import { createApproval, markResumed, setMessageId } from '../../db/approvals.ts'
+import type { ApprovalRow } from '../../db/approvals.ts'
+import type { Database } from '../../db/database.ts'
+import type { Conversation, TurnOutcome } from '../../graph/conversation.ts'
+import type { Logger } from '../../logger.ts'
+import { splitMessage } from '../split-message.ts'
+import { approvalKeyboard, approvalText, outcomeLine } from './message.ts'
+
+export interface FlowDeps {
+  api: Api
+  db: Database
+  conversation: Conversation
+  log: Logger
+  approvalTtlMs: number
+}
+
+export interface Requester {
+  id: number
+  name: string
+}
+
+/**
+ * Shows how a run ended: the answer, or an approval message with its buttons. The approval row is
+ * keyed by the interrupt, so a retried update re-sends a message that failed, never a second request.
+ */
+export async function presentOutcome(deps: FlowDeps, target: { chatId: number; threadId: string; requester: Requester }, outcome: TurnOutcome): Promise<void> {
+  const { api, db } = deps
+  if (outcome.kind === 'answer') {
+    for (const part of splitMessage(outcome.text)) await api.sendMessage(target.chatId, part)
+    return
+  }
+  const { request, interruptId } = outcome
+  const row = await createApproval(db.pool, {
+    chatId: target.chatId,
+    requesterId: target.requester.id,
+    threadId: target.threadId,
+    interruptId,
+    type: request.type,
+    payload: { tool: request.tool, args: request.args, description: request.description, editableArg: request.editableArg, requesterName: target.requester.name },
+    ttlMs: deps.approvalTtlMs,
+  })
+  if (row.messageId !== null) return
+  const message = await api.sendMessage(target.chatId, approvalText(row, target.requester.name), { reply_markup: approvalKeyboard(row) })
+  await setMessageId(db.pool, row.id, message.message_id)
+  deps.log.info({ approvalId: row.id, tool: request.tool, threadId: target.threadId }, 'approval requested')
+}
+
+/**
+ * Carries out a decided request: edits its message to show the outcome (buttons gone), writes the
+ * audit log, resumes the thread with the stored decision, and posts what the agent does next.
+ * Safe to repeat: the resume happens only while the thread still waits on this interrupt.
+ */
+export async function settle(deps: FlowDeps, row: ApprovalRow, decider: Requester | undefined): Promise<void> {
+  const { api, db, conversation, log } = deps
+  const requesterName = row.payload.requesterName ?? String(row.requesterId)
+  if (row.messageId !== null) {
+    const text = `${approvalText(row, requesterName)}\n\n${outcomeLine(row, decider?.name)}`
+    await api.editMessageText(row.chatId, row.messageId, text).catch((err: unknown) => log.warn({ err, approvalId: row.id }, 'could not edit the approval message'))
+  }
+  await audit(db.pool, {
+    action: 'approval_decided',
+    actorId: decider?.id,
+    chatId: row.chatId,
+    detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision },
+  })
+  let outcome: TurnOutcome | undefined
+  try {
+    outcome = await conversation.resume(row.threadId, row.interruptId, row.decision)
+  } catch (err) {
+    // The decision is applied (tools ran and were checkpointed); only the model's follow-up failed.
+    if (!(err instanceof ModelError)) throw err
+    log.error({ err, kind: err.kind, approvalId: row.id }, 'model failed after a decision')
+    outcome = { kind: 'answer', text: describeModelError(err) }
+  }
+  log.info({ approvalId: row.id, status: row.status, resumed: outcome !== undefined }, 'approval settled')
+  if (outcome) await presentOutcome(deps, { chatId: row.chatId, threadId: row.threadId, requester: { id: row.requesterId, name: requesterName } }, outcome)
+  await markResumed(db.pool, row.id)
+}
+
+/** Only the person who asked, or an admin, may decide. */
+export const canDecide = (userId: number, row: Pick<ApprovalRow, 'requesterId'>, isAdmin: boolean) => isAdmin || userId === row.requesterId

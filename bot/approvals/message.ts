@@ -1,0 +1,56 @@
+import { InlineKeyboard } from 'grammy'
+import type { ApprovalRow, ApprovalStatus } from '../../db/approvals.ts'
+
+const CALLBACK = /^ap:([A-Za-z0-9_-]{12}):([are])$/
+export type ButtonAction = 'approve' | 'reject' | 'edit'
+const ACTIONS = { a: 'approve', r: 'reject', e: 'edit' } as const
+
+/** Callback data carries only the request id and the button: `ap:<id>:<a|r|e>` (≤ 64 bytes). */
+export function parseCallbackData(data: string | undefined): { id: string; action: ButtonAction } | undefined {
+  const m = data === undefined ? null : CALLBACK.exec(data)
+  return m ? { id: m[1]!, action: ACTIONS[m[2] as keyof typeof ACTIONS] } : undefined
+}
+
+export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload'>): InlineKeyboard {
+  const keyboard = new InlineKeyboard().text('Approve', `ap:${row.id}:a`).text('Reject', `ap:${row.id}:r`)
+  return row.payload.editableArg ? keyboard.text('Edit', `ap:${row.id}:e`) : keyboard
+}
+
+const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+
+function formatArg(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value)
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text
+}
+
+/** The approval message: what will happen, the arguments, who asked, and when it expires. */
+export function approvalText(row: Pick<ApprovalRow, 'payload' | 'requesterId' | 'expiresAt' | 'type'>, requesterName: string): string {
+  const args = Object.entries(row.payload.args).map(([k, v]) => `${k}: ${formatArg(v)}`)
+  return [
+    `Approval needed (${row.type})`,
+    row.payload.description,
+    '',
+    `Tool: ${row.payload.tool}`,
+    ...args,
+    '',
+    `Asked by: ${requesterName} (${row.requesterId})`,
+    `Expires: ${time(row.expiresAt)}`,
+  ].join('\n')
+}
+
+const OUTCOME: Record<Exclude<ApprovalStatus, 'pending'>, string> = {
+  approved: 'Approved',
+  rejected: 'Rejected',
+  timeout: 'Expired without a decision',
+  cancelled: 'Cancelled',
+}
+
+/** The line added to the message once decided: the outcome, who decided, and when. */
+export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'decision'>, deciderName: string | undefined): string {
+  const status = row.status === 'pending' ? 'approved' : row.status
+  const edited = (row.decision as { type?: string } | null)?.type === 'edit' ? ' (with changes)' : ''
+  const by = deciderName && row.status !== 'timeout' ? ` by ${deciderName}` : ''
+  return `${OUTCOME[status]}${edited}${by} at ${time(row.resolvedAt ?? new Date())}`
+}
+
+export const statusWord = (status: ApprovalStatus) => (status === 'pending' ? 'pending' : OUTCOME[status].toLowerCase())

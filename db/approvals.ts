@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto'
+import type { Pool } from './database.ts'
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timeout' | 'cancelled'
+export type ApprovalType = 'tool' | 'plan' | 'push'
+
+/** What the approval is about, as shown to the person. */
+export interface ApprovalPayload {
+  tool: string
+  args: Record<string, unknown>
+  description: string
+  /** The argument an Edit replaces with the person's reply; no Edit button without it. */
+  editableArg?: string | undefined
+  /** Shown as "Asked by". */
+  requesterName?: string | undefined
+}
+
+export interface ApprovalRow {
+  id: string
+  chatId: number
+  messageId: number | null
+  requesterId: number
+  threadId: string
+  interruptId: string
+  type: ApprovalType
+  payload: ApprovalPayload
+  status: ApprovalStatus
+  createdAt: Date
+  expiresAt: Date
+  resolvedAt: Date | null
+  resolvedBy: number | null
+  decision: unknown
+  decidedByUpdate: number | null
+  resumedAt: Date | null
+  editPromptId: number | null
+}
+
+const columns = `id, chat_id as "chatId", message_id as "messageId", requester_id as "requesterId",
+  thread_id as "threadId", interrupt_id as "interruptId", type, payload, status, created_at as "createdAt",
+  expires_at as "expiresAt", resolved_at as "resolvedAt", resolved_by as "resolvedBy", decision,
+  decided_by_update as "decidedByUpdate", resumed_at as "resumedAt", edit_prompt_id as "editPromptId"`
+
+type Raw = Omit<ApprovalRow, 'chatId' | 'messageId' | 'requesterId' | 'resolvedBy' | 'decidedByUpdate' | 'editPromptId'> & {
+  chatId: string
+  messageId: string | null
+  requesterId: string
+  resolvedBy: string | null
+  decidedByUpdate: string | null
+  editPromptId: string | null
+}
+
+const num = (v: string | null) => (v === null ? null : Number(v))
+const toRow = (r: Raw): ApprovalRow => ({
+  ...r,
+  chatId: Number(r.chatId),
+  requesterId: Number(r.requesterId),
+  messageId: num(r.messageId),
+  resolvedBy: num(r.resolvedBy),
+  decidedByUpdate: num(r.decidedByUpdate),
+  editPromptId: num(r.editPromptId),
+})
+
+async function one(pool: Pick<Pool, 'query'>, sql: string, params: unknown[]): Promise<ApprovalRow | undefined> {
+  const { rows } = await pool.query<Raw>(sql, params)
+  return rows[0] && toRow(rows[0])
+}
+
+/** A short random id for callback data (12 url-safe characters). */
+export const newApprovalId = () => randomBytes(9).toString('base64url')
+
+/**
+ * Records the approval an interrupt asks for. Idempotent per interrupt: a retried handler gets the
+ * row it created before.
+ */
+export async function createApproval(
+  pool: Pool,
+  a: { chatId: number; requesterId: number; threadId: string; interruptId: string; type: ApprovalType; payload: ApprovalPayload; ttlMs: number },
+): Promise<ApprovalRow> {
+  const row = await one(
+    pool,
+    `insert into approval_requests (id, chat_id, requester_id, thread_id, interrupt_id, type, payload, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::double precision / 1000))
+     on conflict (interrupt_id) do update set interrupt_id = excluded.interrupt_id
+     returning ${columns}`,
+    [newApprovalId(), a.chatId, a.requesterId, a.threadId, a.interruptId, a.type, JSON.stringify(a.payload), a.ttlMs],
+  )
+  if (!row) throw new Error('insert into approval_requests returned no row')
+  return row
+}
+
+export const getApproval = (pool: Pool, id: string) => one(pool, `select ${columns} from approval_requests where id = $1`, [id])
+
+export const findByInterrupt = (pool: Pool, interruptId: string) =>
+  one(pool, `select ${columns} from approval_requests where interrupt_id = $1`, [interruptId])
+
+export const findByEditPrompt = (pool: Pool, chatId: number, promptId: number) =>
+  one(pool, `select ${columns} from approval_requests where chat_id = $1 and edit_prompt_id = $2`, [chatId, promptId])
+
+export async function setMessageId(pool: Pool, id: string, messageId: number): Promise<void> {
+  await pool.query('update approval_requests set message_id = $2 where id = $1', [id, messageId])
+}
+
+export async function setEditPrompt(pool: Pool, id: string, promptId: number): Promise<void> {
+  await pool.query('update approval_requests set edit_prompt_id = $2 where id = $1', [id, promptId])
+}
+
+export async function markResumed(pool: Pool, id: string): Promise<void> {
+  await pool.query('update approval_requests set resumed_at = now() where id = $1 and resumed_at is null', [id])
+}
+
+/**
+ * Decides a pending, unexpired request. Exactly one concurrent caller wins (the row update is the
+ * arbiter); the others get undefined and should re-read the row to say why.
+ */
+export const decide = (
+  pool: Pool,
+  d: { id: string; status: Exclude<ApprovalStatus, 'pending' | 'timeout'>; by: number; decision: unknown; updateId: number },
+) =>
+  one(
+    pool,
+    `update approval_requests set status = $2, resolved_by = $3, decision = $4, decided_by_update = $5, resolved_at = now()
+     where id = $1 and status = 'pending' and expires_at > now()
+     returning ${columns}`,
+    [d.id, d.status, d.by, JSON.stringify(d.decision), d.updateId],
+  )
+
+/** Pending requests, oldest first (for /approvals). */
+export async function listPending(pool: Pool, limit = 20): Promise<ApprovalRow[]> {
+  const { rows } = await pool.query<Raw>(
+    `select ${columns} from approval_requests where status = 'pending' and expires_at > now() order by created_at limit $1`,
+    [limit],
+  )
+  return rows.map(toRow)
+}
+
+/** The chat's pending request, if any (one thread per chat, one interrupt per thread). */
+export const pendingForChat = (pool: Pool, chatId: number) =>
+  one(pool, `select ${columns} from approval_requests where chat_id = $1 and status = 'pending' order by created_at desc limit 1`, [chatId])
+
+/**
+ * Marks due requests `timeout` and calls `after` for each inside the same transaction (to queue the
+ * event that resumes its thread), so a request is never expired without its follow-up or twice.
+ * Runs on one instance at a time: a transaction-level advisory lock elects the runner.
+ */
+export async function expireDue(pool: Pool, after: (client: Pick<Pool, 'query'>, row: ApprovalRow) => Promise<void>): Promise<ApprovalRow[]> {
+  const client = await pool.connect()
+  try {
+    await client.query('begin')
+    const { rows: lock } = await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [EXPIRY_LOCK_KEY])
+    if (!lock[0]?.ok) {
+      await client.query('rollback')
+      return []
+    }
+    const { rows } = await client.query<Raw>(
+      `update approval_requests set status = 'timeout', resolved_at = now(),
+         decision = '{"type":"reject","message":"The request expired without a decision."}'
+       where status = 'pending' and expires_at <= now()
+       returning ${columns}`,
+    )
+    const expired = rows.map(toRow)
+    for (const row of expired) await after(client, row)
+    await client.query('commit')
+    return expired
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined)
+    throw err
+  } finally {
+    client.release()
+  }
+}
+
+const EXPIRY_LOCK_KEY = 0x61707072 // "appr"

@@ -74,6 +74,29 @@ export class Harness {
     }
   }
 
+  /** A press on an inline button of the bot's message `messageId` in `chatId`. */
+  press(messageId: number, data: string, opts: { chatId?: number; userId?: number; updateId?: number } = {}) {
+    const userId = opts.userId ?? USER_ID
+    const chatId = opts.chatId ?? USER_ID
+    return {
+      update_id: opts.updateId ?? this.#nextUpdateId++,
+      callback_query: {
+        id: `cq-${this.#nextMessageId++}`,
+        from: { id: userId, is_bot: false, first_name: `User${userId}` },
+        chat_instance: 'ci',
+        data,
+        message: { message_id: messageId, date: Math.floor(Date.now() / 1000), chat: { id: chatId, type: chatId > 0 ? 'private' : 'group' }, text: 'approval' },
+      },
+    }
+  }
+
+  /** A text message that replies to the bot's message `replyTo`. */
+  replyTo(replyTo: number, text: string, opts: { chatId?: number; userId?: number } = {}) {
+    const update = this.text(text, opts)
+    const chatId = opts.chatId ?? opts.userId ?? USER_ID
+    return { ...update, message: { ...update.message, reply_to_message: { message_id: replyTo, date: 0, chat: { id: chatId, type: 'private' }, text: 'prompt' } } }
+  }
+
   nextUpdateId(): number {
     return this.#nextUpdateId++
   }

@@ -6,6 +6,8 @@ export interface TelegramCall {
   method: string
   params: Record<string, unknown>
   at: number
+  /** What the emulator answered, when it answered ok. */
+  result?: unknown
 }
 
 interface Fault {
@@ -102,7 +104,8 @@ export class TelegramEmulator extends LoopbackServer {
     } catch {
       return sendJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: invalid request body' })
     }
-    this.calls.push({ method, params, at: Date.now() })
+    const call: TelegramCall = { method, params, at: Date.now() }
+    this.calls.push(call)
     const delay = this.#delays.get(method)
     if (delay) await sleep(delay)
     const fault = this.#faults.find((f) => f.method === method && f.times > 0)
@@ -117,6 +120,7 @@ export class TelegramEmulator extends LoopbackServer {
     }
     const outcome = await this.#answer(method, params)
     if ('error' in outcome) return sendJson(res, outcome.status, { ok: false, error_code: outcome.status, description: outcome.error })
+    call.result = outcome.result
     sendJson(res, 200, { ok: true, result: outcome.result })
   }
 

@@ -1,0 +1,52 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AIMessage } from '@langchain/core/messages'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { appendToFileTool } from '../../../agents/tools/append-to-file.ts'
+import { migrate } from '../../../db/migrate.ts'
+import { InvalidDecisionError } from '../../../graph/approval.ts'
+import { buildChatGraph } from '../../../graph/chat-graph.ts'
+import { createCheckpointer } from '../../../graph/checkpointer.ts'
+import { Conversation } from '../../../graph/conversation.ts'
+import { openTestDatabase, quietLog } from '../../support/database.ts'
+import { ScriptedChatModel } from '../../support/scripted-model.ts'
+
+let db: Awaited<ReturnType<typeof openTestDatabase>>
+beforeAll(async () => {
+  db = await openTestDatabase()
+  await migrate(db.pool, quietLog)
+  await createCheckpointer(db.pool).setup()
+})
+afterAll(() => db.close())
+
+function setup() {
+  const file = join(mkdtempSync(join(tmpdir(), 'notes-')), 'notes.txt')
+  const tools = [appendToFileTool(file)]
+  const model = new ScriptedChatModel([
+    new AIMessage({ content: '', tool_calls: [{ id: 'call-1', name: 'append_to_file', args: { text: 'milk' } }] }),
+    new AIMessage('done'),
+  ])
+  const checkpointer = createCheckpointer(db.pool)
+  const graph = buildChatGraph({ model, tools, systemPrompt: 's', maxMessages: 20 }).compile({ checkpointer })
+  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, tools, systemPrompt: 's' })
+  return { conversation, written: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') }
+}
+
+describe('interrupt and resume on PostgresSaver', () => {
+  test('a risky call interrupts; a malformed decision is refused and leaves the thread resumable', async () => {
+    const { conversation, written } = setup()
+    const outcome = await conversation.reply({ threadId: 'a1', turnId: '1', text: 'note milk' })
+    expect(outcome).toMatchObject({ kind: 'approval', request: { tool: 'append_to_file', args: { text: 'milk' }, editableArg: 'text', type: 'tool' } })
+    if (outcome.kind !== 'approval') return
+    expect(written()).toBe('')
+    await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit' })).rejects.toThrow(InvalidDecisionError)
+    await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: '' } })).rejects.toThrow(InvalidDecisionError)
+    expect((await conversation.pending('a1'))?.interruptId).toBe(outcome.interruptId)
+    expect(await conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: 'oat milk' } })).toEqual({ kind: 'answer', text: 'done' })
+    expect(written()).toBe('oat milk\n')
+    // Repeating the resume does nothing: the thread no longer waits on that interrupt.
+    expect(await conversation.resume('a1', outcome.interruptId, { type: 'approve' })).toBeUndefined()
+    expect(written()).toBe('oat milk\n')
+  })
+})

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { openDatabase } from '../../db/database.ts'
+import { migrate } from '../../db/migrate.ts'
+import { createCheckpointer } from '../../graph/checkpointer.ts'
 import type { Database } from '../../db/database.ts'
 import { createLogger } from '../../logger.ts'
 
@@ -57,4 +59,12 @@ export async function openTestDatabase(opts: { embedded?: boolean } = {}): Promi
       await spec.dispose()
     },
   }
+}
+
+/** A fresh test database with our migrations and LangGraph's checkpoint tables, as a start leaves it. */
+export async function openPreparedDatabase(opts: { embedded?: boolean } = {}): Promise<Awaited<ReturnType<typeof openTestDatabase>>> {
+  const db = await openTestDatabase(opts)
+  await migrate(db.pool, quietLog)
+  await createCheckpointer(db.pool).setup()
+  return db
 }

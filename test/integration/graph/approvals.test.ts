@@ -4,19 +4,16 @@ import { join } from 'node:path'
 import { AIMessage } from '@langchain/core/messages'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { appendToFileTool } from '../../../agents/tools/append-to-file.ts'
-import { migrate } from '../../../db/migrate.ts'
 import { InvalidDecisionError } from '../../../graph/approval.ts'
 import { buildChatGraph } from '../../../graph/chat-graph.ts'
 import { createCheckpointer } from '../../../graph/checkpointer.ts'
 import { Conversation } from '../../../graph/conversation.ts'
-import { openTestDatabase, quietLog } from '../../support/database.ts'
+import { openPreparedDatabase } from '../../support/database.ts'
 import { ScriptedChatModel } from '../../support/scripted-model.ts'
 
-let db: Awaited<ReturnType<typeof openTestDatabase>>
+let db: Awaited<ReturnType<typeof openPreparedDatabase>>
 beforeAll(async () => {
-  db = await openTestDatabase()
-  await migrate(db.pool, quietLog)
-  await createCheckpointer(db.pool).setup()
+  db = await openPreparedDatabase()
 })
 afterAll(() => db.close())
 

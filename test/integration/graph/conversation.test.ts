@@ -1,16 +1,13 @@
 import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { migrate } from '../../../db/migrate.ts'
 import { buildChatGraph } from '../../../graph/chat-graph.ts'
 import { createCheckpointer } from '../../../graph/checkpointer.ts'
 import { Conversation } from '../../../graph/conversation.ts'
-import { openTestDatabase, quietLog } from '../../support/database.ts'
+import { openPreparedDatabase } from '../../support/database.ts'
 
-let db: Awaited<ReturnType<typeof openTestDatabase>>
+let db: Awaited<ReturnType<typeof openPreparedDatabase>>
 beforeAll(async () => {
-  db = await openTestDatabase()
-  await migrate(db.pool, quietLog)
-  await createCheckpointer(db.pool).setup()
+  db = await openPreparedDatabase()
 })
 afterAll(() => db.close())
 

@@ -1,0 +1,138 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+
+/** How aider is started: the binary, the model and the OpenAI-compatible endpoint it talks to. */
+export interface AiderSettings {
+  bin: string
+  /** Model name at the endpoint, e.g. `openai/gpt-4o-mini` on OpenRouter. */
+  model: string
+  apiBase: string
+  apiKey: string
+  timeoutMs: number
+  /** The author of any commit aider makes (we run it without auto-commits; git still wants one). */
+  author: { name: string; email: string }
+}
+
+export interface AiderRequest {
+  cwd: string
+  instructions: string
+  /** Files aider should edit (added to its chat); it may create them. */
+  files?: string[]
+  signal?: AbortSignal
+  /** Called with each line aider prints, for progress in the chat. */
+  onLine?: (line: string) => void
+}
+
+export interface AiderResult {
+  exitCode: number | undefined
+  timedOut: boolean
+  cancelled: boolean
+  /** The last part of what aider printed (bounded). */
+  output: string
+  durationMs: number
+}
+
+/** The binary could not be started at all (missing, not executable): a configuration problem. */
+export class AiderStartError extends Error {
+  override name = 'AiderStartError'
+}
+
+const OUTPUT_LIMIT = 64 * 1024
+
+/**
+ * The arguments of a headless, offline-safe run. Exported for tests: every flag that stops aider
+ * from reaching the network or prompting is here, and nothing secret is.
+ */
+export function aiderArgs(settings: Pick<AiderSettings, 'model'>, request: Pick<AiderRequest, 'instructions' | 'files'>, paths: { metadata: string; history: string }): string[] {
+  return [
+    '--message', request.instructions,
+    '--model', `openai/${settings.model}`,
+    '--model-metadata-file', paths.metadata,
+    '--edit-format', 'whole',
+    '--yes-always',
+    '--no-pretty', '--no-stream', '--no-fancy-input',
+    '--no-check-update', '--no-show-release-notes', '--analytics-disable', '--disable-playwright',
+    '--no-gitignore', '--no-auto-commits', '--no-dirty-commits',
+    '--no-auto-lint', '--no-auto-test', '--no-suggest-shell-commands', '--no-detect-urls',
+    '--map-tokens', '0',
+    '--chat-history-file', join(paths.history, 'chat.md'),
+    '--input-history-file', join(paths.history, 'input'),
+    '--',
+    ...(request.files ?? []),
+  ]
+}
+
+/**
+ * The whole environment aider gets: what it needs to run and reach the model, nothing of ours
+ * (no bot token, database URL or git token). Its HOME is a throwaway folder.
+ */
+export function aiderEnv(settings: AiderSettings, home: string, path: string | undefined): Record<string, string> {
+  return {
+    PATH: path ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    LANG: 'C.UTF-8',
+    OPENAI_API_KEY: settings.apiKey,
+    OPENAI_API_BASE: settings.apiBase,
+    LITELLM_LOCAL_MODEL_COST_MAP: 'True',
+    GIT_AUTHOR_NAME: settings.author.name,
+    GIT_AUTHOR_EMAIL: settings.author.email,
+    GIT_COMMITTER_NAME: settings.author.name,
+    GIT_COMMITTER_EMAIL: settings.author.email,
+    GIT_TERMINAL_PROMPT: '0',
+  }
+}
+
+/**
+ * Runs aider once in `cwd`. Its exit code means little: the caller judges the run by the repository.
+ * A run past `timeoutMs`, or aborted by `signal`, has its whole process group killed.
+ */
+export async function runAider(settings: AiderSettings, request: AiderRequest, path: string | undefined): Promise<AiderResult> {
+  const scratch = await mkdtemp(join(tmpdir(), 'mechanic-aider-'))
+  const metadata = join(scratch, 'model-metadata.json')
+  // Without metadata aider looks the model up on the web on every call (5 s timeout each).
+  await writeFile(metadata, JSON.stringify({ [`openai/${settings.model}`]: { max_tokens: 8192, max_input_tokens: 128000, max_output_tokens: 8192, input_cost_per_token: 0, output_cost_per_token: 0, litellm_provider: 'openai', mode: 'chat' } }))
+  const started = performance.now()
+  let tail = ''
+  const keep = (line: string) => {
+    tail = (tail + line + '\n').slice(-OUTPUT_LIMIT)
+    request.onLine?.(line)
+  }
+  try {
+    const child = execa(settings.bin, aiderArgs(settings, request, { metadata, history: scratch }), {
+      cwd: request.cwd,
+      env: aiderEnv(settings, scratch, path),
+      extendEnv: false,
+      stdin: 'ignore',
+      all: true,
+      buffer: false,
+      reject: false,
+      detached: true, // its own process group, so a kill reaches everything it started
+      timeout: settings.timeoutMs,
+      killSignal: 'SIGKILL',
+      ...(request.signal && { cancelSignal: request.signal }),
+    })
+    const killGroup = () => {
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      }
+    }
+    const timer = setTimeout(killGroup, settings.timeoutMs)
+    request.signal?.addEventListener('abort', killGroup, { once: true })
+    for await (const line of child.iterable({ from: 'all' })) keep(String(line))
+    const result = await child
+    clearTimeout(timer)
+    killGroup() // anything it left behind
+    if (result.failed && result.exitCode === undefined && !result.timedOut && !result.isCanceled && result.code === 'ENOENT') {
+      throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
+    }
+    return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.isCanceled, output: tail, durationMs: Math.round(performance.now() - started) }
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+}

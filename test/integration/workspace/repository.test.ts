@@ -1,0 +1,113 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { RepoError, Repository } from '../../../workspace/repository.ts'
+import { cloneOf, createRemote, git } from '../../support/git.ts'
+
+function setup(accessToken?: string) {
+  const remote = createRemote()
+  const dir = join(mkdtempSync(join(tmpdir(), 'mechanic-ws-')), 'repo')
+  const repo = new Repository({ remoteUrl: remote.url, dir, accessToken, author: { name: 'Mechanic', email: 'mechanic@example.test' }, path: process.env.PATH })
+  return { remote, dir, repo }
+}
+
+describe('Repository (real git, a local bare remote)', () => {
+  test('clones at first use and starts every task from the remote state, without leftovers', async () => {
+    const { remote, dir, repo } = setup()
+    const { base, baseSha } = await repo.prepare()
+    expect(base).toBe('main')
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('# Test project\n')
+    writeFileSync(join(dir, 'README.md'), 'dirty\n')
+    writeFileSync(join(dir, 'leftover.txt'), 'x')
+    const other = cloneOf(remote.bare)
+    writeFileSync(join(other, 'NEW.md'), 'from elsewhere\n')
+    git(other, 'add', '.')
+    git(other, 'commit', '-q', '-m', 'moved on')
+    git(other, 'push', '-q', 'origin', 'HEAD:main')
+    const again = await repo.prepare()
+    expect(again.baseSha).not.toBe(baseSha)
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('# Test project\n')
+    expect(existsSync(join(dir, 'leftover.txt'))).toBe(false)
+    expect(existsSync(join(dir, 'NEW.md'))).toBe(true)
+  })
+
+  test('commits a task on its own branch, as configured, and summarises the change', async () => {
+    const { dir, repo } = setup()
+    const { baseSha } = await repo.prepare()
+    await repo.startBranch('mechanic/t1')
+    expect(await repo.commitAll('nothing')).toBeUndefined()
+    writeFileSync(join(dir, 'NOTES.md'), 'hello\nworld\n')
+    writeFileSync(join(dir, 'README.md'), '# Test project\nMore.\n')
+    writeFileSync(join(dir, '.aider.chat.history.md'), 'aider leftovers are never committed')
+    const sha = await repo.commitAll('mechanic: add notes')
+    expect(sha).toMatch(/^[0-9a-f]{40}$/)
+    expect(git(dir, 'log', '-1', '--format=%an <%ae> %s')).toBe('Mechanic <mechanic@example.test> mechanic: add notes')
+    expect(git(dir, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('mechanic/t1')
+    const changes = await repo.changes(baseSha)
+    expect(changes.files).toEqual([{ path: 'NOTES.md', added: 2, removed: 0 }, { path: 'README.md', added: 1, removed: 0 }])
+    expect(changes).toMatchObject({ added: 3, removed: 0 })
+    expect(changes.diff).toMatch(/\+hello/)
+  })
+
+  test('push rebases onto a remote that moved meanwhile, never forces, and lands the commit', async () => {
+    const { remote, dir, repo } = setup()
+    await repo.prepare()
+    await repo.startBranch('mechanic/t2')
+    writeFileSync(join(dir, 'NOTES.md'), 'hello\n')
+    await repo.commitAll('mechanic: notes')
+    const other = cloneOf(remote.bare)
+    writeFileSync(join(other, 'OTHER.md'), 'meanwhile\n')
+    git(other, 'add', '.')
+    git(other, 'commit', '-q', '-m', 'meanwhile')
+    git(other, 'push', '-q', 'origin', 'HEAD:main')
+    await repo.push('main')
+    const log = git(remote.bare, 'log', '--format=%s', 'main')
+    expect(log.split('\n')).toEqual(['mechanic: notes', 'meanwhile', 'initial commit'])
+  })
+
+  test('a real conflict fails with kind "conflict" and leaves the clone usable', async () => {
+    const { remote, dir, repo } = setup()
+    await repo.prepare()
+    await repo.startBranch('mechanic/t3')
+    writeFileSync(join(dir, 'README.md'), 'ours\n')
+    await repo.commitAll('mechanic: ours')
+    const other = cloneOf(remote.bare)
+    writeFileSync(join(other, 'README.md'), 'theirs\n')
+    git(other, 'commit', '-q', '-am', 'theirs')
+    git(other, 'push', '-q', 'origin', 'HEAD:main')
+    const failure = await repo.push('main').catch((err: unknown) => err)
+    expect(failure).toBeInstanceOf(RepoError)
+    expect((failure as RepoError).kind).toBe('conflict')
+    expect(git(remote.bare, 'log', '-1', '--format=%s', 'main')).toBe('theirs')
+    await repo.prepare() // the next task starts cleanly
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('theirs\n')
+  })
+
+  test('a task branch can be pushed as itself, and discarded branches are deleted', async () => {
+    const { remote, dir, repo } = setup()
+    const { base } = await repo.prepare()
+    await repo.startBranch('mechanic/t4')
+    writeFileSync(join(dir, 'A.md'), 'a\n')
+    await repo.commitAll('mechanic: a')
+    await repo.push('mechanic/t4')
+    expect(git(remote.bare, 'branch', '--list', 'mechanic/t4')).toMatch(/mechanic\/t4/)
+    await repo.startBranch('mechanic/t5')
+    await repo.deleteBranch('mechanic/t5', base)
+    expect(git(dir, 'branch', '--list', 'mechanic/t5')).toBe('')
+  })
+
+  test('the access token never lands in .git/config', async () => {
+    const { dir, repo } = setup('ghp_test-token-that-must-not-be-stored')
+    await repo.prepare()
+    expect(readFileSync(join(dir, '.git', 'config'), 'utf8')).not.toContain('ghp_test-token')
+  })
+
+  test('an unreachable remote is a clear error of kind "remote"', async () => {
+    const repo = new Repository({ remoteUrl: 'file:///nonexistent/remote.git', dir: join(mkdtempSync(join(tmpdir(), 'ws-')), 'r'), author: { name: 'M', email: 'm@e' }, path: process.env.PATH })
+    const failure = await repo.prepare().catch((err: unknown) => err)
+    expect(failure).toBeInstanceOf(RepoError)
+    expect((failure as RepoError).kind).toBe('remote')
+  })
+})

@@ -1,0 +1,204 @@
+import { existsSync } from 'node:fs'
+import { appendFile, mkdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { GitError as SimpleGitError, simpleGit } from 'simple-git'
+import type { SimpleGit } from 'simple-git'
+
+export interface RepoSettings {
+  remoteUrl: string
+  /** HTTPS token; supplied per command, never written to .git/config, argv or logs. */
+  accessToken?: string | undefined
+  dir: string
+  author: { name: string; email: string }
+  /** PATH for git (config is the only reader of the environment). */
+  path: string | undefined
+}
+
+export type GitFailure = 'conflict' | 'rejected' | 'auth' | 'remote' | 'state'
+
+/** A git step failed; `kind` says what a person can do about it. The message never holds the token. */
+export class RepoError extends Error {
+  override name = 'RepoError'
+  readonly kind: GitFailure
+  constructor(kind: GitFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.kind = kind
+  }
+}
+
+export interface FileChange {
+  path: string
+  added: number
+  removed: number
+}
+
+export interface ChangeSummary {
+  files: FileChange[]
+  added: number
+  removed: number
+  diff: string
+}
+
+/** Parses `git diff --numstat` output (binary files count as 0/0). Pure, for tests. */
+export function parseNumstat(output: string): FileChange[] {
+  return output
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [added = '0', removed = '0', ...path] = line.split('\t')
+      return { path: path.join('\t'), added: Number(added) || 0, removed: Number(removed) || 0 }
+    })
+}
+
+/** Classifies what git said, without repeating it (it may contain URLs). */
+export function classifyGitError(message: string): GitFailure {
+  if (/CONFLICT|could not apply|Resolve all conflicts/i.test(message)) return 'conflict'
+  if (/non-fast-forward|\[rejected\]|fetch first|failed to push some refs/i.test(message)) return 'rejected'
+  if (/Authentication failed|could not read Username|403|401|Permission denied/i.test(message)) return 'auth'
+  if (/Could not resolve host|unable to access|Connection refused|does not appear to be a git repository|not found/i.test(message)) return 'remote'
+  return 'state'
+}
+
+const EXCLUDED = '.aider*\n'
+
+/**
+ * The service's clone of one remote repository: every task starts from the remote's state on a
+ * branch of its own, and its changes are pushed (never forced) after a person approves.
+ */
+export class Repository {
+  readonly #s: RepoSettings
+
+  constructor(settings: RepoSettings) {
+    this.#s = settings
+  }
+
+  get dir(): string {
+    return this.#s.dir
+  }
+
+  #env(): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: this.#s.path ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: dirname(this.#s.dir),
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_AUTHOR_NAME: this.#s.author.name,
+      GIT_AUTHOR_EMAIL: this.#s.author.email,
+      GIT_COMMITTER_NAME: this.#s.author.name,
+      GIT_COMMITTER_EMAIL: this.#s.author.email,
+    }
+    if (this.#s.accessToken && this.#s.remoteUrl.startsWith('https://')) {
+      const basic = Buffer.from(`x-access-token:${this.#s.accessToken}`).toString('base64')
+      Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` })
+    }
+    return env
+  }
+
+  #git(baseDir = this.#s.dir): SimpleGit {
+    // GIT_CONFIG_COUNT is how the token reaches git without touching .git/config or argv. simple-git
+    // guards such variables; the values are ours, never a person's input, so we allow exactly these.
+    const env = this.#env()
+    return simpleGit({ baseDir, allowEnvironment: Object.keys(env), unsafe: { allowUnsafeConfigEnvCount: true }, timeout: { block: 120_000 } }).env(env)
+  }
+
+  async #step<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (err) {
+      if (err instanceof RepoError) throw err
+      const message = err instanceof SimpleGitError || err instanceof Error ? err.message : String(err)
+      const kind = classifyGitError(message)
+      throw new RepoError(kind, `git ${what} failed (${kind})`, { cause: err })
+    }
+  }
+
+  /** The remote's default branch (what origin/HEAD points at), after a fetch. */
+  async #defaultBranch(): Promise<string> {
+    const head = await this.#git().raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
+    return head.trim().replace(/^origin\//, '') || 'main'
+  }
+
+  /**
+   * Clones at first use, then fetches and resets to the remote's default branch, removing every
+   * leftover (untracked files included), so a task never starts on another's changes.
+   */
+  async prepare(): Promise<{ base: string; baseSha: string }> {
+    const { dir, remoteUrl } = this.#s
+    if (!existsSync(join(dir, '.git'))) {
+      await mkdir(dirname(dir), { recursive: true })
+      await this.#step('clone', () => this.#git(dirname(dir)).clone(remoteUrl, dir))
+      await appendFile(join(dir, '.git', 'info', 'exclude'), EXCLUDED)
+    }
+    const git = this.#git()
+    await this.#step('fetch', () => git.fetch(['--prune', 'origin']))
+    await this.#step('remote set-head', () => git.raw(['remote', 'set-head', 'origin', '--auto']))
+    const base = await this.#defaultBranch()
+    await this.#step('reset', async () => {
+      await git.raw(['rebase', '--abort']).catch(() => undefined)
+      await git.raw(['checkout', '--force', '-B', base, `origin/${base}`])
+      await git.raw(['reset', '--hard', `origin/${base}`])
+      await git.raw(['clean', '-ffdx'])
+    })
+    const baseSha = (await git.revparse(['HEAD'])).trim()
+    return { base, baseSha }
+  }
+
+  /** Starts (or restarts) a task's own branch at the current HEAD. */
+  async startBranch(branch: string): Promise<void> {
+    await this.#step('checkout', () => this.#git().raw(['checkout', '-B', branch]))
+  }
+
+  /** Commits everything in the work tree; undefined when nothing changed. */
+  async commitAll(message: string): Promise<string | undefined> {
+    const git = this.#git()
+    await this.#step('add', () => git.raw(['add', '--all']))
+    const staged = await git.raw(['diff', '--cached', '--name-only'])
+    if (!staged.trim()) return undefined
+    await this.#step('commit', () => git.commit(message))
+    return (await git.revparse(['HEAD'])).trim()
+  }
+
+  /** What the branch changed since `baseSha`: files, line counts and the full diff. */
+  async changes(baseSha: string): Promise<ChangeSummary> {
+    const git = this.#git()
+    const files = parseNumstat(await git.raw(['diff', '--numstat', `${baseSha}..HEAD`]))
+    const diff = await git.raw(['diff', `${baseSha}..HEAD`])
+    return { files, added: files.reduce((n, f) => n + f.added, 0), removed: files.reduce((n, f) => n + f.removed, 0), diff }
+  }
+
+  /**
+   * Pushes the current branch to `target` on the remote: fetch, rebase onto the remote's `target`
+   * when it exists, push without force; a rejection (someone pushed meanwhile) is retried. A real
+   * conflict aborts the rebase and fails with kind 'conflict'.
+   */
+  async push(target: string, attempts = 3): Promise<string> {
+    const git = this.#git()
+    for (let attempt = 1; ; attempt++) {
+      await this.#step('fetch', () => git.fetch(['origin']))
+      const remoteHas = (await git.raw(['ls-remote', '--heads', 'origin', target]).catch(() => '')).trim().length > 0
+      if (remoteHas) {
+        try {
+          await git.raw(['rebase', `origin/${target}`])
+        } catch (err) {
+          await git.raw(['rebase', '--abort']).catch(() => undefined)
+          throw new RepoError('conflict', `the changes conflict with ${target} on the remote`, { cause: err })
+        }
+      }
+      try {
+        await git.raw(['push', 'origin', `HEAD:refs/heads/${target}`])
+        return (await git.revparse(['HEAD'])).trim()
+      } catch (err) {
+        const kind = classifyGitError(err instanceof Error ? err.message : String(err))
+        if (kind !== 'rejected' || attempt >= attempts) throw new RepoError(kind, `git push failed (${kind})`, { cause: err })
+      }
+    }
+  }
+
+  /** Deletes a task's local branch (its changes were discarded). */
+  async deleteBranch(branch: string, base: string): Promise<void> {
+    const git = this.#git()
+    await this.#step('branch delete', async () => {
+      await git.raw(['checkout', '--force', base])
+      await git.raw(['branch', '-D', branch])
+    })
+  }
+}

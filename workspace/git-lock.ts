@@ -1,0 +1,75 @@
+import type { Database } from '../db/database.ts'
+
+export interface HeldLock {
+  release(): Promise<void>
+}
+
+/**
+ * One holder per repository across every instance: a Postgres session advisory lock on a
+ * connection of its own, held for the whole task (Postgres frees it when the holder's connection
+ * dies with its process), plus an in-process queue so tasks of one process wait in order. The
+ * embedded database is one session in one process (its data directory is locked), so there the
+ * in-process queue is the whole lock.
+ */
+export class GitLock {
+  readonly #db: Database
+  readonly #tails = new Map<string, Promise<void>>()
+  readonly #pollMs: number
+
+  constructor(db: Database, pollMs = 500) {
+    this.#db = db
+    this.#pollMs = pollMs
+  }
+
+  /**
+   * Waits for the lock on `key`; `onWait` is called once if it has to wait (to show "waiting for
+   * the repository"). An aborted signal stops the wait.
+   */
+  async acquire(key: string, opts: { onWait?: () => void; signal?: AbortSignal } = {}): Promise<HeldLock> {
+    let releaseLocal!: () => void
+    const previous = this.#tails.get(key) ?? Promise.resolve()
+    const mine = new Promise<void>((resolve) => (releaseLocal = resolve))
+    const tail = previous.then(() => mine)
+    this.#tails.set(key, tail)
+    let waited = false
+    const markWait = () => {
+      if (!waited) opts.onWait?.()
+      waited = true
+    }
+    const settled = await Promise.race([previous.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 0))])
+    if (!settled) markWait()
+    await previous
+    const finishLocal = () => {
+      releaseLocal()
+      if (this.#tails.get(key) === tail) this.#tails.delete(key)
+    }
+    if (this.#db.kind === 'embedded') return { release: () => Promise.resolve(finishLocal()) }
+
+    const client = await this.#db.pool.connect()
+    try {
+      for (;;) {
+        opts.signal?.throwIfAborted()
+        const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [`git:${key}`])
+        if (rows[0]?.ok) break
+        markWait()
+        await new Promise((r) => setTimeout(r, this.#pollMs))
+      }
+    } catch (err) {
+      client.release()
+      finishLocal()
+      throw err
+    }
+    return {
+      release: async () => {
+        try {
+          await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [`git:${key}`])
+          client.release()
+        } catch {
+          client.release(true) // a broken connection is discarded, and with it the lock
+        } finally {
+          finishLocal()
+        }
+      },
+    }
+  }
+}

@@ -122,6 +122,8 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
         }
       }
     }
+    // execa's timeout kills aider alone; a process it started may hold the output pipe open and keep
+    // the loop below waiting, so the whole group is killed on the same deadline.
     const timer = setTimeout(killGroup, settings.timeoutMs)
     request.signal?.addEventListener('abort', killGroup, { once: true })
     for await (const line of child.iterable({ from: 'all' })) keep(String(line))

@@ -27,7 +27,8 @@ export class GitLock {
    */
   async acquire(key: string, opts: { onWait?: () => void; signal?: AbortSignal } = {}): Promise<HeldLock> {
     let releaseLocal!: () => void
-    const previous = this.#tails.get(key) ?? Promise.resolve()
+    const queued = this.#tails.get(key) // set while a task of this process holds or waits for the key
+    const previous = queued ?? Promise.resolve()
     const mine = new Promise<void>((resolve) => (releaseLocal = resolve))
     const tail = previous.then(() => mine)
     this.#tails.set(key, tail)
@@ -36,8 +37,7 @@ export class GitLock {
       if (!waited) opts.onWait?.()
       waited = true
     }
-    const settled = await Promise.race([previous.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 0))])
-    if (!settled) markWait()
+    if (queued) markWait()
     await previous
     const finishLocal = () => {
       releaseLocal()

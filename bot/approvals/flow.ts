@@ -1,11 +1,13 @@
 import type { Api } from 'grammy'
 import { ModelError, describeModelError } from '../../agents/model.ts'
 import { audit } from '../../db/audit-log.ts'
-import { createApproval, markResumed, setMessageId } from '../../db/approvals.ts'
+import { createApproval, decide, markResumed, setMessageId } from '../../db/approvals.ts'
 import type { ApprovalRow } from '../../db/approvals.ts'
 import type { Database } from '../../db/database.ts'
+import type { Decision } from '../../graph/approval.ts'
 import type { Conversation, TurnOutcome } from '../../graph/conversation.ts'
 import type { Logger } from '../../logger.ts'
+import type { Context } from '../context.ts'
 import { splitMessage } from '../split-message.ts'
 import { approvalKeyboard, approvalText, outcomeLine } from './message.ts'
 
@@ -21,6 +23,12 @@ export interface Requester {
   id: number
   name: string
 }
+
+/** The flow's dependencies as a handler has them. */
+export const flowDeps = (ctx: Context): FlowDeps => ({ api: ctx.api, db: ctx.services.db, conversation: ctx.services.conversation, log: ctx.log, approvalTtlMs: ctx.services.approvalTtlMs })
+
+/** The person behind an update, as approvals name them. */
+export const who = (ctx: Context): Requester => ({ id: ctx.from?.id ?? 0, name: ctx.from?.first_name ?? String(ctx.from?.id) })
 
 /**
  * Shows how a run ended: the answer, or an approval message with its buttons. The approval row is
@@ -82,3 +90,21 @@ export async function settle(deps: FlowDeps, row: ApprovalRow, decider: Requeste
 
 /** Only the person who asked, or an admin, may decide. */
 export const canDecide = (userId: number, row: Pick<ApprovalRow, 'requesterId'>, isAdmin: boolean) => isAdmin || userId === row.requesterId
+
+/**
+ * Decides atomically (of two presses at once exactly one wins), then settles. `onDecided` runs in
+ * between, for what must happen at once (answering the button). Undefined: someone else was first.
+ */
+export async function decideAndSettle(
+  ctx: Context,
+  row: ApprovalRow,
+  status: 'approved' | 'rejected' | 'cancelled',
+  decision: Decision,
+  onDecided?: () => Promise<unknown>,
+): Promise<ApprovalRow | undefined> {
+  const decided = await decide(ctx.services.db.pool, { id: row.id, status, by: who(ctx).id, decision, updateId: ctx.update.update_id })
+  if (!decided) return undefined
+  await onDecided?.()
+  await settle(flowDeps(ctx), decided, who(ctx))
+  return decided
+}

@@ -1,17 +1,13 @@
 import { Composer } from 'grammy'
-import { decide, findByEditPrompt, getApproval, listPending, pendingForChat, setEditPrompt } from '../../db/approvals.ts'
+import { findByEditPrompt, getApproval, listPending, pendingForChat, setEditPrompt } from '../../db/approvals.ts'
 import type { ApprovalRow } from '../../db/approvals.ts'
 import { InvalidDecisionError, validateDecision } from '../../graph/approval.ts'
 import type { Decision } from '../../graph/approval.ts'
-import { canDecide, settle } from '../approvals/flow.ts'
-import type { FlowDeps, Requester } from '../approvals/flow.ts'
+import { canDecide, decideAndSettle, flowDeps, settle, who } from '../approvals/flow.ts'
 import { approvalKeyboard, approvalText, parseCallbackData, statusWord } from '../approvals/message.ts'
 import type { Context } from '../context.ts'
 
 const composer = new Composer<Context>()
-
-const flowDeps = (ctx: Context): FlowDeps => ({ api: ctx.api, db: ctx.services.db, conversation: ctx.services.conversation, log: ctx.log, approvalTtlMs: ctx.services.approvalTtlMs })
-const who = (ctx: Context): Requester => ({ id: ctx.from?.id ?? 0, name: ctx.from?.first_name ?? String(ctx.from?.id) })
 
 async function alert(ctx: Context, text: string, removeButtons: boolean): Promise<void> {
   await ctx.answerCallbackQuery({ text, show_alert: true })
@@ -22,24 +18,6 @@ async function alert(ctx: Context, text: string, removeButtons: boolean): Promis
 function closedReason(row: ApprovalRow): string {
   if (row.status === 'pending') return 'This request has expired.'
   return `This request was already ${statusWord(row.status)}.`
-}
-
-/**
- * Decides atomically (of two presses at once exactly one wins), then settles. `onDecided` runs in
- * between, for what must happen at once (answering the button). Undefined: someone else was first.
- */
-async function decideAndSettle(
-  ctx: Context,
-  row: ApprovalRow,
-  status: 'approved' | 'rejected' | 'cancelled',
-  decision: Decision,
-  onDecided?: () => Promise<unknown>,
-): Promise<ApprovalRow | undefined> {
-  const decided = await decide(ctx.services.db.pool, { id: row.id, status, by: who(ctx).id, decision, updateId: ctx.update.update_id })
-  if (!decided) return undefined
-  await onDecided?.()
-  await settle(flowDeps(ctx), decided, who(ctx))
-  return decided
 }
 
 composer.callbackQuery(/^ap:/, async (ctx) => {

@@ -2,7 +2,7 @@ import { Composer } from 'grammy'
 import { ModelError, describeModelError } from '../../agents/model.ts'
 import { findByInterrupt } from '../../db/approvals.ts'
 import { currentThread } from '../../db/chat-threads.ts'
-import { presentOutcome } from '../approvals/flow.ts'
+import { flowDeps, presentOutcome } from '../approvals/flow.ts'
 import type { Context } from '../context.ts'
 import { splitMessage } from '../split-message.ts'
 
@@ -22,10 +22,10 @@ async function whileTyping<T>(ctx: Context, work: () => Promise<T>): Promise<T> 
 }
 
 composer.on('message:text', async (ctx) => {
-  const { db, conversation, approvalTtlMs } = ctx.services
+  const { db, conversation } = ctx.services
   const threadId = await currentThread(db.pool, ctx.chat.id)
   const requester = { id: ctx.from.id, name: ctx.from.first_name }
-  const deps = { api: ctx.api, db, conversation, log: ctx.log, approvalTtlMs }
+  const deps = flowDeps(ctx)
   try {
     await whileTyping(ctx, async () => {
       const pending = await conversation.pending(threadId)

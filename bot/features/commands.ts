@@ -1,7 +1,7 @@
 import { Composer } from 'grammy'
-import { decide, pendingForChat } from '../../db/approvals.ts'
+import { pendingForChat } from '../../db/approvals.ts'
 import { startNewThread } from '../../db/chat-threads.ts'
-import { settle } from '../approvals/flow.ts'
+import { decideAndSettle } from '../approvals/flow.ts'
 import type { Context } from '../context.ts'
 
 const composer = new Composer<Context>()
@@ -29,8 +29,7 @@ composer.command('new', async (ctx) => {
   // A request of the old conversation cannot be carried out once its thread is gone.
   const waiting = await pendingForChat(db.pool, ctx.chat.id)
   if (waiting) {
-    const decided = await decide(db.pool, { id: waiting.id, status: 'cancelled', by: ctx.from?.id ?? 0, decision: { type: 'reject', message: 'A new conversation was started.' }, updateId: ctx.update.update_id })
-    if (decided) await settle({ api: ctx.api, db, conversation, log: ctx.log, approvalTtlMs: ctx.services.approvalTtlMs }, decided, { id: ctx.from?.id ?? 0, name: ctx.from?.first_name ?? '' })
+    await decideAndSettle(ctx, waiting, 'cancelled', { type: 'reject', message: 'A new conversation was started.' })
   }
   const { previous } = await startNewThread(db.pool, ctx.chat.id)
   if (previous) await conversation.forget(previous)

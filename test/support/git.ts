@@ -31,5 +31,14 @@ export function cloneOf(bare: string): string {
   return dir
 }
 
+/** Someone else pushes a commit to main: writes `files` in a fresh clone, commits and pushes. */
+export function pushFromElsewhere(bare: string, files: Record<string, string>, message: string): void {
+  const other = cloneOf(bare)
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(other, name), content)
+  git(other, 'add', '--all')
+  git(other, 'commit', '-q', '-m', message)
+  git(other, 'push', '-q', 'origin', 'HEAD:main')
+}
+
 /** The AIDER_BIN to use: CI installs aider-chat and sets it; undefined when this machine has none. */
 export const AIDER_BIN = process.env.AIDER_BIN || undefined

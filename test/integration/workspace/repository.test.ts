@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { RepoError, Repository } from '../../../workspace/repository.ts'
-import { cloneOf, createRemote, git } from '../../support/git.ts'
+import { createRemote, git, pushFromElsewhere } from '../../support/git.ts'
 
 function setup(accessToken?: string) {
   const remote = createRemote()
@@ -21,11 +21,7 @@ describe('Repository (real git, a local bare remote)', () => {
     expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('# Test project\n')
     writeFileSync(join(dir, 'README.md'), 'dirty\n')
     writeFileSync(join(dir, 'leftover.txt'), 'x')
-    const other = cloneOf(remote.bare)
-    writeFileSync(join(other, 'NEW.md'), 'from elsewhere\n')
-    git(other, 'add', '.')
-    git(other, 'commit', '-q', '-m', 'moved on')
-    git(other, 'push', '-q', 'origin', 'HEAD:main')
+    pushFromElsewhere(remote.bare, { 'NEW.md': 'from elsewhere\n' }, 'moved on')
     const again = await repo.prepare()
     expect(again.baseSha).not.toBe(baseSha)
     expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('# Test project\n')
@@ -57,11 +53,7 @@ describe('Repository (real git, a local bare remote)', () => {
     await repo.startBranch('mechanic/t2')
     writeFileSync(join(dir, 'NOTES.md'), 'hello\n')
     await repo.commitAll('mechanic: notes')
-    const other = cloneOf(remote.bare)
-    writeFileSync(join(other, 'OTHER.md'), 'meanwhile\n')
-    git(other, 'add', '.')
-    git(other, 'commit', '-q', '-m', 'meanwhile')
-    git(other, 'push', '-q', 'origin', 'HEAD:main')
+    pushFromElsewhere(remote.bare, { 'OTHER.md': 'meanwhile\n' }, 'meanwhile')
     await repo.push('main')
     const log = git(remote.bare, 'log', '--format=%s', 'main')
     expect(log.split('\n')).toEqual(['mechanic: notes', 'meanwhile', 'initial commit'])
@@ -73,10 +65,7 @@ describe('Repository (real git, a local bare remote)', () => {
     await repo.startBranch('mechanic/t3')
     writeFileSync(join(dir, 'README.md'), 'ours\n')
     await repo.commitAll('mechanic: ours')
-    const other = cloneOf(remote.bare)
-    writeFileSync(join(other, 'README.md'), 'theirs\n')
-    git(other, 'commit', '-q', '-am', 'theirs')
-    git(other, 'push', '-q', 'origin', 'HEAD:main')
+    pushFromElsewhere(remote.bare, { 'README.md': 'theirs\n' }, 'theirs')
     const failure = await repo.push('main').catch((err: unknown) => err)
     expect(failure).toBeInstanceOf(RepoError)
     expect((failure as RepoError).kind).toBe('conflict')

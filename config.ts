@@ -64,6 +64,26 @@ const schema = z
     SHUTDOWN_GRACE_SECONDS: seconds(20),
     APPROVAL_TIMEOUT_MINUTES: z.coerce.number().positive({ error: 'must be a positive number of minutes' }).default(30),
     APPROVAL_SWEEP_SECONDS: seconds(15),
+    GIT_REMOTE_URL: z
+      .string()
+      .refine((v) => /^(https:\/\/|ssh:\/\/|file:\/\/|[\w.-]+@[\w.-]+:|\/)/.test(v), {
+        error: 'must be an https://, ssh:// or git@host: address of the repository (or an absolute path)',
+      })
+      .refine((v) => !/^https:\/\/[^/]*@/.test(v), { error: 'must not hold credentials: put the token in GIT_ACCESS_TOKEN instead' })
+      .optional(),
+    GIT_ACCESS_TOKEN: z.string().min(1).optional(),
+    GIT_PUSH_BRANCH: z
+      .string()
+      .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}$/, { error: 'must be a branch name such as main' })
+      .optional(),
+    GIT_AUTHOR_NAME: z.string().min(1).default('Mechanic'),
+    GIT_AUTHOR_EMAIL: z.email({ error: 'must be an email address' }).default('mechanic@localhost.localdomain'),
+    AIDER_BIN: z.string().min(1).default('aider'),
+    AIDER_MODEL: z.string().min(1).optional(),
+    AIDER_TIMEOUT_SECONDS: seconds(600),
+    WORKSPACE_DIR: z.string().min(1).optional(),
+    TASK_LEASE_SECONDS: seconds(60),
+    PATH: z.string().optional(),
     TEST_TOOL_FILE: z.string().min(1).optional(),
   })
   .superRefine((env, ctx) => {
@@ -95,6 +115,22 @@ export interface Config {
   inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number }
   shutdownGraceMs: number
   approvals: { timeoutMs: number; sweepMs: number }
+  /** The coder's repository and aider; undefined when GIT_REMOTE_URL is unset (no coder). */
+  workspace:
+    | {
+        remoteUrl: string
+        accessToken: string | undefined
+        pushBranch: string | undefined
+        author: { name: string; email: string }
+        dir: string
+        aiderBin: string
+        aiderModel: string
+        aiderTimeoutMs: number
+        taskLeaseMs: number
+      }
+    | undefined
+  /** PATH for the subprocesses (git, aider). */
+  path: string | undefined
   /** Testing only: enables a tool that appends to this file and needs approval. */
   testToolFile: string | undefined
   /** Every secret value, so logs can scrub them wherever they turn up. */
@@ -102,7 +138,7 @@ export interface Config {
 }
 
 function toConfig(env: Env): Config {
-  const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL]
+  const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL, env.GIT_ACCESS_TOKEN]
   return {
     telegram: {
       token: env.TELEGRAM_BOT_TOKEN,
@@ -131,6 +167,20 @@ function toConfig(env: Env): Config {
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     approvals: { timeoutMs: env.APPROVAL_TIMEOUT_MINUTES * 60_000, sweepMs: env.APPROVAL_SWEEP_SECONDS * 1000 },
+    workspace: env.GIT_REMOTE_URL
+      ? {
+          remoteUrl: env.GIT_REMOTE_URL,
+          accessToken: env.GIT_ACCESS_TOKEN,
+          pushBranch: env.GIT_PUSH_BRANCH,
+          author: { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL },
+          dir: env.WORKSPACE_DIR ?? `${env.DATA_DIR.replace(/\/+$/, '')}/workspace`,
+          aiderBin: env.AIDER_BIN,
+          aiderModel: env.AIDER_MODEL ?? env.LLM_MODEL,
+          aiderTimeoutMs: env.AIDER_TIMEOUT_SECONDS * 1000,
+          taskLeaseMs: env.TASK_LEASE_SECONDS * 1000,
+        }
+      : undefined,
+    path: env.PATH,
     testToolFile: env.TEST_TOOL_FILE,
     secrets: secrets.filter((s): s is string => Boolean(s)),
   }

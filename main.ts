@@ -22,7 +22,16 @@ import { seedFromEnv } from './db/users.ts'
 import { buildChatGraph } from './graph/chat-graph.ts'
 import { createCheckpointer } from './graph/checkpointer.ts'
 import { Conversation } from './graph/conversation.ts'
-import { createLogger } from './logger.ts'
+import { createLogger, createScrubber } from './logger.ts'
+import { Repository } from './workspace/repository.ts'
+import { GitLock } from './workspace/git-lock.ts'
+import { TaskRunner } from './workspace/task-runner.ts'
+import { TaskProgressReporter } from './bot/tasks/progress.ts'
+import { createTask, queuePosition } from './db/tasks.ts'
+import { coder, requestCodeChangeTool } from './agents/coder.ts'
+import type { TaskQueue } from './agents/coder.ts'
+import type { ChatGraphOptions } from './graph/chat-graph.ts'
+import { join } from 'node:path'
 import type { Logger } from './logger.ts'
 import pkg from './package.json' with { type: 'json' }
 
@@ -47,6 +56,26 @@ async function initBot(bot: Bot<Context>, log: Logger, stopping: () => boolean):
   }
 }
 
+/** The coder's task runner: the clone, the git lock, aider, and progress shown in the chats. */
+function createTaskRunner(config: Config, ws: NonNullable<Config['workspace']>, db: Database, bot: Bot<Context>, scrub: (text: string) => string, log: Logger, onReported: () => void): TaskRunner {
+  const repo = new Repository({ remoteUrl: ws.remoteUrl, accessToken: ws.accessToken, dir: join(ws.dir, 'repo'), author: ws.author, path: config.path })
+  return new TaskRunner({
+    pool: db.pool,
+    lock: new GitLock(db),
+    repo,
+    lockKey: ws.remoteUrl,
+    aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
+    path: config.path,
+    pushBranch: ws.pushBranch,
+    leaseMs: ws.taskLeaseMs,
+    pollMs: 2000,
+    log: log.child({ component: 'tasks' }),
+    scrub,
+    progress: new TaskProgressReporter({ api: bot.api, pool: db.pool, log: log.child({ component: 'task-progress' }) }),
+    onReported,
+  })
+}
+
 async function run(config: Config, log: Logger, command: string | undefined): Promise<void> {
   const db = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, log })
   await prepareSchema(db, log)
@@ -59,9 +88,23 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
 
   const checkpointer = createCheckpointer(db.pool)
   const model = createChatModel(config.llm)
-  const tools = config.testToolFile ? [appendToFileTool(config.testToolFile)] : []
-  const graph = buildChatGraph({ model, tools, systemPrompt: assistant.systemPrompt, maxMessages: config.llm.historyMaxMessages }).compile({ checkpointer })
-  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, tools, systemPrompt: assistant.systemPrompt })
+  // The task runner is created below, once the bot exists; the tool and the bot only wake it.
+  const taskQueue: TaskQueue = {
+    async queueCodeTask({ instructions, files }, context) {
+      const task = await createTask(db.pool, { ...context, requesterId: context.userId, source: `${context.threadId}:${context.toolCallId}`, input: { instructions, files: files ?? [] } })
+      runner?.wake()
+      return { id: task.id, position: await queuePosition(db.pool, task.id) }
+    },
+  }
+  const codeTools = config.workspace ? [requestCodeChangeTool(taskQueue)] : []
+  const assistantTools = [...(config.testToolFile ? [appendToFileTool(config.testToolFile)] : []), ...codeTools]
+  const agents: ChatGraphOptions['agents'] = [
+    { name: assistant.name, systemPrompt: assistant.systemPrompt, tools: assistantTools },
+    ...(config.workspace ? [{ name: coder.name, systemPrompt: coder.systemPrompt, tools: codeTools }] : []),
+  ]
+  const graph = buildChatGraph({ model, agents, maxMessages: config.llm.historyMaxMessages }).compile({ checkpointer })
+  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, agents })
+  const wakeTasks = () => runner?.wake()
 
   // The dispatcher calls into the bot and the bot reports the dispatcher's state: both refer to the
   // other only inside functions that run after start-up.
@@ -84,8 +127,12 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     version: pkg.version,
     dispatcherStatus,
     approvalTtlMs: config.approvals.timeoutMs,
+    coderEnabled: config.workspace !== undefined,
+    wakeTasks,
   })
-  const events = createEventHandler({ api: bot.api, db, conversation, log: log.child({ component: 'events' }), approvalTtlMs: config.approvals.timeoutMs })
+  const events = createEventHandler({ api: bot.api, db, conversation, log: log.child({ component: 'events' }), approvalTtlMs: config.approvals.timeoutMs, wakeTasks })
+  const scrub = createScrubber(config.secrets)
+  const runner: TaskRunner | undefined = config.workspace && createTaskRunner(config, config.workspace, db, bot, scrub, log, () => dispatcher.wake())
   const scheduler = new Scheduler({ pool: db.pool, log: log.child({ component: 'scheduler' }), everyMs: config.approvals.sweepMs, onQueued: () => dispatcher.wake() })
   const wake = () => dispatcher.wake()
 
@@ -108,6 +155,7 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     server.draining = true
     await poller?.stop()
     await scheduler.stop()
+    await runner?.stop(config.shutdownGraceMs)
     await dispatcher.stop(config.shutdownGraceMs)
     server.closeIdleConnections()
     await new Promise((r) => server.close(r))
@@ -134,7 +182,8 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
   }
   dispatcher.start()
   scheduler.start()
-  await publishCommands(bot, config.telegram.adminIds, log)
+  runner?.start()
+  await publishCommands(bot, config.telegram.adminIds, log, config.workspace !== undefined)
   log.info({ mode: webhookMode ? 'webhook' : 'polling', webhookPath: WEBHOOK_PATH, database: db.kind, port, bot: bot.botInfo.username }, 'service started')
 }
 

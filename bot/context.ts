@@ -13,6 +13,10 @@ export interface Services {
   approvalTtlMs: number
   startedAt: Date
   version: string
+  /** Whether the coder is set up (GIT_REMOTE_URL): /code and the code tool exist only then. */
+  coderEnabled: boolean
+  /** A task step was queued: let the task runner start it now. */
+  wakeTasks: () => void
   /** Live figures from the dispatcher, for /status. */
   dispatcherStatus: () => { active: number; healthy: boolean }
 }

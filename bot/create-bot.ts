@@ -6,6 +6,7 @@ import { approvalsFeature } from './features/approvals.ts'
 import { chatFeature } from './features/chat.ts'
 import { commandsFeature } from './features/commands.ts'
 import { statusFeature } from './features/status.ts'
+import { tasksFeature } from './features/tasks.ts'
 import { unhandledFeature } from './features/unhandled.ts'
 import { attach } from './middlewares/attach.ts'
 import { auth } from './middlewares/auth.ts'
@@ -26,15 +27,21 @@ export function createBot({ token, apiRoot }: BotOptions, log: Logger, services:
   bot.use(attach(log, services))
   bot.use(auth)
   // Approvals before chat: a reply to an Edit prompt is a decision, not a chat message.
-  bot.use(commandsFeature, statusFeature, approvalsFeature, chatFeature, unhandledFeature)
+  bot.use(commandsFeature, statusFeature, approvalsFeature, tasksFeature, chatFeature, unhandledFeature)
   return bot
 }
 
 /** The command menus: everyone's, and one with the admin commands for each admin's private chat. */
-export async function publishCommands(bot: Bot<Context>, adminIds: Iterable<number>, log: Logger): Promise<void> {
+export async function publishCommands(bot: Bot<Context>, adminIds: Iterable<number>, log: Logger, coderEnabled: boolean): Promise<void> {
   const common = [
     { command: 'new', description: 'Start a fresh conversation' },
-    { command: 'cancel', description: 'Cancel the request waiting for approval' },
+    ...(coderEnabled
+      ? [
+          { command: 'code', description: 'Ask the coder to change the repository' },
+          { command: 'tasks', description: 'Recent coding tasks' },
+        ]
+      : []),
+    { command: 'cancel', description: 'Cancel a pending request or a running task' },
     { command: 'help', description: 'What I can do' },
   ]
   const admin = [...common, { command: 'status', description: 'Service health (admin)' }, { command: 'approvals', description: 'Pending approvals (admin)' }]

@@ -33,12 +33,14 @@ export interface ApprovalRow {
   decidedByUpdate: number | null
   resumedAt: Date | null
   editPromptId: number | null
+  /** Set for a task's push approval, which a task step carries out instead of a thread resume. */
+  taskId: string | null
 }
 
 const columns = `id, chat_id as "chatId", message_id as "messageId", requester_id as "requesterId",
   thread_id as "threadId", interrupt_id as "interruptId", type, payload, status, created_at as "createdAt",
   expires_at as "expiresAt", resolved_at as "resolvedAt", resolved_by as "resolvedBy", decision,
-  decided_by_update as "decidedByUpdate", resumed_at as "resumedAt", edit_prompt_id as "editPromptId"`
+  decided_by_update as "decidedByUpdate", resumed_at as "resumedAt", edit_prompt_id as "editPromptId", task_id as "taskId"`
 
 type Raw = Omit<ApprovalRow, 'chatId' | 'messageId' | 'requesterId' | 'resolvedBy' | 'decidedByUpdate' | 'editPromptId'> & {
   chatId: string
@@ -74,15 +76,15 @@ export const newApprovalId = () => randomBytes(9).toString('base64url')
  */
 export async function createApproval(
   pool: Pool,
-  a: { chatId: number; requesterId: number; threadId: string; interruptId: string; type: ApprovalType; payload: ApprovalPayload; ttlMs: number },
+  a: { chatId: number; requesterId: number; threadId: string; interruptId: string; type: ApprovalType; payload: ApprovalPayload; ttlMs: number; taskId?: string },
 ): Promise<ApprovalRow> {
   const row = await one(
     pool,
-    `insert into approval_requests (id, chat_id, requester_id, thread_id, interrupt_id, type, payload, expires_at)
-     values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::double precision / 1000))
+    `insert into approval_requests (id, chat_id, requester_id, thread_id, interrupt_id, type, payload, expires_at, task_id)
+     values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::double precision / 1000), $9)
      on conflict (interrupt_id) do update set interrupt_id = excluded.interrupt_id
      returning ${columns}`,
-    [newApprovalId(), a.chatId, a.requesterId, a.threadId, a.interruptId, a.type, JSON.stringify(a.payload), a.ttlMs],
+    [newApprovalId(), a.chatId, a.requesterId, a.threadId, a.interruptId, a.type, JSON.stringify(a.payload), a.ttlMs, a.taskId ?? null],
   )
   if (!row) throw new Error('insert into approval_requests returned no row')
   return row

@@ -3,9 +3,10 @@ import type { AIMessage, BaseMessage } from '@langchain/core/messages'
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { Runnable } from '@langchain/core/runnables'
 import { Annotation, END, MessagesAnnotation, START, StateGraph, interrupt } from '@langchain/langgraph'
+import type { LangGraphRunnableConfig } from '@langchain/langgraph'
 import { toModelError } from '../agents/model.ts'
 import { toFunctionDefinition } from '../agents/tools/tool.ts'
-import type { AgentTool } from '../agents/tools/tool.ts'
+import type { AgentTool, ToolContext } from '../agents/tools/tool.ts'
 import { decisionSchema } from './approval.ts'
 import type { ApprovalRequest, Decision } from './approval.ts'
 import { messagesToDrop } from './history.ts'
@@ -17,6 +18,11 @@ export const ChatState = Annotation.Root({
     reducer: (current, update) => (update === null ? {} : { ...current, ...update }),
     default: () => ({}),
   }),
+  /** The agent answering this turn (the one a turn's input names; kept for a resume). */
+  activeAgent: Annotation<string, string | undefined>({
+    reducer: (current, update) => update ?? current,
+    default: () => '',
+  }),
 })
 export type State = typeof ChatState.State
 type Update = typeof ChatState.Update
@@ -24,12 +30,25 @@ type Update = typeof ChatState.Update
 /** Any langchain chat model (ChatOpenAI in production, fakes in tests). */
 export type ChatModel = BaseChatModel
 
+/** One agent of the graph: its instructions and the tools it may call. */
+export interface AgentSpec {
+  name: string
+  systemPrompt: string
+  tools?: AgentTool[]
+}
+
 export interface ChatGraphOptions {
   model: ChatModel
-  systemPrompt: string
+  /** The agents a turn may address; the first answers when a turn names none. */
+  agents: [AgentSpec, ...AgentSpec[]]
   /** Most messages kept in the thread's state; older ones are removed from the checkpoint itself. */
   maxMessages: number
-  tools?: AgentTool[]
+}
+
+/** What the graph reads from `configurable`, besides the thread: who the tools act for. */
+export interface TurnContext {
+  chatId: number
+  userId: number
 }
 
 /**
@@ -61,10 +80,16 @@ export function routeAfterAgent(state: Pick<State, 'messages' | 'decisions'>, ne
  * risky one only after an interrupt brought back a person's decision. Exported uncompiled so a
  * caller (or a test) compiles it with its own checkpointer.
  */
-export function buildChatGraph({ model, systemPrompt, maxMessages, tools = [] }: ChatGraphOptions) {
-  const byName = new Map(tools.map((t) => [t.name, t]))
+export function buildChatGraph({ model, agents, maxMessages }: ChatGraphOptions) {
+  const byName = new Map(agents.flatMap((a) => a.tools ?? []).map((t) => [t.name, t]))
   const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
-  const bound: Runnable<BaseMessage[], BaseMessage> = tools.length && model.bindTools ? model.bindTools(tools.map(toFunctionDefinition)) : model
+  const bound = new Map(
+    agents.map((a): [string, { spec: AgentSpec; model: Runnable<BaseMessage[], BaseMessage> }] => {
+      const tools = a.tools ?? []
+      return [a.name, { spec: a, model: tools.length && model.bindTools ? model.bindTools(tools.map(toFunctionDefinition)) : model }]
+    }),
+  )
+  const agentFor = (state: Pick<State, 'activeAgent'>) => bound.get(state.activeAgent) ?? bound.get(agents[0].name)!
 
   function trim(state: State): Update {
     const drop = messagesToDrop(state.messages, maxMessages)
@@ -72,8 +97,9 @@ export function buildChatGraph({ model, systemPrompt, maxMessages, tools = [] }:
   }
 
   async function agent(state: State): Promise<Update> {
+    const { spec, model: agentModel } = agentFor(state)
     try {
-      return { messages: [await bound.invoke([new SystemMessage(systemPrompt), ...state.messages])] }
+      return { messages: [await agentModel.invoke([new SystemMessage(spec.systemPrompt), ...state.messages])] }
     } catch (err) {
       // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.
       throw toModelError(err)
@@ -100,7 +126,8 @@ export function buildChatGraph({ model, systemPrompt, maxMessages, tools = [] }:
     return { decisions: { [request.toolCallId]: decision } }
   }
 
-  async function runTools(state: State): Promise<Update> {
+  async function runTools(state: State, config: LangGraphRunnableConfig): Promise<Update> {
+    const configurable = config.configurable ?? {}
     const results: ToolMessage[] = []
     for (const call of pendingCalls(state)) {
       const id = call.id ?? ''
@@ -122,7 +149,14 @@ export function buildChatGraph({ model, systemPrompt, maxMessages, tools = [] }:
         continue
       }
       try {
-        results.push(reply(await tool.run(args.data)))
+        const context: ToolContext = {
+          threadId: String(configurable.thread_id),
+          chatId: Number(configurable.chat_id ?? 0),
+          userId: Number(configurable.user_id ?? 0),
+          agent: agentFor(state).spec.name,
+          toolCallId: id,
+        }
+        results.push(reply(await tool.run(args.data, context)))
       } catch (err) {
         results.push(reply(`${call.name} failed: ${err instanceof Error ? err.message : String(err)}`, 'error'))
       }

@@ -7,15 +7,17 @@ import { ModelError, toModelError } from '../agents/model.ts'
 import type { AgentTool } from '../agents/tools/tool.ts'
 import { validateDecision } from './approval.ts'
 import type { ApprovalRequest } from './approval.ts'
-import type { ChatGraph, ChatModel } from './chat-graph.ts'
+import type { AgentSpec, ChatGraph, ChatGraphOptions, ChatModel, TurnContext } from './chat-graph.ts'
 import { pruneThread } from './checkpointer.ts'
 import { textOf } from './history.ts'
 
-export interface TurnInput {
+export interface TurnInput extends TurnContext {
   threadId: string
   /** Unique per incoming message (the Telegram update id): makes a retried turn idempotent. */
   turnId: string
   text: string
+  /** The agent addressed; the default agent when unset. */
+  agent?: string | undefined
 }
 
 /** How a run ended: with an answer for the person, or waiting for a decision on an approval. */
@@ -34,7 +36,9 @@ export function storedReply(messages: readonly BaseMessage[], turnMessageId: str
   return answer ? textOf(answer) : undefined
 }
 
-const config = (threadId: string) => ({ configurable: { thread_id: threadId } })
+const config = (threadId: string, who?: TurnContext) => ({
+  configurable: { thread_id: threadId, ...(who && { chat_id: who.chatId, user_id: who.userId }) },
+})
 
 /** Runs conversation turns on the checkpointed graph, one thread per chat. */
 export class Conversation {
@@ -42,16 +46,23 @@ export class Conversation {
   readonly #checkpointer: PostgresSaver
   readonly #pool: pg.Pool
   readonly #model: ChatModel
-  readonly #systemPrompt: string
+  readonly #agents: Map<string, AgentSpec>
+  readonly #default: AgentSpec
   readonly #tools: Map<string, AgentTool>
 
-  constructor(deps: { graph: ChatGraph; checkpointer: PostgresSaver; pool: pg.Pool; model: ChatModel; systemPrompt: string; tools?: AgentTool[] }) {
+  constructor(deps: { graph: ChatGraph; checkpointer: PostgresSaver; pool: pg.Pool; model: ChatModel; agents: ChatGraphOptions['agents'] }) {
     this.#graph = deps.graph
     this.#checkpointer = deps.checkpointer
     this.#pool = deps.pool
     this.#model = deps.model
-    this.#systemPrompt = deps.systemPrompt
-    this.#tools = new Map((deps.tools ?? []).map((t) => [t.name, t]))
+    this.#default = deps.agents[0]
+    this.#agents = new Map(deps.agents.map((a) => [a.name, a]))
+    this.#tools = new Map(deps.agents.flatMap((a) => a.tools ?? []).map((t) => [t.name, t]))
+  }
+
+  /** Whether an agent of that name takes part. */
+  hasAgent(name: string): boolean {
+    return this.#agents.has(name)
   }
 
   /**
@@ -59,12 +70,12 @@ export class Conversation {
    * before the answer was sent) returns that answer without asking the model again (see routeTurn).
    * Never call this while the thread waits for a decision: see `pending` and `answerAside`.
    */
-  async reply({ threadId, turnId, text }: TurnInput): Promise<TurnOutcome> {
+  async reply({ threadId, turnId, text, agent, chatId, userId }: TurnInput): Promise<TurnOutcome> {
     const messageId = `turn:${turnId}`
     // 'exit': one checkpoint per turn instead of one per step; a crashed turn is simply re-run.
     const result = await this.#graph.invoke(
-      { messages: [new HumanMessage({ id: messageId, content: text })] },
-      { ...config(threadId), durability: 'exit' },
+      { messages: [new HumanMessage({ id: messageId, content: text })], activeAgent: agent ?? this.#default.name },
+      { ...config(threadId, { chatId, userId }), durability: 'exit' },
     )
     return this.#outcome(threadId, result, storedReply(result.messages, messageId))
   }
@@ -73,12 +84,12 @@ export class Conversation {
    * Resumes a thread waiting on `interruptId` with a person's decision, validated first. Returns
    * undefined when the thread no longer waits on that interrupt (the resume already happened).
    */
-  async resume(threadId: string, interruptId: string, decision: unknown): Promise<TurnOutcome | undefined> {
+  async resume(threadId: string, interruptId: string, decision: unknown, who: TurnContext): Promise<TurnOutcome | undefined> {
     const pending = await this.pending(threadId)
     if (pending?.interruptId !== interruptId) return undefined
     const valid = validateDecision(decision, pending.request, this.#tools.get(pending.request.tool))
     // 'sync': the tool's run is checkpointed before the model is asked again.
-    const result = await this.#graph.invoke(new Command({ resume: valid }), { ...config(threadId), durability: 'sync' })
+    const result = await this.#graph.invoke(new Command({ resume: valid }), { ...config(threadId, who), durability: 'sync' })
     return this.#outcome(threadId, result, textOf(result.messages.at(-1)))
   }
 
@@ -95,10 +106,12 @@ export class Conversation {
    */
   async answerAside(threadId: string, text: string, waitingFor: ApprovalRequest): Promise<string> {
     const state = await this.#graph.getState(config(threadId))
-    const history = ((state.values as { messages?: BaseMessage[] }).messages ?? []).slice(0, -1) // without the waiting tool call
+    const values = state.values as { messages?: BaseMessage[]; activeAgent?: string }
+    const history = (values.messages ?? []).slice(0, -1) // without the waiting tool call
+    const agent = this.#agents.get(values.activeAgent ?? '') ?? this.#default
     const note = `An action is waiting for the person's decision on the approval message above: ${waitingFor.description}. It stays pending; do not claim it was done.`
     try {
-      const answer = await this.#model.invoke([new SystemMessage(this.#systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)])
+      const answer = await this.#model.invoke([new SystemMessage(agent.systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)])
       const out = textOf(answer).trim()
       if (!out) throw new ModelError('bad_output', 'model returned an empty answer')
       return out

@@ -38,7 +38,16 @@ export class GitLock {
       waited = true
     }
     if (queued) markWait()
-    await previous
+    try {
+      await abortable(previous, opts.signal)
+    } catch (err) {
+      // Leave the queue without breaking it: whoever waits behind us goes on once `previous` is done.
+      void previous.then(() => {
+        releaseLocal()
+        if (this.#tails.get(key) === tail) this.#tails.delete(key)
+      })
+      throw err
+    }
     const finishLocal = () => {
       releaseLocal()
       if (this.#tails.get(key) === tail) this.#tails.delete(key)
@@ -72,4 +81,15 @@ export class GitLock {
       },
     }
   }
+}
+
+/** Waits for `promise`, or rejects with the signal's reason as soon as it is aborted. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  signal.throwIfAborted()
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

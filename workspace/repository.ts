@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
-import { appendFile, mkdir } from 'node:fs/promises'
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { GitError as SimpleGitError, simpleGit } from 'simple-git'
 import type { SimpleGit } from 'simple-git'
@@ -193,9 +194,36 @@ export class Repository {
     }
   }
 
+  /** The branch's commits since `baseSha` as one mailbox patch (what `applyPatch` takes back). */
+  async formatPatch(baseSha: string): Promise<string> {
+    return this.#step('format-patch', () => this.#git().raw(['format-patch', '--stdout', '--no-signature', `${baseSha}..HEAD`]))
+  }
+
+  /**
+   * Rebuilds a task's branch from its patch: on `baseSha` when the remote still has it, else on the
+   * current HEAD. A patch that no longer applies fails with kind 'conflict'.
+   */
+  async applyPatch(branch: string, baseSha: string, patch: string): Promise<void> {
+    const git = this.#git()
+    const known = await git.raw(['cat-file', '-e', `${baseSha}^{commit}`]).then(() => true, () => false)
+    await this.#step('checkout', () => git.raw(['checkout', '--force', '-B', branch, ...(known ? [baseSha] : [])]))
+    const dir = await mkdtemp(join(tmpdir(), 'mechanic-patch-'))
+    try {
+      await writeFile(join(dir, 'change.patch'), patch)
+      await git.raw(['am', '--3way', '--keep-cr', join(dir, 'change.patch')])
+    } catch (err) {
+      await git.raw(['am', '--abort']).catch(() => undefined)
+      throw new RepoError('conflict', 'the change no longer applies to the repository', { cause: err })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+
   /** Deletes a task's local branch (its changes were discarded). */
   async deleteBranch(branch: string, base: string): Promise<void> {
     const git = this.#git()
+    const exists = (await git.raw(['branch', '--list', branch]).catch(() => '')).trim().length > 0
+    if (!exists) return
     await this.#step('branch delete', async () => {
       await git.raw(['checkout', '--force', base])
       await git.raw(['branch', '-D', branch])

@@ -2,6 +2,17 @@ import { z } from 'zod'
 
 export type ApprovalKind = 'tool' | 'plan' | 'push'
 
+/** Where a tool runs: the conversation and the person, for tools that start work in their name. */
+export interface ToolContext {
+  threadId: string
+  chatId: number
+  userId: number
+  /** The agent that called the tool. */
+  agent: string
+  /** Stable across retries of the same call: use it to make a tool's effect idempotent. */
+  toolCallId: string
+}
+
 /** A tool an agent may call. With `approval`, it runs only after a person approves it. */
 export interface AgentTool<Args extends Record<string, unknown> = Record<string, unknown>> {
   name: string
@@ -14,7 +25,7 @@ export interface AgentTool<Args extends Record<string, unknown> = Record<string,
     /** The argument a person's Edit reply replaces; without it there is no Edit button. */
     editableArg?: keyof Args & string
   }
-  run: (args: Args) => Promise<string>
+  run: (args: Args, context: ToolContext) => Promise<string>
 }
 
 /** The tool in the OpenAI function-calling format that chat models bind. */

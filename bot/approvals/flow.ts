@@ -2,7 +2,8 @@ import type { Api } from 'grammy'
 import { ModelError, describeModelError } from '../../agents/model.ts'
 import { audit } from '../../db/audit-log.ts'
 import { createApproval, decide, markResumed, setMessageId } from '../../db/approvals.ts'
-import type { ApprovalRow } from '../../db/approvals.ts'
+import type { ApprovalPayload, ApprovalRow, ApprovalType } from '../../db/approvals.ts'
+import { queueStep } from '../../db/tasks.ts'
 import type { Database } from '../../db/database.ts'
 import type { Decision } from '../../graph/approval.ts'
 import type { Conversation, TurnOutcome } from '../../graph/conversation.ts'
@@ -17,6 +18,8 @@ export interface FlowDeps {
   conversation: Conversation
   log: Logger
   approvalTtlMs: number
+  /** A task step was queued (a push or discard decided): start it now. */
+  wakeTasks: () => void
 }
 
 export interface Requester {
@@ -25,35 +28,62 @@ export interface Requester {
 }
 
 /** The flow's dependencies as a handler has them. */
-export const flowDeps = (ctx: Context): FlowDeps => ({ api: ctx.api, db: ctx.services.db, conversation: ctx.services.conversation, log: ctx.log, approvalTtlMs: ctx.services.approvalTtlMs })
+export const flowDeps = (ctx: Context): FlowDeps => ({
+  api: ctx.api,
+  db: ctx.services.db,
+  conversation: ctx.services.conversation,
+  log: ctx.log,
+  approvalTtlMs: ctx.services.approvalTtlMs,
+  wakeTasks: ctx.services.wakeTasks,
+})
 
-/** The person behind an update, as approvals name them. */
-export const who = (ctx: Context): Requester => ({ id: ctx.from?.id ?? 0, name: ctx.from?.first_name ?? String(ctx.from?.id) })
+export interface ApprovalTarget {
+  chatId: number
+  threadId: string
+  requester: Requester
+}
 
 /**
- * Shows how a run ended: the answer, or an approval message with its buttons. The approval row is
- * keyed by the interrupt, so a retried update re-sends a message that failed, never a second request.
+ * Records an approval and sends its message with the buttons. Keyed by `interruptId`, so a retried
+ * update re-sends a message that failed, never a second request.
  */
-export async function presentOutcome(deps: FlowDeps, target: { chatId: number; threadId: string; requester: Requester }, outcome: TurnOutcome): Promise<void> {
+export async function requestApproval(
+  deps: FlowDeps,
+  target: ApprovalTarget,
+  a: { interruptId: string; type: ApprovalType; payload: Omit<ApprovalPayload, 'requesterName'>; taskId?: string },
+): Promise<void> {
   const { api, db } = deps
-  if (outcome.kind === 'answer') {
-    for (const part of splitMessage(outcome.text)) await api.sendMessage(target.chatId, part)
-    return
-  }
-  const { request, interruptId } = outcome
   const row = await createApproval(db.pool, {
     chatId: target.chatId,
     requesterId: target.requester.id,
     threadId: target.threadId,
-    interruptId,
-    type: request.type,
-    payload: { tool: request.tool, args: request.args, description: request.description, editableArg: request.editableArg, requesterName: target.requester.name },
+    interruptId: a.interruptId,
+    type: a.type,
+    payload: { ...a.payload, requesterName: target.requester.name },
     ttlMs: deps.approvalTtlMs,
+    ...(a.taskId && { taskId: a.taskId }),
   })
   if (row.messageId !== null) return
   const message = await api.sendMessage(target.chatId, approvalText(row, target.requester.name), { reply_markup: approvalKeyboard(row) })
   await setMessageId(db.pool, row.id, message.message_id)
-  deps.log.info({ approvalId: row.id, tool: request.tool, threadId: target.threadId }, 'approval requested')
+  deps.log.info({ approvalId: row.id, type: a.type, tool: a.payload.tool, threadId: target.threadId, taskId: a.taskId }, 'approval requested')
+}
+
+/** The person behind an update, as approvals name them. */
+export const who = (ctx: Context): Requester => ({ id: ctx.from?.id ?? 0, name: ctx.from?.first_name ?? String(ctx.from?.id) })
+
+/** Shows how a run ended: the answer, or an approval message with its buttons. */
+export async function presentOutcome(deps: FlowDeps, target: ApprovalTarget, outcome: TurnOutcome): Promise<void> {
+  if (outcome.kind === 'answer') {
+    for (const part of splitMessage(outcome.text)) await deps.api.sendMessage(target.chatId, part)
+    return
+  }
+  const { request, interruptId } = outcome
+  await requestApproval(deps, target, {
+    interruptId,
+    type: request.type,
+    payload: { tool: request.tool, args: request.args, description: request.description, editableArg: request.editableArg },
+  })
 }
 
 /**
@@ -74,9 +104,17 @@ export async function settle(deps: FlowDeps, row: ApprovalRow, decider: Requeste
     chatId: row.chatId,
     detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision },
   })
+  if (row.taskId) {
+    // A push approval: the task runner pushes or discards; the task's report follows through the inbox.
+    const queued = await queueStep(db.pool, row.taskId, row.status === 'approved' ? 'push' : 'discard')
+    log.info({ approvalId: row.id, taskId: row.taskId, step: queued?.step }, 'push decision settled')
+    if (queued) deps.wakeTasks()
+    await markResumed(db.pool, row.id)
+    return
+  }
   let outcome: TurnOutcome | undefined
   try {
-    outcome = await conversation.resume(row.threadId, row.interruptId, row.decision)
+    outcome = await conversation.resume(row.threadId, row.interruptId, row.decision, { chatId: row.chatId, userId: row.requesterId })
   } catch (err) {
     // The decision is applied (tools ran and were checkpointed); only the model's follow-up failed.
     if (!(err instanceof ModelError)) throw err

@@ -11,8 +11,13 @@ export function parseCallbackData(data: string | undefined): { id: string; actio
   return m ? { id: m[1]!, action: ACTIONS[m[2] as keyof typeof ACTIONS] } : undefined
 }
 
-export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload'>): InlineKeyboard {
-  const keyboard = new InlineKeyboard().text('Approve', `ap:${row.id}:a`).text('Reject', `ap:${row.id}:r`)
+/** The words on a request's buttons and in its outcome: a push is pushed or discarded. */
+export const words = (type: ApprovalRow['type']) =>
+  type === 'push' ? { approve: 'Push', reject: 'Discard', approved: 'Push approved', rejected: 'Discarded' } : { approve: 'Approve', reject: 'Reject', approved: 'Approved', rejected: 'Rejected' }
+
+export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type'>): InlineKeyboard {
+  const w = words(row.type)
+  const keyboard = new InlineKeyboard().text(w.approve, `ap:${row.id}:a`).text(w.reject, `ap:${row.id}:r`)
   return row.payload.editableArg ? keyboard.text('Edit', `ap:${row.id}:e`) : keyboard
 }
 
@@ -33,7 +38,7 @@ export function approvalText(row: Pick<ApprovalRow, 'payload' | 'requesterId' | 
     `Tool: ${row.payload.tool}`,
     ...args,
     '',
-    `Asked by: ${requesterName} (${row.requesterId})`,
+    `Asked by: ${requesterName === String(row.requesterId) ? requesterName : `${requesterName} (${row.requesterId})`}`,
     `Expires: ${time(row.expiresAt)}`,
   ].join('\n')
 }
@@ -46,11 +51,13 @@ const OUTCOME: Record<Exclude<ApprovalStatus, 'pending'>, string> = {
 }
 
 /** The line added to the message once decided: the outcome, who decided, and when. */
-export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'decision'>, deciderName: string | undefined): string {
+export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'decision' | 'type'>, deciderName: string | undefined): string {
   const status = row.status === 'pending' ? 'approved' : row.status
+  const w = words(row.type)
+  const label = status === 'approved' ? w.approved : status === 'rejected' ? w.rejected : OUTCOME[status]
   const edited = (row.decision as { type?: string } | null)?.type === 'edit' ? ' (with changes)' : ''
   const by = deciderName && row.status !== 'timeout' ? ` by ${deciderName}` : ''
-  return `${OUTCOME[status]}${edited}${by} at ${time(row.resolvedAt ?? new Date())}`
+  return `${label}${edited}${by} at ${time(row.resolvedAt ?? new Date())}`
 }
 
 export const statusWord = (status: ApprovalStatus) => (status === 'pending' ? 'pending' : OUTCOME[status].toLowerCase())

@@ -6,6 +6,7 @@ import type { Decision } from '../../graph/approval.ts'
 import { canDecide, decideAndSettle, flowDeps, settle, who } from '../approvals/flow.ts'
 import { approvalKeyboard, approvalText, parseCallbackData, statusWord } from '../approvals/message.ts'
 import type { Context } from '../context.ts'
+import { cancelChatTask } from '../../db/tasks.ts'
 
 const composer = new Composer<Context>()
 
@@ -82,11 +83,20 @@ composer.on('message:text').filter(
 
 composer.command('cancel', async (ctx) => {
   const row = await pendingForChat(ctx.services.db.pool, ctx.chat.id)
-  if (!row) return void (await ctx.reply('There is nothing waiting for a decision here.'))
+  if (!row) return cancelTask(ctx)
   if (!canDecide(ctx.from?.id ?? 0, row, ctx.isAdmin)) return void (await ctx.reply('Only the person who asked, or an admin, can cancel this request.'))
   const decided = await decideAndSettle(ctx, row, 'cancelled', { type: 'reject', message: 'The person cancelled this request.' })
   if (!decided) await ctx.reply('That request was decided meanwhile.')
 })
+
+/** Without a pending request, /cancel stops the chat's newest queued or running task. */
+async function cancelTask(ctx: Context): Promise<void> {
+  const found = ctx.chat && (await cancelChatTask(ctx.services.db.pool, ctx.chat.id, (task) => canDecide(ctx.from?.id ?? 0, task, ctx.isAdmin)))
+  if (!found) return void (await ctx.reply('There is nothing to cancel here.'))
+  if (found.how === 'denied') return void (await ctx.reply('Only the person who asked, or an admin, can cancel this task.'))
+  ctx.services.wakeTasks()
+  await ctx.reply(found.how === 'stopping' ? `Stopping task ${found.task.id}…` : `Cancelling task ${found.task.id}…`)
+}
 
 composer.command('approvals', async (ctx) => {
   if (!ctx.isAdmin) return void (await ctx.reply('That command is for admins only.'))

@@ -21,23 +21,30 @@ async function whileTyping<T>(ctx: Context, work: () => Promise<T>): Promise<T> 
   }
 }
 
-composer.on('message:text', async (ctx) => {
+/**
+ * One turn of the conversation with `agent` (the chat's default when unset): the answer, an approval
+ * request, or (while the thread waits for a decision) an answer beside it.
+ */
+export async function converse(ctx: Context, text: string, agent?: string): Promise<void> {
+  const { chat, from } = ctx
+  if (!chat || !from) return
   const { db, conversation } = ctx.services
-  const threadId = await currentThread(db.pool, ctx.chat.id)
-  const requester = { id: ctx.from.id, name: ctx.from.first_name }
+  const threadId = await currentThread(db.pool, chat.id)
+  const requester = { id: from.id, name: from.first_name }
+  const target = { chatId: chat.id, threadId, requester }
   const deps = flowDeps(ctx)
   try {
     await whileTyping(ctx, async () => {
       const pending = await conversation.pending(threadId)
       if (!pending) {
-        const outcome = await conversation.reply({ threadId, turnId: String(ctx.update.update_id), text: ctx.message.text })
-        return presentOutcome(deps, { chatId: ctx.chat.id, threadId, requester }, outcome)
+        const outcome = await conversation.reply({ threadId, turnId: String(ctx.update.update_id), text, agent, chatId: chat.id, userId: from.id })
+        return presentOutcome(deps, target, outcome)
       }
       const request = await findByInterrupt(db.pool, pending.interruptId)
       // The thread waits on an approval whose message never went out (a crash): send it now.
-      if (!request || request.messageId === null) return presentOutcome(deps, { chatId: ctx.chat.id, threadId, requester }, { kind: 'approval', ...pending })
+      if (!request || request.messageId === null) return presentOutcome(deps, target, { kind: 'approval', ...pending })
       // Never feed a new message into an interrupted thread: answer beside it, the approval stays pending.
-      const answer = await conversation.answerAside(threadId, ctx.message.text, pending.request)
+      const answer = await conversation.answerAside(threadId, text, pending.request)
       for (const part of splitMessage(answer)) await ctx.reply(part)
     })
   } catch (err) {
@@ -47,6 +54,8 @@ composer.on('message:text', async (ctx) => {
     ctx.log.error({ err, kind: err.kind, status: err.status, threadId }, 'model failed')
     await ctx.reply(describeModelError(err))
   }
-})
+}
+
+composer.on('message:text', (ctx) => converse(ctx, ctx.message.text))
 
 export { composer as chatFeature }

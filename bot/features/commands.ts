@@ -12,8 +12,16 @@ const HELP = [
   'Just write to me and I will answer; I remember our conversation.',
   'When I want to do something risky, I ask first: press Approve, Reject or Edit.',
   '/new - start a fresh conversation',
-  '/cancel - cancel the request waiting for your approval',
+  '/cancel - cancel the request waiting for your approval, or the running task',
   '/help - this message',
+].join('\n')
+
+const CODER_HELP = [
+  '',
+  'Coding:',
+  '/code <what to change> - the coder plans a change; after you approve, aider makes it on a branch,',
+  'you see the diff and decide: Push or Discard',
+  '/tasks - recent tasks and what they are doing',
 ].join('\n')
 
 composer.command('start', async (ctx) => {
@@ -21,7 +29,8 @@ composer.command('start', async (ctx) => {
 })
 
 composer.command('help', async (ctx) => {
-  await ctx.reply(ctx.isAdmin ? `${HELP}\n\nAdmin:\n/status - service health and figures\n/approvals - approvals waiting for a decision` : HELP)
+  const help = ctx.services.coderEnabled ? `${HELP}\n${CODER_HELP}` : HELP
+  await ctx.reply(ctx.isAdmin ? `${help}\n\nAdmin:\n/status - service health and figures\n/approvals - approvals waiting for a decision` : help)
 })
 
 composer.command('new', async (ctx) => {

@@ -1,5 +1,6 @@
 import { Composer } from 'grammy'
 import { stats } from '../../db/inbox.ts'
+import { taskCounts } from '../../db/tasks.ts'
 import type { Context } from '../context.ts'
 
 const composer = new Composer<Context>()
@@ -22,6 +23,7 @@ composer.command('status', async (ctx) => {
   const dbMs = performance.now() - t0
   const inbox = await stats(db.pool)
   const dispatcher = dispatcherStatus()
+  const tasks = await taskCounts(db.pool)
   await ctx.reply(
     [
       `Mechanic ${version}`,
@@ -30,6 +32,7 @@ composer.command('status', async (ctx) => {
       `Inbox: ${inbox.depth} waiting (${inbox.running} running)${inbox.oldestQueuedSeconds !== null ? `, oldest ${Math.round(inbox.oldestQueuedSeconds)} s` : ''}`,
       `Failed updates (24 h): ${inbox.failedLastDay}`,
       `Dispatcher: ${dispatcher.healthy ? 'ok' : 'NOT OK'}, ${dispatcher.active} handler(s) active`,
+      `Tasks: ${tasks.queued} queued, ${tasks.running} running, ${tasks.waiting} waiting for review, ${tasks.failed} failed in total`,
     ].join('\n'),
   )
 })

@@ -13,7 +13,7 @@ afterAll(() => db.close())
 describe('migrations and small repositories', () => {
   test('apply once, concurrently safe, and leave pgvector usable', async () => {
     const results = await Promise.all([migrate(db.pool, quietLog), migrate(db.pool, quietLog), migrate(db.pool, quietLog)])
-    expect(results.flat()).toEqual(['0001_init', '0002_approvals'])
+    expect(results.flat()).toEqual(['0001_init', '0002_approvals', '0003_tasks'])
     expect(await migrate(db.pool, quietLog)).toEqual([])
     const { rows } = await db.pool.query<{ d: number }>(`select '[1,0,0]'::vector <=> '[0,1,0]'::vector as d`)
     expect(rows[0]?.d).toBeCloseTo(1)

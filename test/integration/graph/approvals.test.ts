@@ -11,6 +11,7 @@ import { Conversation } from '../../../graph/conversation.ts'
 import { openPreparedDatabase } from '../../support/database.ts'
 import { ScriptedChatModel } from '../../support/scripted-model.ts'
 
+const WHO = { chatId: 1, userId: 1 }
 let db: Awaited<ReturnType<typeof openPreparedDatabase>>
 beforeAll(async () => {
   db = await openPreparedDatabase()
@@ -25,25 +26,25 @@ function setup() {
     new AIMessage('done'),
   ])
   const checkpointer = createCheckpointer(db.pool)
-  const graph = buildChatGraph({ model, tools, systemPrompt: 's', maxMessages: 20 }).compile({ checkpointer })
-  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, tools, systemPrompt: 's' })
+  const graph = buildChatGraph({ model, agents: [{ name: 'assistant', systemPrompt: 's', tools }], maxMessages: 20 }).compile({ checkpointer })
+  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, agents: [{ name: 'assistant', systemPrompt: 's', tools }] })
   return { conversation, written: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') }
 }
 
 describe('interrupt and resume on PostgresSaver', () => {
   test('a risky call interrupts; a malformed decision is refused and leaves the thread resumable', async () => {
     const { conversation, written } = setup()
-    const outcome = await conversation.reply({ threadId: 'a1', turnId: '1', text: 'note milk' })
+    const outcome = await conversation.reply({ chatId: 1, userId: 1, threadId: 'a1', turnId: '1', text: 'note milk' })
     expect(outcome).toMatchObject({ kind: 'approval', request: { tool: 'append_to_file', args: { text: 'milk' }, editableArg: 'text', type: 'tool' } })
     if (outcome.kind !== 'approval') return
     expect(written()).toBe('')
-    await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit' })).rejects.toThrow(InvalidDecisionError)
-    await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: '' } })).rejects.toThrow(InvalidDecisionError)
+    await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit' }, WHO)).rejects.toThrow(InvalidDecisionError)
+    await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: '' } }, WHO)).rejects.toThrow(InvalidDecisionError)
     expect((await conversation.pending('a1'))?.interruptId).toBe(outcome.interruptId)
-    expect(await conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: 'oat milk' } })).toEqual({ kind: 'answer', text: 'done' })
+    expect(await conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: 'oat milk' } }, WHO)).toEqual({ kind: 'answer', text: 'done' })
     expect(written()).toBe('oat milk\n')
     // Repeating the resume does nothing: the thread no longer waits on that interrupt.
-    expect(await conversation.resume('a1', outcome.interruptId, { type: 'approve' })).toBeUndefined()
+    expect(await conversation.resume('a1', outcome.interruptId, { type: 'approve' }, WHO)).toBeUndefined()
     expect(written()).toBe('oat milk\n')
   })
 })

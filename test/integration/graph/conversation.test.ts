@@ -14,8 +14,8 @@ afterAll(() => db.close())
 function conversation(responses: string[], maxMessages = 6) {
   const checkpointer = createCheckpointer(db.pool)
   const model = new FakeListChatModel({ responses })
-  const graph = buildChatGraph({ model, systemPrompt: 'sys', maxMessages }).compile({ checkpointer })
-  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool, model, systemPrompt: 'sys' }), graph }
+  const graph = buildChatGraph({ model, agents: [{ name: 'assistant', systemPrompt: 'sys' }], maxMessages }).compile({ checkpointer })
+  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool, model, agents: [{ name: 'assistant', systemPrompt: 'sys' }] }), graph }
 }
 
 const count = async (table: string, thread: string) =>
@@ -25,7 +25,7 @@ describe('Conversation on PostgresSaver', () => {
   test('keeps the stored history and the checkpoint rows bounded however long the chat', async () => {
     const { conversation: c, graph } = conversation(Array.from({ length: 40 }, (_, i) => `answer ${i}`))
     const thread = 'bounded'
-    const turn = async (i: number) => expect(await c.reply({ threadId: thread, turnId: String(i), text: `question ${i}` })).toEqual({ kind: 'answer', text: `answer ${i}` })
+    const turn = async (i: number) => expect(await c.reply({ chatId: 1, userId: 1, threadId: thread, turnId: String(i), text: `question ${i}` })).toEqual({ kind: 'answer', text: `answer ${i}` })
     for (let i = 0; i < 10; i++) await turn(i)
     const blobsAfter10 = await count('checkpoint_blobs', thread)
     for (let i = 10; i < 40; i++) await turn(i)
@@ -42,14 +42,14 @@ describe('Conversation on PostgresSaver', () => {
   test('a retried turn whose answer was stored returns it without calling the model again', async () => {
     const { conversation: c } = conversation(['first answer', 'second answer'])
     const answer = (text: string) => ({ kind: 'answer', text })
-    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
-    expect(await c.reply({ threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
-    expect(await c.reply({ threadId: 'retry', turnId: '2', text: 'again' })).toEqual(answer('second answer'))
+    expect(await c.reply({ chatId: 1, userId: 1, threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
+    expect(await c.reply({ chatId: 1, userId: 1, threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
+    expect(await c.reply({ chatId: 1, userId: 1, threadId: 'retry', turnId: '2', text: 'again' })).toEqual(answer('second answer'))
   })
 
   test('forget deletes the thread', async () => {
     const { conversation: c } = conversation(['x'])
-    await c.reply({ threadId: 'gone', turnId: '1', text: 'hi' })
+    await c.reply({ chatId: 1, userId: 1, threadId: 'gone', turnId: '1', text: 'hi' })
     await c.forget('gone')
     expect(await count('checkpoints', 'gone')).toBe(0)
   })

@@ -24,8 +24,9 @@ describe('callback data', () => {
   test('the keyboard offers Edit only when the tool has an editable argument', () => {
     const payload = { tool: 't', args: {}, description: 'd' }
     const labels = (k: ReturnType<typeof approvalKeyboard>) => k.inline_keyboard.flat().map((b) => b.text)
-    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload }))).toEqual(['Approve', 'Reject'])
-    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload: { ...payload, editableArg: 'x' } }))).toEqual(['Approve', 'Reject', 'Edit'])
+    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload, type: 'tool' }))).toEqual(['Approve', 'Reject'])
+    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload, type: 'push' }))).toEqual(['Push', 'Discard'])
+    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload: { ...payload, editableArg: 'x' }, type: 'plan' }))).toEqual(['Approve', 'Reject', 'Edit'])
   })
 })
 
@@ -73,8 +74,10 @@ describe('routeAfterAgent', () => {
 describe('outcomeLine', () => {
   const at = new Date('2026-11-21T10:05:00Z')
   test('says what was decided, by whom and when', () => {
-    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'approve' } }, 'Ada')).toBe('Approved by Ada at 2026-11-21 10:05 UTC')
-    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'edit' } }, 'Ada')).toBe('Approved (with changes) by Ada at 2026-11-21 10:05 UTC')
-    expect(outcomeLine({ status: 'timeout', resolvedAt: at, decision: null }, undefined)).toBe('Expired without a decision at 2026-11-21 10:05 UTC')
+    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'approve' }, type: 'tool' }, 'Ada')).toBe('Approved by Ada at 2026-11-21 10:05 UTC')
+    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'approve' }, type: 'push' }, 'Ada')).toBe('Push approved by Ada at 2026-11-21 10:05 UTC')
+    expect(outcomeLine({ status: 'rejected', resolvedAt: at, decision: { type: 'reject' }, type: 'push' }, 'Ada')).toBe('Discarded by Ada at 2026-11-21 10:05 UTC')
+    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'edit' }, type: 'plan' }, 'Ada')).toBe('Approved (with changes) by Ada at 2026-11-21 10:05 UTC')
+    expect(outcomeLine({ status: 'timeout', resolvedAt: at, decision: null, type: 'tool' }, undefined)).toBe('Expired without a decision at 2026-11-21 10:05 UTC')
   })
 })

@@ -1,0 +1,49 @@
+import { Composer } from 'grammy'
+import { coder } from '../../agents/coder.ts'
+import { listChatTasks } from '../../db/tasks.ts'
+import type { TaskRow } from '../../db/tasks.ts'
+import type { Context } from '../context.ts'
+import { converse } from './chat.ts'
+
+const composer = new Composer<Context>()
+
+const NO_CODER = 'The coder is not set up on this bot: its operator has to set GIT_REMOTE_URL (see the README).'
+
+const ago = (d: Date, now = Date.now()) => {
+  const s = Math.max(0, Math.round((now - d.getTime()) / 1000))
+  if (s < 90) return `${s} s ago`
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`
+  return `${Math.round(s / 86400)} d ago`
+}
+
+/** One task as /tasks shows it: id, status and what it does or did, then its instructions. Pure, for tests. */
+export function taskLine(task: Pick<TaskRow, 'id' | 'status' | 'step' | 'activity' | 'result' | 'error' | 'input' | 'createdAt'>, now = Date.now()): string {
+  const r = task.result ?? {}
+  const detail = {
+    running: task.activity ?? task.step,
+    queued: task.step === 'code' ? 'waiting to start' : `${task.step} queued`,
+    waiting: `ready for review: ${r.files?.length ?? 0} file(s), +${r.added ?? 0} −${r.removed ?? 0}`,
+    completed: r.pushedTo ? `pushed to ${r.pushedTo}` : 'no changes',
+    failed: task.error ?? '',
+    cancelled: task.error ?? '',
+  }[task.status]
+  const instructions = task.input.instructions.length > 80 ? `${task.input.instructions.slice(0, 79)}…` : task.input.instructions
+  return `${task.id} · ${task.status}${detail ? ` — ${detail}` : ''} · ${ago(task.createdAt, now)}\n  "${instructions}"`
+}
+
+composer.command('code', async (ctx) => {
+  if (!ctx.services.coderEnabled) return void (await ctx.reply(NO_CODER))
+  const request = ctx.match.trim()
+  if (!request) return void (await ctx.reply('Tell me what to change, for example: /code add a NOTES.md saying hello'))
+  await converse(ctx, request, coder.name)
+})
+
+composer.command('tasks', async (ctx) => {
+  if (!ctx.services.coderEnabled) return void (await ctx.reply(NO_CODER))
+  const tasks = await listChatTasks(ctx.services.db.pool, ctx.chat.id)
+  if (tasks.length === 0) return void (await ctx.reply('No tasks in this chat yet. Ask for a change with /code.'))
+  await ctx.reply(['Recent tasks:', ...tasks.map((t) => taskLine(t))].join('\n'))
+})
+
+export { composer as tasksFeature }

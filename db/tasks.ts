@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto'
+import type { Pool } from './database.ts'
+import { enqueueEvent } from './inbox.ts'
+
+export type TaskStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'
+export type TaskStep = 'code' | 'push' | 'discard'
+
+export interface CodeTaskInput {
+  instructions: string
+  files: string[]
+}
+
+/** What a code task found out; filled in step by step. */
+export interface TaskResult {
+  branch?: string
+  baseBranch?: string
+  baseSha?: string
+  commitSha?: string
+  files?: Array<{ path: string; added: number; removed: number }>
+  added?: number
+  removed?: number
+  /** aider's own short account of what it did. */
+  explanation?: string
+  /** `git format-patch` of the change: rebuilt from this when pushing, so no local branch must survive. */
+  patch?: string
+  aiderMs?: number
+  /** Where an approved push goes, fixed when the change is shown for review. */
+  pushTarget?: string
+  pushedTo?: string
+  pushedSha?: string
+}
+
+export interface TaskRow {
+  id: string
+  chatId: number
+  threadId: string
+  requesterId: number
+  agent: string
+  kind: 'code'
+  status: TaskStatus
+  step: TaskStep
+  activity: string | null
+  input: CodeTaskInput
+  result: TaskResult | null
+  error: string | null
+  attempts: number
+  claimedBy: string | null
+  leaseUntil: Date | null
+  cancelRequested: boolean
+  progressMessageId: number | null
+  reported: string | null
+  createdAt: Date
+  startedAt: Date | null
+  finishedAt: Date | null
+}
+
+type Db = Pick<Pool, 'query'>
+
+const columns = `id, chat_id as "chatId", thread_id as "threadId", requester_id as "requesterId", agent, kind, status, step,
+  activity, input, result, error, attempts, claimed_by as "claimedBy", lease_until as "leaseUntil",
+  cancel_requested as "cancelRequested", progress_message_id as "progressMessageId", reported,
+  created_at as "createdAt", started_at as "startedAt", finished_at as "finishedAt"`
+
+type Raw = Omit<TaskRow, 'chatId' | 'requesterId' | 'progressMessageId'> & { chatId: string; requesterId: string; progressMessageId: string | null }
+const toRow = (r: Raw): TaskRow => ({
+  ...r,
+  chatId: Number(r.chatId),
+  requesterId: Number(r.requesterId),
+  progressMessageId: r.progressMessageId === null ? null : Number(r.progressMessageId),
+})
+
+async function many(db: Db, sql: string, params: unknown[]): Promise<TaskRow[]> {
+  const { rows } = await db.query<Raw>(sql, params)
+  return rows.map(toRow)
+}
+const one = async (db: Db, sql: string, params: unknown[]) => (await many(db, sql, params))[0]
+
+/** The event that tells a chat about its task, queued in the chat's inbox lane. */
+export const TASK_EVENT = 'task_update'
+const announce = (db: Db, task: TaskRow) => enqueueEvent(db, task.chatId, { type: TASK_EVENT, taskId: task.id })
+
+/** Runs `work` in one transaction on one client (the embedded database has exactly one). */
+export async function inTransaction<T>(pool: Pool, work: (client: Db) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('begin')
+    const out = await work(client)
+    await client.query('commit')
+    return out
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined)
+    throw err
+  } finally {
+    client.release()
+  }
+}
+
+/** Short ids that read well in a chat and in a branch name (`mechanic/k3f9x2qa`). */
+export const newTaskId = () => randomBytes(5).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x')
+
+/**
+ * Queues a code task. Idempotent per `source` (the tool call that asked for it): a retried tool run
+ * gets the task it created before.
+ */
+export async function createTask(
+  db: Db,
+  t: { chatId: number; threadId: string; requesterId: number; agent: string; source: string; input: CodeTaskInput },
+): Promise<TaskRow> {
+  const row = await one(
+    db,
+    `insert into tasks (id, chat_id, thread_id, requester_id, agent, kind, source, input)
+     values ($1, $2, $3, $4, $5, 'code', $6, $7)
+     on conflict (source) do update set source = excluded.source
+     returning ${columns}`,
+    [newTaskId(), t.chatId, t.threadId, t.requesterId, t.agent, t.source, JSON.stringify(t.input)],
+  )
+  if (!row) throw new Error('insert into tasks returned no row')
+  return row
+}
+
+export const getTask = (db: Db, id: string) => one(db, `select ${columns} from tasks where id = $1`, [id])
+
+/**
+ * Claims the oldest queued task for `claimant` under a lease. Tasks are claimed one by one; the
+ * git lock, not the claim, decides which of them touches the repository first.
+ */
+export const claimTask = (db: Db, claimant: string, leaseMs: number) =>
+  one(
+    db,
+    `update tasks set status = 'running', claimed_by = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000),
+       attempts = attempts + 1, started_at = coalesce(started_at, now()), activity = 'starting', updated_at = now()
+     where id = (select id from tasks where status = 'queued' order by created_at for update skip locked limit 1)
+     returning ${columns}`,
+    [claimant, leaseMs],
+  )
+
+/**
+ * Extends the lease of a running task. Returns whether the holder should go on: false when the task
+ * was cancelled or taken away (its lease ran out and someone recovered it).
+ */
+export async function renewTask(db: Db, id: string, claimant: string, leaseMs: number): Promise<'go' | 'cancel' | 'lost'> {
+  const { rows } = await db.query<{ cancel: boolean }>(
+    `update tasks set lease_until = now() + make_interval(secs => $3::double precision / 1000)
+     where id = $1 and claimed_by = $2 and status = 'running'
+     returning cancel_requested as cancel`,
+    [id, claimant, leaseMs],
+  )
+  if (!rows[0]) return 'lost'
+  return rows[0].cancel ? 'cancel' : 'go'
+}
+
+export async function setActivity(db: Db, id: string, claimant: string, activity: string): Promise<void> {
+  await db.query(`update tasks set activity = $3, updated_at = now() where id = $1 and claimed_by = $2 and status = 'running'`, [id, claimant, activity])
+}
+
+/**
+ * Ends the running step of a task the claimant still holds, and queues the chat's report in the same
+ * transaction, so a step never ends unreported or twice. Undefined when the claim was lost.
+ */
+export async function finishStep(
+  pool: Pool,
+  t: { id: string; claimant: string; status: Exclude<TaskStatus, 'queued' | 'running'>; result?: TaskResult; error?: string },
+): Promise<TaskRow | undefined> {
+  return inTransaction(pool, async (client) => {
+    const row = await one(
+      client,
+      `update tasks set status = $3, result = coalesce(result, '{}'::jsonb) || $4::jsonb, error = $5, activity = null,
+         claimed_by = null, lease_until = null, updated_at = now(),
+         finished_at = case when $3 in ('completed', 'failed', 'cancelled') then now() end
+       where id = $1 and claimed_by = $2 and status = 'running'
+       returning ${columns}`,
+      [t.id, t.claimant, t.status, JSON.stringify(t.result ?? {}), t.error ?? null],
+    )
+    if (row) await announce(client, row)
+    return row
+  })
+}
+
+/** Hands a running task back to the queue unharmed (a shutdown interrupted it; the attempt is not counted). */
+export async function requeueTask(db: Db, id: string, claimant: string): Promise<void> {
+  await db.query(
+    `update tasks set status = 'queued', claimed_by = null, lease_until = null, activity = null, attempts = greatest(attempts - 1, 0), updated_at = now()
+     where id = $1 and claimed_by = $2 and status = 'running'`,
+    [id, claimant],
+  )
+}
+
+/** A person decided on a finished change: queue its push or its discard. Undefined if it no longer waits. */
+export const queueStep = (db: Db, id: string, step: 'push' | 'discard') =>
+  one(
+    db,
+    `update tasks set status = 'queued', step = $2, updated_at = now() where id = $1 and status = 'waiting' returning ${columns}`,
+    [id, step],
+  )
+
+/**
+ * Running tasks whose lease ran out: their process died (kill -9, a lost machine). Each is marked
+ * failed and its chat told; the git lock died with the process's connection. Any instance may run
+ * this; `skip locked` keeps two from recovering the same task.
+ */
+export async function recoverExpired(pool: Pool): Promise<TaskRow[]> {
+  return inTransaction(pool, async (client) => {
+    const rows = await many(
+      client,
+      `update tasks set status = 'failed', claimed_by = null, lease_until = null, activity = null, updated_at = now(), finished_at = now(),
+         error = case step when 'push' then 'Mechanic stopped while pushing; check the remote before trying again.'
+                           when 'discard' then 'Mechanic stopped while discarding the change.'
+                           else 'Mechanic stopped while the task ran; nothing was pushed.' end
+       where id in (select id from tasks where status = 'running' and lease_until < now() for update skip locked)
+       returning ${columns}`,
+      [],
+    )
+    for (const row of rows) await announce(client, row)
+    return rows
+  })
+}
+
+/**
+ * Cancels a chat's newest active task: a queued one at once (reported through the inbox), a running
+ * one by flagging it for its runner, which stops aider. Returns the task and what was done.
+ */
+export async function cancelChatTask(
+  pool: Pool,
+  chatId: number,
+  allowed: (task: TaskRow) => boolean,
+): Promise<{ task: TaskRow; how: 'cancelled' | 'stopping' | 'denied' } | undefined> {
+  return inTransaction(pool, async (client) => {
+    const task = await one(client, `select ${columns} from tasks where chat_id = $1 and status in ('queued', 'running') order by created_at desc limit 1 for update`, [chatId])
+    if (!task) return undefined
+    if (!allowed(task)) return { task, how: 'denied' as const }
+    if (task.status === 'running') {
+      await client.query('update tasks set cancel_requested = true, updated_at = now() where id = $1', [task.id])
+      return { task, how: 'stopping' as const }
+    }
+    const row = await one(
+      client,
+      `update tasks set status = 'cancelled', error = 'Cancelled before it started.', finished_at = now(), updated_at = now() where id = $1 returning ${columns}`,
+      [task.id],
+    )
+    if (row) await announce(client, row)
+    return { task: row ?? task, how: 'cancelled' as const }
+  })
+}
+
+/** Recent tasks of a chat, newest first (for /tasks). */
+export const listChatTasks = (db: Db, chatId: number, limit = 10) =>
+  many(db, `select ${columns} from tasks where chat_id = $1 order by created_at desc limit $2`, [chatId, limit])
+
+export async function setProgressMessage(db: Db, id: string, messageId: number): Promise<void> {
+  await db.query('update tasks set progress_message_id = $2 where id = $1 and progress_message_id is null', [id, messageId])
+}
+
+/** Records that the chat was told about `state`; false if it already was (a retried report). */
+export async function markReported(db: Db, id: string, state: string): Promise<boolean> {
+  const { rowCount } = await db.query('update tasks set reported = $2 where id = $1 and reported is distinct from $2', [id, state])
+  return (rowCount ?? 0) > 0
+}
+
+/** Counts by status, for /status. */
+export async function taskCounts(db: Db): Promise<Record<TaskStatus, number>> {
+  const { rows } = await db.query<{ status: TaskStatus; n: string }>('select status, count(*) as n from tasks group by status')
+  const counts = { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 }
+  for (const r of rows) counts[r.status] = Number(r.n)
+  return counts
+}
+
+/** How many active tasks are ahead of this one (0: it is next for the repository). */
+export async function queuePosition(db: Db, id: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `select count(*) as n from tasks t, tasks me
+     where me.id = $1 and t.id <> me.id and t.status in ('queued', 'running') and t.created_at <= me.created_at`,
+    [id],
+  )
+  return Number(rows[0]?.n ?? 0)
+}

@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto'
+import type { Pool } from '../db/database.ts'
+import { claimTask, finishStep, recoverExpired, renewTask, requeueTask, setActivity } from '../db/tasks.ts'
+import type { TaskResult, TaskRow, TaskStatus } from '../db/tasks.ts'
+import type { Logger } from '../logger.ts'
+import { AiderStartError, runAider } from './aider.ts'
+import type { AiderSettings } from './aider.ts'
+import { commitMessage, explainAiderOutput } from './aider-output.ts'
+import type { GitLock } from './git-lock.ts'
+import { RepoError } from './repository.ts'
+import type { Repository } from './repository.ts'
+
+/** What the chat is shown while a task runs. */
+export interface TaskProgress {
+  activity: string
+  /** The last lines aider printed (for the running step). */
+  lines: string[]
+}
+
+export interface TaskRunnerOptions {
+  pool: Pool
+  lock: GitLock
+  repo: Repository
+  /** The git lock's key: the remote, without credentials. */
+  lockKey: string
+  aider: AiderSettings
+  /** PATH for aider (config is the only reader of the environment). */
+  path: string | undefined
+  /** Where approved changes go; undefined: the task's own branch. */
+  pushBranch: string | undefined
+  leaseMs: number
+  pollMs: number
+  /** Tasks claimed at once; beyond the first they wait for the git lock ("waiting for the repository"). */
+  concurrency?: number
+  log: Logger
+  /** Removes secrets from text that leaves for the chat. */
+  scrub: (text: string) => string
+  /** Shows progress in the chat; `settle` is awaited before a step's end is recorded. */
+  progress?: { update(task: TaskRow, progress: TaskProgress): void; settle(taskId: string): Promise<void> }
+  /** A report was queued in a chat's inbox lane: wake the dispatcher. */
+  onReported: () => void
+}
+
+type StepEnd = { status: Exclude<TaskStatus, 'queued' | 'running'>; result?: TaskResult; error?: string }
+type AbortReason = 'cancel' | 'shutdown' | 'lost'
+
+/** A patch larger than this is not a change to review on a phone. */
+const MAX_PATCH_CHARS = 1_000_000
+const RECENT_LINES = 6
+
+/** Why a git step failed, for the person. */
+function describeRepoError(err: RepoError, target: string): string {
+  switch (err.kind) {
+    case 'conflict':
+      return `The change conflicts with ${target} on the remote, so nothing was pushed. Ask again to redo it on the current code.`
+    case 'auth':
+      return 'The remote refused the credentials; check GIT_ACCESS_TOKEN. Nothing was pushed.'
+    case 'remote':
+      return 'The remote repository could not be reached; check GIT_REMOTE_URL and try again.'
+    case 'rejected':
+      return `The remote kept rejecting the push to ${target}; nothing was forced. Try again.`
+    case 'state':
+      return `A git step failed (${err.message}).`
+  }
+}
+
+/**
+ * Runs tasks outside the chats' inbox lanes, so a chat stays responsive while aider works. Each step
+ * (write the change, push it, discard it) holds the repository's git lock for its whole length and
+ * keeps its lease alive; a task whose holder died is recovered by its lease running out.
+ */
+export class TaskRunner {
+  readonly #o: TaskRunnerOptions
+  readonly #claimant = `tasks:${randomUUID()}`
+  readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>()
+  #timer: NodeJS.Timeout | undefined
+  #polling: Promise<void> | undefined
+  #stopped = false
+
+  constructor(options: TaskRunnerOptions) {
+    this.#o = options
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.wake(), this.#o.pollMs)
+    this.wake()
+  }
+
+  /** Look for work now (a task was queued or decided). */
+  wake(): void {
+    if (this.#stopped) return
+    this.#polling ??= this.#poll()
+      .catch((err: unknown) => this.#o.log.error({ err }, 'task poll failed'))
+      .finally(() => (this.#polling = undefined))
+  }
+
+  /** Ids of the tasks this process runs now. */
+  active(): string[] {
+    return [...this.#running.keys()]
+  }
+
+  /**
+   * Stops claiming, gives running steps `graceMs` to finish, then stops aider and hands the rest back
+   * to the queue, where the next instance picks them up from a clean clone.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopped = true
+    clearInterval(this.#timer)
+    await this.#polling
+    const all = () => Promise.all([...this.#running.values()].map((r) => r.done))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))])
+    clearTimeout(timer)
+    for (const r of this.#running.values()) r.abort.abort('shutdown' satisfies AbortReason)
+    await all()
+  }
+
+  async #poll(): Promise<void> {
+    const recovered = await recoverExpired(this.#o.pool)
+    if (recovered.length) {
+      this.#o.log.warn({ tasks: recovered.map((t) => t.id) }, 'tasks whose runner died were marked failed')
+      this.#o.onReported()
+    }
+    while (!this.#stopped && this.#running.size < (this.#o.concurrency ?? 2)) {
+      const task = await claimTask(this.#o.pool, this.#claimant, this.#o.leaseMs)
+      if (!task) return
+      const abort = new AbortController()
+      const done = this.#run(task, abort).finally(() => this.#running.delete(task.id))
+      this.#running.set(task.id, { abort, done })
+    }
+  }
+
+  async #run(task: TaskRow, abort: AbortController): Promise<void> {
+    const log = this.#o.log.child({ taskId: task.id, step: task.step, chatId: task.chatId })
+    const heartbeat = setInterval(() => {
+      renewTask(this.#o.pool, task.id, this.#claimant, this.#o.leaseMs)
+        .then((state) => {
+          // A push or discard is short and must not stop half-way: only the code step is cancellable.
+          if (state === 'lost' || (state === 'cancel' && task.step === 'code')) abort.abort(state satisfies AbortReason)
+        })
+        .catch((err: unknown) => log.warn({ err }, 'could not renew the task lease'))
+    }, Math.max(200, Math.min(2000, this.#o.leaseMs / 3)))
+    const started = performance.now()
+    let end: StepEnd | undefined
+    try {
+      log.info('task step started')
+      end = await this.#step(task, abort.signal, log)
+    } catch (err) {
+      const reason = abort.signal.aborted ? (abort.signal.reason as AbortReason) : undefined
+      if (reason === 'shutdown') {
+        await requeueTask(this.#o.pool, task.id, this.#claimant)
+        log.info('task handed back at shutdown')
+      } else if (reason === 'lost') {
+        log.warn('task lease lost; another instance took it over')
+      } else if (reason === 'cancel') {
+        end = { status: 'cancelled', error: 'Cancelled while it ran; nothing was kept.' }
+      } else if (err instanceof RepoError) {
+        log.error({ err, kind: err.kind }, 'git step failed')
+        end = { status: 'failed', error: describeRepoError(err, this.#target(task)) }
+      } else if (err instanceof AiderStartError) {
+        log.error({ err }, 'aider could not start')
+        end = { status: 'failed', error: 'aider could not be started on the server (check AIDER_BIN).' }
+      } else {
+        log.error({ err }, 'task step failed')
+        end = { status: 'failed', error: 'The task failed unexpectedly; the details are in the service log.' }
+      }
+    } finally {
+      clearInterval(heartbeat)
+      await this.#o.progress?.settle(task.id)
+    }
+    if (!end) return
+    const row = await finishStep(this.#o.pool, { id: task.id, claimant: this.#claimant, ...end })
+    log.info({ status: end.status, ms: Math.round(performance.now() - started), recorded: row !== undefined }, 'task step ended')
+    if (row) this.#o.onReported()
+  }
+
+  /** Where the change goes: what the person saw when asked (recorded), else the configured branch. */
+  #target(task: TaskRow): string {
+    return task.result?.pushTarget ?? this.#o.pushBranch ?? task.result?.branch ?? `mechanic/${task.id}`
+  }
+
+  #activity(task: TaskRow, activity: string, lines: string[] = []): void {
+    this.#o.progress?.update(task, { activity, lines })
+    void setActivity(this.#o.pool, task.id, this.#claimant, activity).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not record the task activity'))
+  }
+
+  /** Runs `work` while holding the repository; waiting for it shows in /tasks. */
+  async #withRepository<T>(task: TaskRow, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+    const held = await this.#o.lock.acquire(this.#o.lockKey, { signal, onWait: () => this.#activity(task, 'waiting for the repository') })
+    try {
+      signal.throwIfAborted()
+      return await work()
+    } finally {
+      await held.release()
+    }
+  }
+
+  async #step(task: TaskRow, signal: AbortSignal, log: Logger): Promise<StepEnd> {
+    const { repo } = this.#o
+    const branch = task.result?.branch ?? `mechanic/${task.id}`
+    if (task.step === 'discard') {
+      return this.#withRepository(task, signal, async () => {
+        this.#activity(task, 'discarding the change')
+        if (task.result?.baseBranch) await repo.deleteBranch(branch, task.result.baseBranch).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
+        return { status: 'cancelled', error: 'Discarded; nothing was pushed.' }
+      })
+    }
+    if (task.step === 'push') {
+      const { baseSha, patch } = task.result ?? {}
+      if (!baseSha || !patch) return { status: 'failed', error: 'The task has no change to push.' }
+      const target = this.#target(task)
+      return this.#withRepository(task, signal, async () => {
+        this.#activity(task, `pushing to ${target}`)
+        const { base } = await repo.prepare()
+        await repo.applyPatch(branch, baseSha, patch)
+        const pushedSha = await repo.push(target)
+        await repo.deleteBranch(branch, base).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
+        return { status: 'completed', result: { pushedTo: target, pushedSha } }
+      })
+    }
+    return this.#withRepository(task, signal, () => this.#code(task, branch, signal))
+  }
+
+  /** Writes the change: a clean clone on the task's branch, one aider run, judged by git. */
+  async #code(task: TaskRow, branch: string, signal: AbortSignal): Promise<StepEnd> {
+    const { repo, aider, path, scrub } = this.#o
+    this.#activity(task, 'preparing the repository')
+    const { base, baseSha } = await repo.prepare()
+    await repo.startBranch(branch)
+    this.#activity(task, 'running aider')
+    const recent: string[] = []
+    const run = await runAider(
+      aider,
+      {
+        cwd: repo.dir,
+        instructions: task.input.instructions,
+        files: task.input.files,
+        signal,
+        onLine: (line) => {
+          if (!line.trim()) return
+          recent.push(scrub(line).slice(0, 200))
+          if (recent.length > RECENT_LINES) recent.shift()
+          this.#o.progress?.update(task, { activity: 'running aider', lines: [...recent] })
+        },
+      },
+      path,
+    )
+    const discard = () => repo.deleteBranch(branch, base)
+    if (signal.aborted) {
+      await discard()
+      signal.throwIfAborted()
+    }
+    const explanation = scrub(explainAiderOutput(run.output))
+    if (run.timedOut) {
+      await discard()
+      return { status: 'failed', error: `aider did not finish within ${Math.round(aider.timeoutMs / 1000)} s and was stopped; nothing was kept.`, result: { aiderMs: run.durationMs } }
+    }
+    const commit = await repo.commitAll(commitMessage(task.id, task.input.instructions))
+    if (!commit) {
+      await discard()
+      if (run.exitCode !== 0) return { status: 'failed', error: `aider failed (exit code ${run.exitCode ?? 'none'}) without changing anything.`, result: { explanation, aiderMs: run.durationMs } }
+      return { status: 'completed', result: { files: [], added: 0, removed: 0, explanation, aiderMs: run.durationMs } }
+    }
+    const changes = await repo.changes(baseSha)
+    const patch = await repo.formatPatch(baseSha)
+    if (patch.length > MAX_PATCH_CHARS) {
+      await discard()
+      return { status: 'failed', error: `The change is too large to review from Telegram (${Math.round(patch.length / 1000)} kB); nothing was kept.` }
+    }
+    return {
+      status: 'waiting',
+      result: { branch, pushTarget: this.#o.pushBranch ?? branch, baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs },
+    }
+  }
+}

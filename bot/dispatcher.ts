@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Pool } from '../db/database.ts'
@@ -51,6 +52,8 @@ export class Dispatcher {
     this.wake()
   }
 
+  readonly #detached = AsyncLocalStorage.snapshot()
+
   /** Looks for work now (after a new update was stored) instead of at the next poll. */
   wake(): void {
     if (this.#stopped) return
@@ -59,7 +62,9 @@ export class Dispatcher {
       return
     }
     clearTimeout(this.#timer)
-    void this.#tick()
+    // Handlers run in the context the dispatcher was made in: a wake from inside a graph run (a tool
+    // that queued work) would otherwise make every later graph run a "subgraph" of that run.
+    void this.#detached(() => this.#tick())
   }
 
   get active(): number {

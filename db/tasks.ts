@@ -24,6 +24,9 @@ export interface TaskResult {
   /** `git format-patch` of the change: rebuilt from this when pushing, so no local branch must survive. */
   patch?: string
   aiderMs?: number
+  /** The running aider's process group and host, to kill it should its runner die. */
+  aiderPid?: number
+  aiderHost?: string
   /** Where an approved push goes, fixed when the change is shown for review. */
   pushTarget?: string
   pushedTo?: string
@@ -151,6 +154,11 @@ export async function renewTask(db: Db, id: string, claimant: string, leaseMs: n
 
 export async function setActivity(db: Db, id: string, claimant: string, activity: string): Promise<void> {
   await db.query(`update tasks set activity = $3, updated_at = now() where id = $1 and claimed_by = $2 and status = 'running'`, [id, claimant, activity])
+}
+
+/** Merges facts into a running task's result (the claimant must still hold it). */
+export async function noteResult(db: Db, id: string, claimant: string, facts: TaskResult): Promise<void> {
+  await db.query(`update tasks set result = coalesce(result, '{}'::jsonb) || $3::jsonb where id = $1 and claimed_by = $2 and status = 'running'`, [id, claimant, JSON.stringify(facts)])
 }
 
 /**

@@ -1,6 +1,8 @@
 /** Lines aider prints about itself rather than about the change. */
 const NOISE = [
   /^Aider v/,
+  /^Analytics have been/,
+  /^Update git (name|email) with/,
   /^Model: /,
   /^Git repo: /,
   /^Repo-map: /,
@@ -20,15 +22,16 @@ const MAX_EXPLANATION = 600
 export function explainAiderOutput(output: string): string {
   const prose: string[] = []
   let inFence = false
-  const lines = output.split('\n')
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trimEnd()
+  let lastLine = ''
+  for (const raw of output.split('\n')) {
+    const line = raw.trimEnd()
     if (/^\s*```/.test(line)) {
       inFence = !inFence
-      // The line before a fence in whole-file edits is the file's name, not prose.
-      if (inFence && prose.length && lines[i - 1]?.trim() === prose.at(-1)) prose.pop()
+      // The last line before a fence in an edit is the file's name, not prose.
+      if (inFence && /^\S+$/.test(lastLine) && prose.at(-1) === lastLine) prose.pop()
       continue
     }
+    if (line.trim()) lastLine = line.trim()
     if (inFence || !line.trim() || NOISE.some((re) => re.test(line.trim()))) continue
     prose.push(line.trim())
   }

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { execa } from 'execa'
 
 /** How aider is started: the binary, the model and the OpenAI-compatible endpoint it talks to. */
@@ -23,6 +24,8 @@ export interface AiderRequest {
   signal?: AbortSignal
   /** Called with each line aider prints, for progress in the chat. */
   onLine?: (line: string) => void
+  /** Called with aider's pid (also its process group) once it runs. */
+  onStart?: (pid: number) => void
 }
 
 export interface AiderResult {
@@ -125,6 +128,7 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
     // execa's timeout kills aider alone; a process it started may hold the output pipe open and keep
     // the loop below waiting, so the whole group is killed on the same deadline.
     const timer = setTimeout(killGroup, settings.timeoutMs)
+    if (child.pid) request.onStart?.(child.pid)
     request.signal?.addEventListener('abort', killGroup, { once: true })
     for await (const line of child.iterable({ from: 'all' })) keep(String(line))
     const result = await child
@@ -136,5 +140,26 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
     return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.isCanceled, output: tail, durationMs: Math.round(performance.now() - started) }
   } finally {
     await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Kills what is left of an aider run whose parent died (kill -9): it runs in its own process group,
+ * so it would outlive us and write into the next task's clone. Only a group whose leader still runs
+ * `bin` is killed, so a reused pid is left alone. Linux only (reads /proc); returns whether it killed.
+ */
+export function killOrphan(pid: number, bin: string): boolean {
+  let cmdline: string
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  } catch {
+    return false
+  }
+  if (!cmdline.split('\0').some((arg) => arg === bin || arg.endsWith(`/${basename(bin)}`))) return false
+  try {
+    process.kill(-pid, 'SIGKILL')
+    return true
+  } catch {
+    return false
   }
 }

@@ -1,9 +1,11 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import type { Pool } from '../db/database.ts'
-import { claimTask, finishStep, recoverExpired, renewTask, requeueTask, setActivity } from '../db/tasks.ts'
+import { claimTask, finishStep, noteResult, recoverExpired, renewTask, requeueTask, setActivity } from '../db/tasks.ts'
 import type { TaskResult, TaskRow, TaskStatus } from '../db/tasks.ts'
 import type { Logger } from '../logger.ts'
-import { AiderStartError, runAider } from './aider.ts'
+import { AiderStartError, killOrphan, runAider } from './aider.ts'
 import type { AiderSettings } from './aider.ts'
 import { commitMessage, explainAiderOutput } from './aider-output.ts'
 import type { GitLock } from './git-lock.ts'
@@ -76,6 +78,8 @@ export class TaskRunner {
   #timer: NodeJS.Timeout | undefined
   #polling: Promise<void> | undefined
   #stopped = false
+  /** Runs in the context the runner was made in: a wake from inside a graph run must not pass that run's context on. */
+  readonly #detached = AsyncLocalStorage.snapshot()
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options
@@ -89,7 +93,7 @@ export class TaskRunner {
   /** Look for work now (a task was queued or decided). */
   wake(): void {
     if (this.#stopped) return
-    this.#polling ??= this.#poll()
+    this.#polling ??= this.#detached(() => this.#poll())
       .catch((err: unknown) => this.#o.log.error({ err }, 'task poll failed'))
       .finally(() => (this.#polling = undefined))
   }
@@ -118,7 +122,8 @@ export class TaskRunner {
   async #poll(): Promise<void> {
     const recovered = await recoverExpired(this.#o.pool)
     if (recovered.length) {
-      this.#o.log.warn({ tasks: recovered.map((t) => t.id) }, 'tasks whose runner died were marked failed')
+      const killed = recovered.filter((t) => t.result?.aiderPid && t.result.aiderHost === hostname() && killOrphan(t.result.aiderPid, this.#o.aider.bin))
+      this.#o.log.warn({ tasks: recovered.map((t) => t.id), orphansKilled: killed.map((t) => t.id) }, 'tasks whose runner died were marked failed')
       this.#o.onReported()
     }
     while (!this.#stopped && this.#running.size < (this.#o.concurrency ?? 2)) {
@@ -236,6 +241,7 @@ export class TaskRunner {
         instructions: task.input.instructions,
         files: task.input.files,
         signal,
+        onStart: (pid) => void noteResult(this.#o.pool, task.id, this.#claimant, { aiderPid: pid, aiderHost: hostname() }).catch(() => undefined),
         onLine: (line) => {
           if (!line.trim()) return
           recent.push(scrub(line).slice(0, 200))

@@ -1,0 +1,305 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { BOT_TOKEN, Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
+import { sleep, waitUntil } from '../support/http.ts'
+import { lastUserText } from '../support/openai-emulator.ts'
+import type { ChatRequest, ModelTurn } from '../support/openai-emulator.ts'
+import { AIDER_BIN, createRemote, git, pushFromElsewhere } from '../support/git.ts'
+import type { ServiceProcess } from '../support/service.ts'
+import type { TelegramCall } from '../support/telegram-emulator.ts'
+
+const GIT_TOKEN = 'ghp_TESTgitTokenForEmulatorsOnly0123456789'
+
+let h: Harness
+let remote: { bare: string; url: string }
+let workspace: string
+/** When aider's model requests ran: [start, end] in ms, to prove two runs never overlapped. */
+let aiderSpans: Array<[number, number]>
+
+const userTexts = (req: ChatRequest) =>
+  req.messages
+    .filter((m) => m.role === 'user')
+    .map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)))
+    .join('\n')
+
+/**
+ * One emulator serves both the agents and aider. aider's requests carry its own system prompt and get
+ * a whole-file edit ("add a FILE saying WORDS"); the coder calls request_code_change; a tool result
+ * or a task note gets a short follow-up; anything else is echoed.
+ */
+async function model(req: ChatRequest): Promise<ModelTurn> {
+  const system = String(req.messages[0]?.content ?? '')
+  if (/expert software developer/i.test(system)) {
+    const started = Date.now()
+    const want = [...userTexts(req).matchAll(/add a (\S+) saying ([^\n"]+)/g)].at(-1)
+    await sleep(600) // long enough that an overlap of two runs would show
+    aiderSpans.push([started, Date.now()])
+    if (!want) return { content: 'I am not sure what to change.' }
+    return { content: `Creating ${want[1]}.\n\n${want[1]}\n\`\`\`\n${want[2]!.trim()}\n\`\`\`\n` }
+  }
+  const last = req.messages.at(-1)
+  if (last?.role === 'tool') return { content: `coder: ${String(last.content)}` }
+  const text = lastUserText(req)
+  if (text.startsWith('[Mechanic')) return { content: `follow-up: ${text.slice(0, 60)}` }
+  if (system.includes('coder of Mechanic')) {
+    const file = /add a (\S+)/.exec(text)?.[1]
+    return { toolCalls: [{ name: 'request_code_change', args: { instructions: text, ...(file && { files: [file] }) } }] }
+  }
+  return { content: `echo: ${text}` }
+}
+
+async function start(env: Record<string, string> = {}): Promise<ServiceProcess> {
+  h.openai.respondWith(model)
+  return h.startService({ GIT_REMOTE_URL: remote.url, GIT_ACCESS_TOKEN: GIT_TOKEN, WORKSPACE_DIR: workspace, AIDER_BIN: AIDER_BIN ?? 'aider', AIDER_TIMEOUT_SECONDS: '60', ...env })
+}
+
+beforeEach(async () => {
+  h = await Harness.create()
+  remote = createRemote()
+  workspace = mkdtempSync(join(tmpdir(), 'mechanic-ws-'))
+  aiderSpans = []
+})
+afterEach(async () => {
+  await h.closeAndCheckLogs()
+  if (h.allOutput().includes(GIT_TOKEN)) throw new Error('the git token appeared in the logs')
+})
+
+const buttonsOf = (c: TelegramCall) => ((c.params.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? []).flat()
+
+/** The `n`th message with buttons in a chat: its id, text and buttons by label. */
+async function buttonsMessage(n: number, chatId = USER_ID, timeoutMs = 60_000) {
+  const call = await waitUntil(
+    () => h.telegram.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === chatId && buttonsOf(c).length > 0 && c.result)[n - 1],
+    `button message ${n} in chat ${chatId}`,
+    timeoutMs,
+  )
+  return { messageId: (call.result as { message_id: number }).message_id, text: String(call.params.text), buttons: Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data])) }
+}
+
+const waitForText = (chatId: number, re: RegExp, timeoutMs = 60_000) =>
+  waitUntil(() => h.telegram.sentTexts(chatId).find((t) => re.test(t)), `a message matching ${re}`, timeoutMs)
+
+/** `/code …`, then Approve on the plan: returns the task id the agent was told. */
+async function approvedPlan(service: ServiceProcess, request: string, chatId = USER_ID) {
+  await service.deliver(h.text(`/code ${request}`, { userId: chatId }), WEBHOOK_SECRET)
+  const plan = await buttonsMessage(1, chatId)
+  await service.deliver(h.press(plan.messageId, plan.buttons.Approve!, { chatId, userId: chatId }), WEBHOOK_SECRET)
+  const queued = await waitForText(chatId, /^coder: Task (\w+) is queued/)
+  return { plan, taskId: /Task (\w+)/.exec(queued)![1]! }
+}
+
+const remoteBranches = () => git(remote.bare, 'branch', '--list', '--format=%(refname:short)').split('\n').filter(Boolean)
+
+async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+  if (!h.db.url) throw new Error('these tests read the tasks table: set TEST_DATABASE_URL (.ci/run starts Postgres)')
+  const client = new pg.Client({ connectionString: h.db.url })
+  await client.connect()
+  try {
+    return (await client.query<T>(sql, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_BIN; .ci/run installs aider-chat)', () => {
+  test('/code → plan approval → aider edits → summary with the diff → Push: the commit is on the remote', async () => {
+    const service = await start()
+    const { plan, taskId } = await approvedPlan(service, 'add a NOTES.md saying hello')
+    expect(plan.text).toMatch(/Approval needed \(plan\)\nChange the repository with aider: add a NOTES.md saying hello \(files: NOTES.md\)/)
+    expect(Object.keys(plan.buttons)).toEqual(['Approve', 'Reject', 'Edit'])
+
+    const summary = await waitForText(USER_ID, /is ready for review/)
+    expect(summary).toMatch(new RegExp(`^Task ${taskId} is ready for review: 1 file changed, \\+1 −0\\n• NOTES.md \\(\\+1 −0\\)`))
+    expect(summary).toMatch(/aider: Creating NOTES.md\./)
+    expect(summary).toMatch(/\+\+\+ b\/NOTES.md\n@@ -0,0 \+1 @@\n\+hello/) // the short diff, inline
+    const progress = h.telegram.calls.filter((c) => /^Task \w+: (running aider|preparing|waiting|done)/.test(String(c.params.text ?? '')))
+    expect(progress.length).toBeGreaterThan(0)
+
+    const push = await buttonsMessage(2)
+    expect(push.text).toMatch(new RegExp(`Approval needed \\(push\\)\\nPush the change of task ${taskId} to mechanic/${taskId}\\?`))
+    expect(Object.keys(push.buttons)).toEqual(['Push', 'Discard'])
+    expect(remoteBranches()).toEqual(['main']) // nothing pushed before the second approval
+
+    await service.deliver(h.press(push.messageId, push.buttons.Push!), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, /pushed to/)).toMatch(new RegExp(`^Task ${taskId}: pushed to mechanic/${taskId} \\([0-9a-f]{10}\\)\\.$`))
+    expect(remoteBranches().sort()).toEqual(['main', `mechanic/${taskId}`])
+    expect(git(remote.bare, 'show', `mechanic/${taskId}:NOTES.md`)).toBe('hello')
+    expect(git(remote.bare, 'log', '-1', '--format=%an <%ae>|%s', `mechanic/${taskId}`)).toBe('Mechanic <mechanic@localhost.localdomain>|add a NOTES.md saying hello')
+    // The thread is resumed through the inbox: the agent follows up on the push.
+    await waitForText(USER_ID, /^follow-up: \[Mechanic, not the person\] Task \w+: pushed/)
+    // The token never touched the clone's config, and aider's files stay out of the repository.
+    const clone = join(workspace, 'repo')
+    expect(readFileSync(join(clone, '.git', 'config'), 'utf8')).not.toContain(GIT_TOKEN)
+    expect(git(remote.bare, 'ls-tree', '--name-only', `mechanic/${taskId}`).split('\n').sort()).toEqual(['NOTES.md', 'README.md'])
+
+    await service.deliver(h.text('/tasks'), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, /^Recent tasks:/)).toMatch(new RegExp(`${taskId} · completed — pushed to mechanic/${taskId}`))
+  })
+
+  test('Discard deletes the branch and cancels the task; nothing reaches the remote', async () => {
+    const service = await start()
+    const { taskId } = await approvedPlan(service, 'add a NOTES.md saying bye')
+    const push = await buttonsMessage(2)
+    await service.deliver(h.press(push.messageId, push.buttons.Discard!), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, /was cancelled/)).toBe(`Task ${taskId} was cancelled: Discarded; nothing was pushed.`)
+    expect(remoteBranches()).toEqual(['main'])
+    await waitUntil(() => git(join(workspace, 'repo'), 'branch', '--list', 'mechanic/*') === '' || undefined, 'the local branch deleted')
+    const edit = h.telegram.callsOf('editMessageText').find((c) => c.params.message_id === push.messageId)
+    expect(String(edit?.params.text)).toMatch(/Discarded by User2000 at/)
+  })
+
+  test('a rejected plan runs nothing', async () => {
+    const service = await start()
+    await service.deliver(h.text('/code add a NOTES.md saying nope'), WEBHOOK_SECRET)
+    const plan = await buttonsMessage(1)
+    await service.deliver(h.press(plan.messageId, plan.buttons.Reject!), WEBHOOK_SECRET)
+    await waitForText(USER_ID, /^coder: The person did not approve/)
+    await sleep(1500)
+    expect(aiderSpans).toEqual([])
+    expect(await query('select id from tasks')).toEqual([])
+    expect(existsSync(join(workspace, 'repo'))).toBe(false) // not even cloned
+  })
+
+  test('two tasks on one repository run one after the other (the git lock)', async () => {
+    const service = await start()
+    await approvedPlan(service, 'add a ONE.md saying first', 2001)
+    await approvedPlan(service, 'add a TWO.md saying second', 2002)
+    const first = await buttonsMessage(2, 2001)
+    const second = await buttonsMessage(2, 2002)
+    expect(first.text).toMatch(/Push the change/)
+    expect(second.text).toMatch(/Push the change/)
+    expect(aiderSpans).toHaveLength(2)
+    const [a, b] = aiderSpans.sort((x, y) => x[0] - y[0]) as [[number, number], [number, number]]
+    expect(b[0]).toBeGreaterThanOrEqual(a[1]) // the second run began after the first had ended
+    // The second one showed that it waited (its progress message, which /tasks also reads from the row).
+    expect(h.telegram.calls.some((c) => /^Task \w+: waiting for the repository…/.test(String(c.params.text ?? '')))).toBe(true)
+    const rows = await query<{ attempts: number }>('select attempts from tasks')
+    expect(rows).toHaveLength(2)
+    // Each change stands alone: the second task started from the remote, not from the first's branch.
+    await service.deliver(h.press(second.messageId, second.buttons.Push!, { chatId: 2002, userId: 2002 }), WEBHOOK_SECRET)
+    await waitForText(2002, /pushed to/)
+    const branch = remoteBranches().find((b) => b !== 'main')!
+    expect(git(remote.bare, 'ls-tree', '--name-only', branch).split('\n').sort()).toEqual(['README.md', 'TWO.md'])
+  })
+
+  test('with GIT_PUSH_BRANCH=main, a remote that moved meanwhile is rebased, never forced', async () => {
+    const service = await start({ GIT_PUSH_BRANCH: 'main' })
+    const { taskId } = await approvedPlan(service, 'add a NOTES.md saying rebased')
+    const push = await buttonsMessage(2)
+    expect(push.text).toMatch(new RegExp(`task ${taskId} to main\\?`))
+    pushFromElsewhere(remote.bare, { 'OTHER.md': 'someone else\n' }, 'a commit from elsewhere')
+    await service.deliver(h.press(push.messageId, push.buttons.Push!), WEBHOOK_SECRET)
+    await waitForText(USER_ID, /pushed to main/)
+    expect(git(remote.bare, 'log', '--format=%s', 'main').split('\n')).toEqual(['add a NOTES.md saying rebased', 'a commit from elsewhere', 'initial commit'])
+    expect(git(remote.bare, 'show', 'main:NOTES.md')).toBe('rebased')
+    expect(git(remote.bare, 'show', 'main:OTHER.md')).toBe('someone else')
+  })
+
+  test('a conflicting change fails the task with a clear message and pushes nothing', async () => {
+    const service = await start({ GIT_PUSH_BRANCH: 'main' })
+    const { taskId } = await approvedPlan(service, 'add a README.md saying mine')
+    const push = await buttonsMessage(2)
+    pushFromElsewhere(remote.bare, { 'README.md': 'theirs\n' }, 'a conflicting commit')
+    const before = git(remote.bare, 'rev-parse', 'main')
+    await service.deliver(h.press(push.messageId, push.buttons.Push!), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, /failed/)).toBe(`Task ${taskId} failed: The change conflicts with main on the remote, so nothing was pushed. Ask again to redo it on the current code.`)
+    expect(git(remote.bare, 'rev-parse', 'main')).toBe(before)
+  })
+})
+
+/** A stand-in for aider (allowed for the timeout and environment tests): hangs, or dumps its environment. */
+function fakeAider(dir: string): string {
+  const path = join(dir, 'aider')
+  writeFileSync(
+    path,
+    [
+      '#!/bin/sh',
+      `case "$*" in`,
+      `  *hang*) echo "thinking..."; sleep 120 ;;`,
+      `  *env*) env > "${join(dir, 'env.txt')}"; echo "hello" > NOTES.md ;;`,
+      `  *) echo "hello" > NOTES.md ;;`,
+      'esac',
+    ].join('\n') + '\n',
+  )
+  chmodSync(path, 0o755)
+  return path
+}
+
+const isRunning = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+describe('the coder with a stand-in aider (timeouts, environment, crashes)', () => {
+  test('aider hanging past its timeout is killed, the task failed, the lock released for the next task', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const service = await start({ AIDER_BIN: fakeAider(dir), AIDER_TIMEOUT_SECONDS: '2' })
+    const { taskId } = await approvedPlan(service, 'hang forever')
+    expect(await waitForText(USER_ID, /failed/, 30_000)).toBe(`Task ${taskId} failed: aider did not finish within 2 s and was stopped; nothing was kept.`)
+    const pid = (await query<{ pid: number }>(`select (result->>'aiderPid')::int as pid from tasks where id = $1`, [taskId]))[0]?.pid
+    expect(pid).toBeGreaterThan(0)
+    await waitUntil(() => !isRunning(pid!) || undefined, 'the hung aider gone')
+    // The lock is free: the next task runs at once.
+    await service.deliver(h.text('/code add a NOTES.md saying after'), WEBHOOK_SECRET)
+    const plan = await buttonsMessage(2)
+    await service.deliver(h.press(plan.messageId, plan.buttons.Approve!), WEBHOOK_SECRET)
+    await waitForText(USER_ID, /is ready for review: 1 file changed/, 30_000)
+  })
+
+  test("aider's environment holds what it needs and no secret of ours", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const service = await start({ AIDER_BIN: fakeAider(dir) })
+    await approvedPlan(service, 'print the env')
+    await waitForText(USER_ID, /is ready for review/, 30_000)
+    const env = readFileSync(join(dir, 'env.txt'), 'utf8')
+    for (const secret of [BOT_TOKEN, GIT_TOKEN, WEBHOOK_SECRET, h.db.url ? new URL(h.db.url).password : 'unused']) expect(env).not.toContain(secret)
+    expect(env).not.toMatch(/^(DATABASE_URL|TELEGRAM_\w+|GIT_ACCESS_TOKEN)=/m)
+    expect(env).toMatch(/^OPENAI_API_BASE=http:\/\/127\.0\.0\.1:\d+\/v1$/m)
+    expect(env).toMatch(/^OPENAI_API_KEY=/m) // aider talks to the same endpoint with the same key as the agents
+  })
+
+  test('kill -9 during a task: after a restart the task is failed and told, the orphaned aider killed, the repository usable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const env = { AIDER_BIN: fakeAider(dir), TASK_LEASE_SECONDS: '2' }
+    const first = await start(env)
+    const { taskId } = await approvedPlan(first, 'hang here')
+    const pid = await waitUntil(async () => (await query<{ pid: number | null }>(`select (result->>'aiderPid')::int as pid from tasks where id = $1`, [taskId]))[0]?.pid ?? undefined, 'aider started')
+    expect(isRunning(pid)).toBe(true)
+    first.kill9()
+    await sleep(2500) // the lease runs out
+    const second = await start(env)
+    expect(await waitForText(USER_ID, new RegExp(`Task ${taskId} failed`), 30_000)).toBe(`Task ${taskId} failed: Mechanic stopped while the task ran; nothing was pushed.`)
+    await waitUntil(() => !isRunning(pid) || undefined, 'the orphaned aider killed')
+    const [row] = await query<{ status: string; claimed: string | null }>('select status, claimed_by as claimed from tasks where id = $1', [taskId])
+    expect(row).toEqual({ status: 'failed', claimed: null })
+    await second.deliver(h.text('/code add a NOTES.md saying again'), WEBHOOK_SECRET)
+    const plan = await buttonsMessage(2)
+    await second.deliver(h.press(plan.messageId, plan.buttons.Approve!), WEBHOOK_SECRET)
+    await waitForText(USER_ID, /is ready for review/, 30_000)
+  })
+
+  test('/cancel stops a running aider and cancels the task; /tasks shows it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const service = await start({ AIDER_BIN: fakeAider(dir) })
+    const { taskId } = await approvedPlan(service, 'hang until cancelled')
+    await waitUntil(async () => (await query(`select 1 from tasks where id = $1 and activity = 'running aider'`, [taskId]))[0], 'aider running')
+    await service.deliver(h.text('/tasks'), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, /^Recent tasks:/)).toMatch(new RegExp(`${taskId} · running — running aider`))
+    await service.deliver(h.text('/cancel'), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, /^Stopping task/)).toBe(`Stopping task ${taskId}…`)
+    expect(await waitForText(USER_ID, /was cancelled/, 30_000)).toBe(`Task ${taskId} was cancelled: Cancelled while it ran; nothing was kept.`)
+  })
+
+  test('without GIT_REMOTE_URL there is no coder: /code says how to set it up', async () => {
+    h.openai.respondWith(model)
+    const service = await h.startService()
+    await service.deliver(h.text('/code add a thing'), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, /coder is not set up/)).toMatch(/GIT_REMOTE_URL/)
+  })
+})

@@ -155,8 +155,8 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     server.draining = true
     await poller?.stop()
     await scheduler.stop()
-    await runner?.stop(config.shutdownGraceMs)
-    await dispatcher.stop(config.shutdownGraceMs)
+    // Both get the same grace, side by side: a task step and a chat's handler end or are handed back.
+    await Promise.all([runner?.stop(config.shutdownGraceMs), dispatcher.stop(config.shutdownGraceMs)])
     server.closeIdleConnections()
     await new Promise((r) => server.close(r))
     await db.close()

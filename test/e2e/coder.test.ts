@@ -31,7 +31,8 @@ const userTexts = (req: ChatRequest) =>
  * or a task note gets a short follow-up; anything else is echoed.
  */
 async function model(req: ChatRequest): Promise<ModelTurn> {
-  const system = String(req.messages[0]?.content ?? '')
+  const first = req.messages[0]?.content
+  const system = typeof first === 'string' ? first : JSON.stringify(first ?? '')
   if (/expert software developer/i.test(system)) {
     const started = Date.now()
     const want = [...userTexts(req).matchAll(/add a (\S+) saying ([^\n"]+)/g)].at(-1)
@@ -67,6 +68,7 @@ afterEach(async () => {
   if (h.allOutput().includes(GIT_TOKEN)) throw new Error('the git token appeared in the logs')
 })
 
+const textOf = (c: TelegramCall) => (typeof c.params.text === 'string' ? c.params.text : '')
 const buttonsOf = (c: TelegramCall) => ((c.params.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? []).flat()
 
 /** The `n`th message with buttons in a chat: its id, text and buttons by label. */
@@ -115,7 +117,7 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     expect(summary).toMatch(new RegExp(`^Task ${taskId} is ready for review: 1 file changed, \\+1 −0\\n• NOTES.md \\(\\+1 −0\\)`))
     expect(summary).toMatch(/aider: Creating NOTES.md\./)
     expect(summary).toMatch(/\+\+\+ b\/NOTES.md\n@@ -0,0 \+1 @@\n\+hello/) // the short diff, inline
-    const progress = h.telegram.calls.filter((c) => /^Task \w+: (running aider|preparing|waiting|done)/.test(String(c.params.text ?? '')))
+    const progress = h.telegram.calls.filter((c) => /^Task \w+: (running aider|preparing|waiting|done)/.test(textOf(c)))
     expect(progress.length).toBeGreaterThan(0)
 
     const push = await buttonsMessage(2)
@@ -175,7 +177,7 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     const [a, b] = aiderSpans.sort((x, y) => x[0] - y[0]) as [[number, number], [number, number]]
     expect(b[0]).toBeGreaterThanOrEqual(a[1]) // the second run began after the first had ended
     // The second one showed that it waited (its progress message, which /tasks also reads from the row).
-    expect(h.telegram.calls.some((c) => /^Task \w+: waiting for the repository…/.test(String(c.params.text ?? '')))).toBe(true)
+    expect(h.telegram.calls.some((c) => /^Task \w+: waiting for the repository…/.test(textOf(c)))).toBe(true)
     const rows = await query<{ attempts: number }>('select attempts from tasks')
     expect(rows).toHaveLength(2)
     // Each change stands alone: the second task started from the remote, not from the first's branch.
@@ -218,6 +220,7 @@ function fakeAider(dir: string): string {
     [
       '#!/bin/sh',
       `case "$*" in`,
+      `  *hang-once*) if [ -f "${join(dir, 'hung')}" ]; then echo "hello" > NOTES.md; else touch "${join(dir, 'hung')}"; sleep 120; fi ;;`,
       `  *hang*) echo "thinking..."; sleep 120 ;;`,
       `  *env*) env > "${join(dir, 'env.txt')}"; echo "hello" > NOTES.md ;;`,
       `  *) echo "hello" > NOTES.md ;;`,
@@ -271,7 +274,7 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     const { taskId } = await approvedPlan(first, 'hang here')
     const pid = await waitUntil(async () => (await query<{ pid: number | null }>(`select (result->>'aiderPid')::int as pid from tasks where id = $1`, [taskId]))[0]?.pid ?? undefined, 'aider started')
     expect(isRunning(pid)).toBe(true)
-    first.kill9()
+    await first.kill9()
     await sleep(2500) // the lease runs out
     const second = await start(env)
     expect(await waitForText(USER_ID, new RegExp(`Task ${taskId} failed`), 30_000)).toBe(`Task ${taskId} failed: Mechanic stopped while the task ran; nothing was pushed.`)
@@ -282,6 +285,19 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     const plan = await buttonsMessage(2)
     await second.deliver(h.press(plan.messageId, plan.buttons.Approve!), WEBHOOK_SECRET)
     await waitForText(USER_ID, /is ready for review/, 30_000)
+  })
+
+  test('SIGTERM during a task hands it back to the queue after the grace period; the next start runs it from a clean clone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const env = { AIDER_BIN: fakeAider(dir), SHUTDOWN_GRACE_SECONDS: '1' }
+    const first = await start(env)
+    const { taskId } = await approvedPlan(first, 'hang-once then write')
+    await waitUntil(async () => (await query(`select 1 from tasks where id = $1 and activity = 'running aider'`, [taskId]))[0], 'aider running')
+    expect(await first.stop()).toEqual({ code: 0, signal: null })
+    expect((await query('select status, attempts, claimed_by from tasks where id = $1', [taskId]))[0]).toEqual({ status: 'queued', attempts: 0, claimed_by: null })
+    await start(env)
+    expect(await waitForText(USER_ID, /is ready for review/, 30_000)).toMatch(new RegExp(`^Task ${taskId} is ready for review: 1 file changed`))
+    expect(h.telegram.sentTexts(USER_ID).filter((t) => /failed/.test(t))).toEqual([])
   })
 
   test('/cancel stops a running aider and cancels the task; /tasks shows it', async () => {

@@ -37,6 +37,10 @@ describe('loadConfig', () => {
     [{ ...base, PORT: 'eighty' }, 'PORT'],
     [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ...base, ALLOWED_USER_IDS: '1;2' }, 'ALLOWED_USER_IDS'],
+    [{ ...base, GIT_REMOTE_URL: 'https://user:ghp_x@github.com/o/r.git' }, 'GIT_REMOTE_URL'],
+    [{ ...base, GIT_REMOTE_URL: 'ftp://host/repo' }, 'GIT_REMOTE_URL'],
+    [{ ...base, GIT_REMOTE_URL: 'https://github.com/o/r.git', GIT_PUSH_BRANCH: '--force' }, 'GIT_PUSH_BRANCH'],
+    [{ ...base, GIT_REMOTE_URL: 'https://github.com/o/r.git', AIDER_TIMEOUT_SECONDS: '0' }, 'AIDER_TIMEOUT_SECONDS'],
   ])('rejects %j naming %s in one line', (env, variable) => {
     let error: unknown
     try {
@@ -48,6 +52,23 @@ describe('loadConfig', () => {
     expect((error as ConfigError).variable).toBe(variable)
     expect((error as ConfigError).message).toMatch(new RegExp(`^Configuration error: ${variable} .+\\.$`))
     expect((error as ConfigError).message).not.toContain('\n')
+  })
+
+  test('the coder is off without GIT_REMOTE_URL, and on with defaults that follow the rest', () => {
+    expect(loadConfig(base).workspace).toBeUndefined()
+    const c = loadConfig({ ...base, GIT_REMOTE_URL: 'git@github.com:o/r.git', GIT_ACCESS_TOKEN: 'ghp_token', DATA_DIR: '/var/data/', LLM_MODEL: 'some/model' })
+    expect(c.workspace).toEqual({
+      remoteUrl: 'git@github.com:o/r.git',
+      accessToken: 'ghp_token',
+      pushBranch: undefined,
+      author: { name: 'Mechanic', email: 'mechanic@localhost.localdomain' },
+      dir: '/var/data/workspace',
+      aiderBin: 'aider',
+      aiderModel: 'some/model',
+      aiderTimeoutMs: 600_000,
+      taskLeaseMs: 60_000,
+    })
+    expect(c.secrets).toContain('ghp_token')
   })
 
   test('never puts a secret value into its error message', () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { inTransaction } from './database.ts'
 import type { Pool } from './database.ts'
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timeout' | 'cancelled'
@@ -145,14 +146,9 @@ export const pendingForChat = (pool: Pool, chatId: number) =>
  * Runs on one instance at a time: a transaction-level advisory lock elects the runner.
  */
 export async function expireDue(pool: Pool, after: (client: Pick<Pool, 'query'>, row: ApprovalRow) => Promise<void>): Promise<ApprovalRow[]> {
-  const client = await pool.connect()
-  try {
-    await client.query('begin')
+  return inTransaction(pool, async (client) => {
     const { rows: lock } = await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [EXPIRY_LOCK_KEY])
-    if (!lock[0]?.ok) {
-      await client.query('rollback')
-      return []
-    }
+    if (!lock[0]?.ok) return []
     const { rows } = await client.query<Raw>(
       `update approval_requests set status = 'timeout', resolved_at = now(),
          decision = '{"type":"reject","message":"The request expired without a decision."}'
@@ -161,14 +157,8 @@ export async function expireDue(pool: Pool, after: (client: Pick<Pool, 'query'>,
     )
     const expired = rows.map(toRow)
     for (const row of expired) await after(client, row)
-    await client.query('commit')
     return expired
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined)
-    throw err
-  } finally {
-    client.release()
-  }
+  })
 }
 
 const EXPIRY_LOCK_KEY = 0x61707072 // "appr"

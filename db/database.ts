@@ -6,6 +6,22 @@ import { acquireDirLock } from './dir-lock.ts'
 
 export type Pool = pg.Pool
 
+/** Runs `work` in one transaction on one client (the embedded database has exactly one). */
+export async function inTransaction<T>(pool: Pool, work: (client: Pick<Pool, 'query'>) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('begin')
+    const out = await work(client)
+    await client.query('commit')
+    return out
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined)
+    throw err
+  } finally {
+    client.release()
+  }
+}
+
 /** An open database: a `pg` pool, whichever engine is behind it. */
 export interface Database {
   pool: Pool

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { inTransaction } from './database.ts'
 import type { Pool } from './database.ts'
 import { enqueueEvent } from './inbox.ts'
 
@@ -81,22 +82,6 @@ const one = async (db: Db, sql: string, params: unknown[]) => (await many(db, sq
 /** The event that tells a chat about its task, queued in the chat's inbox lane. */
 export const TASK_EVENT = 'task_update'
 const announce = (db: Db, task: TaskRow) => enqueueEvent(db, task.chatId, { type: TASK_EVENT, taskId: task.id })
-
-/** Runs `work` in one transaction on one client (the embedded database has exactly one). */
-export async function inTransaction<T>(pool: Pool, work: (client: Db) => Promise<T>): Promise<T> {
-  const client = await pool.connect()
-  try {
-    await client.query('begin')
-    const out = await work(client)
-    await client.query('commit')
-    return out
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined)
-    throw err
-  } finally {
-    client.release()
-  }
-}
 
 /** Short ids that read well in a chat and in a branch name (`mechanic/k3f9x2qa`). */
 export const newTaskId = () => randomBytes(5).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x')

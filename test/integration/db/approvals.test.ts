@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createApproval, decide, expireDue, getApproval, listPending } from '../../../db/approvals.ts'
 import * as inbox from '../../../db/inbox.ts'
-import { migrate } from '../../../db/migrate.ts'
-import { openTestDatabase, quietLog } from '../../support/database.ts'
+import { openPreparedDatabase } from '../../support/database.ts'
 
-let db: Awaited<ReturnType<typeof openTestDatabase>>
+let db: Awaited<ReturnType<typeof openPreparedDatabase>>
 beforeAll(async () => {
-  db = await openTestDatabase()
-  await migrate(db.pool, quietLog)
+  db = await openPreparedDatabase()
 })
 afterAll(() => db.close())
 

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { migrate } from '../../../db/migrate.ts'
 import { cancelChatTask, claimTask, createTask, finishStep, getTask, markReported, queuePosition, queueStep, recoverExpired, renewTask, requeueTask } from '../../../db/tasks.ts'
-import { openTestDatabase, quietLog } from '../../support/database.ts'
+import { openPreparedDatabase } from '../../support/database.ts'
 
-let db: Awaited<ReturnType<typeof openTestDatabase>>
+let db: Awaited<ReturnType<typeof openPreparedDatabase>>
 beforeAll(async () => {
-  db = await openTestDatabase()
-  await migrate(db.pool, quietLog)
+  db = await openPreparedDatabase()
 })
 afterAll(() => db.close())
 

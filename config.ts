@@ -54,6 +54,12 @@ const schema = z
     LLM_TIMEOUT_SECONDS: seconds(120),
     LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
     HISTORY_MAX_MESSAGES: count(40),
+    EMBEDDING_MODEL: z.string().min(1).default('openai/text-embedding-3-small'),
+    EMBEDDING_DIM: z.coerce.number().int().min(1).max(2000, { error: 'must be at most 2000 (the most pgvector indexes with HNSW)' }).default(1536),
+    EMBEDDING_BASE_URL: url('an OpenAI-compatible endpoint with /embeddings').optional(),
+    MEMORY_RECALL_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
+    MEMORY_MIN_SIMILARITY: z.coerce.number().min(-1).max(1).default(0.3),
+    MEMORY_DEDUPE_SIMILARITY: z.coerce.number().min(0).max(1).default(0.92),
     HOST: z.string().min(1).default('0.0.0.0'),
     PORT: z.coerce.number().int().min(0).max(65535, { error: 'must be a TCP port (0-65535)' }).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -110,6 +116,8 @@ export interface Config {
   }
   database: { url: string | undefined; dataDir: string }
   llm: { apiKey: string; baseUrl: string; model: string; timeoutMs: number; maxRetries: number; historyMaxMessages: number }
+  embeddings: { apiKey: string; baseUrl: string; model: string; dim: number; timeoutMs: number; maxRetries: number }
+  memory: { recallLimit: number; minSimilarity: number; dedupeSimilarity: number }
   http: { host: string; port: number }
   logLevel: Env['LOG_LEVEL']
   inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number }
@@ -157,6 +165,15 @@ function toConfig(env: Env): Config {
       maxRetries: env.LLM_MAX_RETRIES,
       historyMaxMessages: env.HISTORY_MAX_MESSAGES,
     },
+    embeddings: {
+      apiKey: env.OPENROUTER_API_KEY,
+      baseUrl: env.EMBEDDING_BASE_URL ?? env.LLM_BASE_URL,
+      model: env.EMBEDDING_MODEL,
+      dim: env.EMBEDDING_DIM,
+      timeoutMs: env.LLM_TIMEOUT_SECONDS * 1000,
+      maxRetries: env.LLM_MAX_RETRIES,
+    },
+    memory: { recallLimit: env.MEMORY_RECALL_LIMIT, minSimilarity: env.MEMORY_MIN_SIMILARITY, dedupeSimilarity: env.MEMORY_DEDUPE_SIMILARITY },
     http: { host: env.HOST, port: env.PORT },
     logLevel: env.LOG_LEVEL,
     inbox: {

@@ -32,15 +32,18 @@ import { coder, requestCodeChangeTool } from './agents/coder.ts'
 import type { TaskQueue } from './agents/coder.ts'
 import type { ChatGraphOptions } from './graph/chat-graph.ts'
 import { join } from 'node:path'
+import { Memory, createEmbedder, memoryTools } from './agents/memory.ts'
+import { ensureMemoryIndex } from './db/memories.ts'
 import type { Logger } from './logger.ts'
 import pkg from './package.json' with { type: 'json' }
 
 const GAVE_UP = 'Sorry, I could not handle your last message, even after several tries. Please send it again.'
 
 /** Our tables, then LangGraph's checkpoint tables: `npm run migrate` and every start run this. */
-async function prepareSchema(db: Database, log: Logger): Promise<void> {
+async function prepareSchema(db: Database, log: Logger, embeddingDim: number): Promise<void> {
   await migrate(db.pool, log)
   await createCheckpointer(db.pool).setup()
+  await ensureMemoryIndex(db.pool, embeddingDim)
 }
 
 /** getMe, retried: Telegram being briefly unreachable must not stop a start (updates still queue). */
@@ -78,7 +81,7 @@ function createTaskRunner(config: Config, ws: NonNullable<Config['workspace']>, 
 
 async function run(config: Config, log: Logger, command: string | undefined): Promise<void> {
   const db = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, log })
-  await prepareSchema(db, log)
+  await prepareSchema(db, log, config.embeddings.dim)
   if (command === 'migrate') {
     await db.close()
     log.info('migrations done')
@@ -96,13 +99,16 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
       return { id: task.id, position: await queuePosition(db.pool, task.id) }
     },
   }
+  const memory = new Memory({ pool: db.pool, embedder: createEmbedder(config.embeddings), settings: config.memory, log: log.child({ component: 'memory' }) })
+  const memTools = memoryTools(memory)
   const codeTools = config.workspace ? [requestCodeChangeTool(taskQueue)] : []
-  const assistantTools = [...(config.testToolFile ? [appendToFileTool(config.testToolFile)] : []), ...codeTools]
+  const assistantTools = [...memTools, ...(config.testToolFile ? [appendToFileTool(config.testToolFile)] : []), ...codeTools]
   const agents: ChatGraphOptions['agents'] = [
     { name: assistant.name, systemPrompt: assistant.systemPrompt, tools: assistantTools },
-    ...(config.workspace ? [{ name: coder.name, systemPrompt: coder.systemPrompt, tools: codeTools }] : []),
+    ...(config.workspace ? [{ name: coder.name, systemPrompt: coder.systemPrompt, tools: [...memTools, ...codeTools] }] : []),
   ]
-  const graph = buildChatGraph({ model, agents, maxMessages: config.llm.historyMaxMessages }).compile({ checkpointer })
+  const remind = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.reminder(who, text) : undefined
+  const graph = buildChatGraph({ model, agents, maxMessages: config.llm.historyMaxMessages, ...(remind && { remind }) }).compile({ checkpointer })
   const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, agents })
   const wakeTasks = () => runner?.wake()
 

@@ -5,6 +5,7 @@ import type { Context, Services } from './context.ts'
 import { approvalsFeature } from './features/approvals.ts'
 import { chatFeature } from './features/chat.ts'
 import { commandsFeature } from './features/commands.ts'
+import { memoryFeature } from './features/memory.ts'
 import { statusFeature } from './features/status.ts'
 import { tasksFeature } from './features/tasks.ts'
 import { unhandledFeature } from './features/unhandled.ts'
@@ -27,7 +28,7 @@ export function createBot({ token, apiRoot }: BotOptions, log: Logger, services:
   bot.use(attach(log, services))
   bot.use(auth)
   // Approvals before chat: a reply to an Edit prompt is a decision, not a chat message.
-  bot.use(commandsFeature, statusFeature, approvalsFeature, tasksFeature, chatFeature, unhandledFeature)
+  bot.use(commandsFeature, statusFeature, memoryFeature, approvalsFeature, tasksFeature, chatFeature, unhandledFeature)
   return bot
 }
 
@@ -41,6 +42,7 @@ export async function publishCommands(bot: Bot<Context>, adminIds: Iterable<numb
           { command: 'tasks', description: 'Recent coding tasks' },
         ]
       : []),
+    { command: 'memory', description: 'What I remember about you' },
     { command: 'cancel', description: 'Cancel a pending request or a running task' },
     { command: 'help', description: 'What I can do' },
   ]

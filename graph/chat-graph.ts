@@ -9,7 +9,7 @@ import { toFunctionDefinition } from '../agents/tools/tool.ts'
 import type { AgentTool, ToolContext } from '../agents/tools/tool.ts'
 import { decisionSchema } from './approval.ts'
 import type { ApprovalRequest, Decision } from './approval.ts'
-import { messagesToDrop } from './history.ts'
+import { messagesToDrop, textOf } from './history.ts'
 
 export const ChatState = Annotation.Root({
   ...MessagesAnnotation.spec,
@@ -43,6 +43,8 @@ export interface ChatGraphOptions {
   agents: [AgentSpec, ...AgentSpec[]]
   /** Most messages kept in the thread's state; older ones are removed from the checkpoint itself. */
   maxMessages: number
+  /** What the agent is reminded of before answering a person's message (long-term memories). */
+  remind?: (who: { userId: number; chatId: number; agent: string }, text: string) => Promise<string | undefined>
 }
 
 /** What the graph reads from `configurable`, besides the thread: who the tools act for. */
@@ -80,7 +82,7 @@ export function routeAfterAgent(state: Pick<State, 'messages' | 'decisions'>, ne
  * risky one only after an interrupt brought back a person's decision. Exported uncompiled so a
  * caller (or a test) compiles it with its own checkpointer.
  */
-export function buildChatGraph({ model, agents, maxMessages }: ChatGraphOptions) {
+export function buildChatGraph({ model, agents, maxMessages, remind }: ChatGraphOptions) {
   const byName = new Map(agents.flatMap((a) => a.tools ?? []).map((t) => [t.name, t]))
   const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
   const bound = new Map(
@@ -96,10 +98,28 @@ export function buildChatGraph({ model, agents, maxMessages }: ChatGraphOptions)
     return { messages: drop.map((m) => new RemoveMessage({ id: m.id ?? '' })), decisions: null }
   }
 
-  async function agent(state: State): Promise<Update> {
+  // One recall per person's message, also across the model calls that follow its tool calls.
+  const reminders = new Map<string, Promise<string | undefined>>()
+  function reminderFor(state: State, config: LangGraphRunnableConfig, agentName: string): Promise<string | undefined> {
+    const question = state.messages.findLast((m) => m.getType() === 'human')
+    if (!remind || !question) return Promise.resolve(undefined)
+    const key = `${String(config.configurable?.thread_id)}:${question.id ?? ''}:${agentName}`
+    let found = reminders.get(key)
+    if (!found) {
+      const who = { userId: Number(config.configurable?.user_id ?? 0), chatId: Number(config.configurable?.chat_id ?? 0), agent: agentName }
+      found = remind(who, textOf(question))
+      reminders.set(key, found)
+      if (reminders.size > 500) reminders.delete(reminders.keys().next().value!)
+    }
+    return found
+  }
+
+  async function agent(state: State, config: LangGraphRunnableConfig): Promise<Update> {
     const { spec, model: agentModel } = agentFor(state)
+    const reminder = await reminderFor(state, config, spec.name)
+    const preamble = [new SystemMessage(spec.systemPrompt), ...(reminder ? [new SystemMessage(reminder)] : [])]
     try {
-      return { messages: [await agentModel.invoke([new SystemMessage(spec.systemPrompt), ...state.messages])] }
+      return { messages: [await agentModel.invoke([...preamble, ...state.messages])] }
     } catch (err) {
       // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.
       throw toModelError(err)

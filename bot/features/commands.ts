@@ -11,7 +11,8 @@ const HELP = [
   '',
   'Just write to me and I will answer; I remember our conversation.',
   'When I want to do something risky, I ask first: press Approve, Reject or Edit.',
-  '/new - start a fresh conversation',
+  '/new - start a fresh conversation (I still remember what you asked me to)',
+  '/memory - what I remember about you; /forget all - forget everything',
   '/cancel - cancel the request waiting for your approval, or the running task',
   '/help - this message',
 ].join('\n')

@@ -40,6 +40,8 @@ export class Harness {
       OPENROUTER_API_KEY: LLM_KEY,
       LLM_BASE_URL: this.openai.baseUrl,
       LLM_MODEL: 'test-model',
+      EMBEDDING_MODEL: 'test-embedding',
+      EMBEDDING_DIM: '256', // the emulator's hashed bag-of-words vectors
       LLM_MAX_RETRIES: '2',
       LLM_TIMEOUT_SECONDS: '20',
       HOST: '127.0.0.1',

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { codeChangeSchema } from '../../agents/coder.ts'
+import { memoryPage } from '../../bot/features/memory.ts'
 import { taskLine } from '../../bot/features/tasks.ts'
 import { progressText } from '../../bot/tasks/progress.ts'
 import { diffOf, summaryText } from '../../bot/tasks/report.ts'
@@ -111,5 +112,18 @@ describe('task lines and progress', () => {
   test('progress shows the activity and the last lines', () => {
     expect(progressText('abc', { activity: 'running aider', lines: [] })).toBe('Task abc: running aider…')
     expect(progressText('abc', { activity: 'running aider', lines: ['a', 'b'] })).toBe('Task abc: running aider…\n\na\nb')
+  })
+})
+
+describe('the /memory page', () => {
+  const row = (id: number, content: string) => ({ id, content, scope: 'user' as const, ownerId: '1', metadata: {}, createdAt: new Date('2026-11-20T10:00:00Z'), updatedAt: new Date() })
+  test('lists memories with a Forget button each and turns pages both ways', () => {
+    const { text, keyboard } = memoryPage([row(9, 'my cat is called Tom'), row(8, 'I live in Lisbon')], 12, 1)
+    expect(text).toBe('Your memories (12), newest first, page 2 of 3:\n\n#9 my cat is called Tom (2026-11-20)\n#8 I live in Lisbon (2026-11-20)')
+    const buttons = keyboard!.inline_keyboard.flat().map((b) => [b.text, (b as { callback_data: string }).callback_data])
+    expect(buttons).toEqual([['Forget #9', 'mem:f:9:1'], ['Forget #8', 'mem:f:8:1'], ['‹ Newer', 'mem:p:0'], ['Older ›', 'mem:p:2']])
+  })
+  test('nothing remembered: a plain sentence, no buttons', () => {
+    expect(memoryPage([], 0, 0)).toEqual({ text: expect.stringMatching(/^I remember nothing about you yet/), keyboard: undefined })
   })
 })

@@ -124,6 +124,8 @@ describe('the /memory page', () => {
     expect(buttons).toEqual([['Forget #9', 'mem:f:9:1'], ['Forget #8', 'mem:f:8:1'], ['‹ Newer', 'mem:p:0'], ['Older ›', 'mem:p:2']])
   })
   test('nothing remembered: a plain sentence, no buttons', () => {
-    expect(memoryPage([], 0, 0)).toEqual({ text: expect.stringMatching(/^I remember nothing about you yet/), keyboard: undefined })
+    const empty = memoryPage([], 0, 0)
+    expect(empty.text).toMatch(/^I remember nothing about you yet/)
+    expect(empty.keyboard).toBeUndefined()
   })
 })

@@ -223,6 +223,7 @@ function fakeAider(dir: string): string {
       `  *hang-once*) if [ -f "${join(dir, 'hung')}" ]; then echo "hello" > NOTES.md; else touch "${join(dir, 'hung')}"; sleep 120; fi ;;`,
       `  *hang*) echo "thinking..."; sleep 120 ;;`,
       `  *env*) env > "${join(dir, 'env.txt')}"; echo "hello" > NOTES.md ;;`,
+      `  *big*) seq 1 400 > NUMBERS.txt ;;`,
       `  *) echo "hello" > NOTES.md ;;`,
       'esac',
     ].join('\n') + '\n',
@@ -298,6 +299,21 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     await start(env)
     expect(await waitForText(USER_ID, /is ready for review/, 30_000)).toMatch(new RegExp(`^Task ${taskId} is ready for review: 1 file changed`))
     expect(h.telegram.sentTexts(USER_ID).filter((t) => /failed/.test(t))).toEqual([])
+  })
+
+  test('a long diff comes as a task-<id>.diff document next to the summary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const service = await start({ AIDER_BIN: fakeAider(dir) })
+    const { taskId } = await approvedPlan(service, 'write a big file')
+    const summary = await waitForText(USER_ID, /is ready for review/, 30_000)
+    expect(summary).toBe(`Task ${taskId} is ready for review: 1 file changed, +400 −0\n• NUMBERS.txt (+400 −0)\n\nThe full diff is in task-${taskId}.diff below.`)
+    const doc = await h.telegram.waitForCall('sendDocument')
+    const file = Object.values(doc.params).find((v): v is { filename: string; content: string } => typeof v === 'object' && v !== null && 'filename' in v)
+    expect(file?.filename).toBe(`task-${taskId}.diff`)
+    expect(file?.content).toMatch(/^From [0-9a-f]{40} /)
+    expect(file?.content).toContain('+++ b/NUMBERS.txt')
+    expect(file?.content).toContain('\n+400\n')
+    await buttonsMessage(2) // and the push approval after it
   })
 
   test('/cancel stops a running aider and cancels the task; /tasks shows it', async () => {

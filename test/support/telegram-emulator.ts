@@ -213,7 +213,7 @@ function parseMultipart(body: string, type: string): Record<string, unknown> {
     const name = /name="([^"]+)"/.exec(part)?.[1]
     if (!name) continue
     const value = part.split('\r\n\r\n').slice(1).join('\r\n\r\n').replace(/\r\n$/, '')
-    const filename = /filename="([^"]*)"/.exec(part)?.[1]
+    const filename = /filename="?([^";\r\n]*)"?/.exec(part)?.[1]
     out[name] = filename !== undefined ? { filename, content: value } : tryJson(value)
   }
   return out

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { migrate } from '../../../db/migrate.ts'
+import { loadMigrations, migrate } from '../../../db/migrate.ts'
 import { seedFromEnv, touch } from '../../../db/users.ts'
 import { currentThread, startNewThread } from '../../../db/chat-threads.ts'
 import { openTestDatabase, quietLog } from '../../support/database.ts'
@@ -13,7 +13,9 @@ afterAll(() => db.close())
 describe('migrations and small repositories', () => {
   test('apply once, concurrently safe, and leave pgvector usable', async () => {
     const results = await Promise.all([migrate(db.pool, quietLog), migrate(db.pool, quietLog), migrate(db.pool, quietLog)])
-    expect(results.flat()).toEqual(['0001_init', '0002_approvals', '0003_tasks'])
+    const all = (await loadMigrations()).map((m) => m.version)
+    expect(all.slice(0, 4)).toEqual(['0001_init', '0002_approvals', '0003_tasks', '0004_memories'])
+    expect(results.flat()).toEqual(all) // each applied exactly once, in order, of three racing callers
     expect(await migrate(db.pool, quietLog)).toEqual([])
     const { rows } = await db.pool.query<{ d: number }>(`select '[1,0,0]'::vector <=> '[0,1,0]'::vector as d`)
     expect(rows[0]?.d).toBeCloseTo(1)

@@ -33,6 +33,9 @@ export function diffOf(patch: string): string {
   return (at >= 0 ? patch.slice(at + 1) : patch).replace(/\n-- \n[\s\S]*$/, '').trimEnd()
 }
 
+/** Where a task's messages go: its chat and thread, in the name of who asked for it. */
+const targetOf = (task: TaskRow) => ({ chatId: task.chatId, threadId: task.threadId, requester: { id: task.requesterId, name: String(task.requesterId) } })
+
 /** What the person reads when a task ends, and the note the agent gets to follow up on. */
 function endText(task: TaskRow): { text: string; note: string } {
   const r = task.result ?? {}
@@ -60,7 +63,6 @@ export async function reportTask(deps: FlowDeps, taskId: string): Promise<void> 
   const task = await getTask(db.pool, taskId)
   if (!task || task.status === 'queued' || task.status === 'running') return
   const state = `${task.status}:${task.step}`
-  const requester = { id: task.requesterId, name: String(task.requesterId) }
 
   if (task.status === 'waiting') {
     if (task.reported === state) return
@@ -70,7 +72,7 @@ export async function reportTask(deps: FlowDeps, taskId: string): Promise<void> 
     for (const part of splitMessage(summaryText(task, { inlineDiff: inline }))) await api.sendMessage(task.chatId, part)
     if (!inline) await api.sendDocument(task.chatId, new InputFile(Buffer.from(patch), `task-${task.id}.diff`))
     const target = task.result?.pushTarget ?? `mechanic/${task.id}`
-    await requestApproval(deps, { chatId: task.chatId, threadId: task.threadId, requester }, {
+    await requestApproval(deps, targetOf(task), {
       interruptId: `task:${task.id}:push`,
       type: 'push',
       taskId: task.id,
@@ -120,7 +122,7 @@ async function followUp(deps: FlowDeps, task: TaskRow, note: string, state: stri
       chatId: task.chatId,
       userId: task.requesterId,
     })
-    await presentOutcome(deps, { chatId: task.chatId, threadId: task.threadId, requester: { id: task.requesterId, name: String(task.requesterId) } }, outcome)
+    await presentOutcome(deps, targetOf(task), outcome)
   } catch (err) {
     if (!(err instanceof ModelError)) throw err
     log.warn({ err, taskId: task.id }, 'the agent could not follow up on a task')

@@ -7,7 +7,6 @@ import { sleep, waitUntil } from '../support/http.ts'
 import { lastUserText } from '../support/openai-emulator.ts'
 import type { ChatRequest, ModelTurn } from '../support/openai-emulator.ts'
 import type { ServiceProcess } from '../support/service.ts'
-import type { TelegramCall } from '../support/telegram-emulator.ts'
 
 let h: Harness
 let service: ServiceProcess
@@ -34,14 +33,9 @@ beforeEach(async () => {
 afterEach(() => h.closeAndCheckLogs())
 
 const written = () => (existsSync(notes) ? readFileSync(notes, 'utf8') : '')
-const buttonsOf = (c: TelegramCall) => ((c.params.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? []).flat()
 
 /** Waits for the `n`th approval message in a chat and returns its id, text and buttons. */
-async function approvalMessage(chatId = USER_ID, n = 1) {
-  const call = await waitUntil(() => h.telegram.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === chatId && buttonsOf(c).length > 0 && c.result)[n - 1], 'an approval message')
-  const buttons = Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data]))
-  return { messageId: (call.result as { message_id: number }).message_id, text: String(call.params.text), buttons }
-}
+const approvalMessage = (chatId = USER_ID, n = 1) => h.telegram.waitForButtons(chatId, n)
 
 const edits = (messageId: number) => h.telegram.callsOf('editMessageText').filter((c) => c.params.message_id === messageId)
 const alerts = () => h.telegram.callsOf('answerCallbackQuery').filter((c) => c.params.show_alert === true).map((c) => String(c.params.text))

@@ -69,17 +69,9 @@ afterEach(async () => {
 })
 
 const textOf = (c: TelegramCall) => (typeof c.params.text === 'string' ? c.params.text : '')
-const buttonsOf = (c: TelegramCall) => ((c.params.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? []).flat()
 
 /** The `n`th message with buttons in a chat: its id, text and buttons by label. */
-async function buttonsMessage(n: number, chatId = USER_ID, timeoutMs = 60_000) {
-  const call = await waitUntil(
-    () => h.telegram.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === chatId && buttonsOf(c).length > 0 && c.result)[n - 1],
-    `button message ${n} in chat ${chatId}`,
-    timeoutMs,
-  )
-  return { messageId: (call.result as { message_id: number }).message_id, text: String(call.params.text), buttons: Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data])) }
-}
+const buttonsMessage = (n: number, chatId = USER_ID, timeoutMs = 60_000) => h.telegram.waitForButtons(chatId, n, timeoutMs)
 
 const waitForText = (chatId: number, re: RegExp, timeoutMs = 60_000) =>
   waitUntil(() => h.telegram.sentTexts(chatId).find((t) => re.test(t)), `a message matching ${re}`, timeoutMs)

@@ -3,7 +3,7 @@ import { Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
 import { waitUntil } from '../support/http.ts'
 import { lastUserText } from '../support/openai-emulator.ts'
 import type { ChatRequest, ModelTurn } from '../support/openai-emulator.ts'
-import type { TelegramCall } from '../support/telegram-emulator.ts'
+import { buttonsOf } from '../support/telegram-emulator.ts'
 
 let h: Harness
 beforeEach(async () => {
@@ -21,7 +21,6 @@ function model(req: ChatRequest): ModelTurn {
 }
 
 const systemTexts = (req: ChatRequest | undefined) => (req?.messages ?? []).filter((m) => m.role === 'system').map((m) => (typeof m.content === 'string' ? m.content : ''))
-const buttonsOf = (c: TelegramCall | undefined) => ((c?.params.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> } | undefined)?.inline_keyboard ?? []).flat()
 
 describe('long-term memory, end to end', () => {
   test('remembered in one thread, recalled after /new: the model request carries the memory', async () => {

@@ -10,6 +10,15 @@ export interface TelegramCall {
   result?: unknown
 }
 
+export interface InlineButton {
+  text: string
+  callback_data: string
+}
+
+/** The inline buttons a call sent (none when it sent no inline keyboard). */
+export const buttonsOf = (c: TelegramCall | undefined): InlineButton[] =>
+  ((c?.params.reply_markup as { inline_keyboard?: InlineButton[][] } | undefined)?.inline_keyboard ?? []).flat()
+
 interface Fault {
   method: string
   status: number
@@ -87,6 +96,16 @@ export class TelegramEmulator extends LoopbackServer {
       const texts = this.sentTexts(chatId)
       return texts.length >= count ? texts : undefined
     }, `${count} message(s) to chat ${chatId} (have ${this.sentTexts(chatId).length})`, timeoutMs)
+  }
+
+  /** Waits for the `n`th message with inline buttons sent to a chat: its id, text and buttons by label. */
+  async waitForButtons(chatId: number, n = 1, timeoutMs = 20_000): Promise<{ messageId: number; text: string; buttons: Record<string, string> }> {
+    const call = await waitUntil(
+      () => this.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === chatId && buttonsOf(c).length > 0 && c.result)[n - 1],
+      `button message ${n} in chat ${chatId}`,
+      timeoutMs,
+    )
+    return { messageId: (call.result as { message_id: number }).message_id, text: String(call.params.text), buttons: Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data])) }
   }
 
   async waitForCall(method: string, predicate: (c: TelegramCall) => boolean = () => true, timeoutMs = 20_000): Promise<TelegramCall> {

@@ -13,6 +13,17 @@ function setup(accessToken?: string) {
   return { remote, dir, repo }
 }
 
+/** A task branch with one commit of ours, while someone else pushed one to main: [file, content, message] each. */
+async function committedWhileRemoteMoved(branch: string, ours: [string, string, string], theirs: [string, string, string]) {
+  const setting = setup()
+  await setting.repo.prepare()
+  await setting.repo.startBranch(branch)
+  writeFileSync(join(setting.dir, ours[0]), ours[1])
+  await setting.repo.commitAll(ours[2])
+  pushFromElsewhere(setting.remote.bare, { [theirs[0]]: theirs[1] }, theirs[2])
+  return setting
+}
+
 describe('Repository (real git, a local bare remote)', () => {
   test('clones at first use and starts every task from the remote state, without leftovers', async () => {
     const { remote, dir, repo } = setup()
@@ -48,24 +59,14 @@ describe('Repository (real git, a local bare remote)', () => {
   })
 
   test('push rebases onto a remote that moved meanwhile, never forces, and lands the commit', async () => {
-    const { remote, dir, repo } = setup()
-    await repo.prepare()
-    await repo.startBranch('mechanic/t2')
-    writeFileSync(join(dir, 'NOTES.md'), 'hello\n')
-    await repo.commitAll('mechanic: notes')
-    pushFromElsewhere(remote.bare, { 'OTHER.md': 'meanwhile\n' }, 'meanwhile')
+    const { remote, repo } = await committedWhileRemoteMoved('mechanic/t2', ['NOTES.md', 'hello\n', 'mechanic: notes'], ['OTHER.md', 'meanwhile\n', 'meanwhile'])
     await repo.push('main')
     const log = git(remote.bare, 'log', '--format=%s', 'main')
     expect(log.split('\n')).toEqual(['mechanic: notes', 'meanwhile', 'initial commit'])
   })
 
   test('a real conflict fails with kind "conflict" and leaves the clone usable', async () => {
-    const { remote, dir, repo } = setup()
-    await repo.prepare()
-    await repo.startBranch('mechanic/t3')
-    writeFileSync(join(dir, 'README.md'), 'ours\n')
-    await repo.commitAll('mechanic: ours')
-    pushFromElsewhere(remote.bare, { 'README.md': 'theirs\n' }, 'theirs')
+    const { remote, dir, repo } = await committedWhileRemoteMoved('mechanic/t3', ['README.md', 'ours\n', 'mechanic: ours'], ['README.md', 'theirs\n', 'theirs'])
     const failure = await repo.push('main').catch((err: unknown) => err)
     expect(failure).toBeInstanceOf(RepoError)
     expect((failure as RepoError).kind).toBe('conflict')

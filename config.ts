@@ -89,6 +89,9 @@ const schema = z
     AIDER_TIMEOUT_SECONDS: seconds(600),
     WORKSPACE_DIR: z.string().min(1).optional(),
     TASK_LEASE_SECONDS: seconds(60),
+    RATE_LIMIT_MESSAGES: z.coerce.number().int().min(0, { error: 'must be 0 (off) or a positive whole number' }).default(20),
+    RATE_LIMIT_WINDOW_SECONDS: seconds(60),
+    COMMIT_SHA: z.string().regex(/^[0-9a-f]{7,40}$/, { error: 'must be a git commit hash' }).optional(),
     PATH: z.string().optional(),
     TEST_TOOL_FILE: z.string().min(1).optional(),
   })
@@ -123,6 +126,10 @@ export interface Config {
   inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number }
   shutdownGraceMs: number
   approvals: { timeoutMs: number; sweepMs: number }
+  /** Messages per person per window; `messages` 0 turns it off. */
+  rateLimit: { messages: number; windowMs: number }
+  /** The commit the running build came from (set at image build), for /status. */
+  commit: string | undefined
   /** The coder's repository and aider; undefined when GIT_REMOTE_URL is unset (no coder). */
   workspace:
     | {
@@ -184,6 +191,8 @@ function toConfig(env: Env): Config {
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     approvals: { timeoutMs: env.APPROVAL_TIMEOUT_MINUTES * 60_000, sweepMs: env.APPROVAL_SWEEP_SECONDS * 1000 },
+    rateLimit: { messages: env.RATE_LIMIT_MESSAGES, windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000 },
+    commit: env.COMMIT_SHA,
     workspace: env.GIT_REMOTE_URL
       ? {
           remoteUrl: env.GIT_REMOTE_URL,

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Bot } from 'grammy'
 import { assistant } from './agents/assistant.ts'
 import { coder, requestCodeChangeTool } from './agents/coder.ts'
+import { AgentDirectory } from './agents/directory.ts'
 import type { TaskQueue } from './agents/coder.ts'
 import { Memory, createEmbedder, memoryTools } from './agents/memory.ts'
 import { createChatModel } from './agents/model.ts'
@@ -25,9 +26,10 @@ import { INTERNAL_EVENT } from './db/inbox.ts'
 import { ensureMemoryIndex } from './db/memories.ts'
 import { migrate } from './db/migrate.ts'
 import { createTask, queuePosition } from './db/tasks.ts'
+import { recordModelCall } from './db/usage.ts'
 import { seedFromEnv } from './db/users.ts'
 import { buildChatGraph } from './graph/chat-graph.ts'
-import type { ChatGraphOptions } from './graph/chat-graph.ts'
+import type { ModelCallReport } from './graph/chat-graph.ts'
 import { createCheckpointer } from './graph/checkpointer.ts'
 import { Conversation } from './graph/conversation.ts'
 import { createLogger, createScrubber } from './logger.ts'
@@ -103,13 +105,27 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
   const memTools = memoryTools(memory)
   const codeTools = config.workspace ? [requestCodeChangeTool(taskQueue)] : []
   const assistantTools = [...memTools, ...(config.testToolFile ? [appendToFileTool(config.testToolFile)] : []), ...codeTools]
-  const agents: ChatGraphOptions['agents'] = [
-    { name: assistant.name, systemPrompt: assistant.systemPrompt, tools: assistantTools },
-    ...(config.workspace ? [{ name: coder.name, systemPrompt: coder.systemPrompt, tools: [...memTools, ...codeTools] }] : []),
-  ]
+  const agents = new AgentDirectory({
+    pool: db.pool,
+    builtIns: [
+      { ...assistant, tools: assistantTools },
+      ...(config.workspace ? [{ ...coder, tools: [...memTools, ...codeTools] }] : []),
+    ],
+    catalog: [...memTools, ...codeTools],
+    defaultModel: config.llm.model,
+  })
+  const models = new Map<string, ReturnType<typeof createChatModel>>([[config.llm.model, model]])
+  const modelFor = (name: string) => {
+    let found = models.get(name)
+    if (!found) models.set(name, (found = createChatModel({ ...config.llm, model: name })))
+    return found
+  }
+  const onModelCall = (call: ModelCallReport) => {
+    recordModelCall(db.pool, call).catch((err: unknown) => log.warn({ err }, 'could not record model usage'))
+  }
   const remind = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.reminder(who, text) : undefined
-  const graph = buildChatGraph({ model, agents, maxMessages: config.llm.historyMaxMessages, ...(remind && { remind }) }).compile({ checkpointer })
-  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, agents })
+  const graph = buildChatGraph({ model, modelFor, agents, maxMessages: config.llm.historyMaxMessages, onModelCall, ...(remind && { remind }) }).compile({ checkpointer })
+  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, modelFor, agents, onModelCall })
   const wakeTasks = () => runner?.wake()
 
   // The dispatcher calls into the bot and the bot reports the dispatcher's state: both refer to the
@@ -124,9 +140,11 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     ...config.inbox,
   })
   const dispatcherStatus = () => dispatcher.status()
-  const bot = createBot(config.telegram, log, {
+  const bot = createBot({ ...config.telegram, rateLimit: config.rateLimit }, log, {
     db,
     conversation,
+    agents,
+    commit: config.commit,
     adminIds: new Set(config.telegram.adminIds),
     allowedUserIds: new Set(config.telegram.allowedUserIds),
     startedAt: new Date(),

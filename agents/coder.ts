@@ -6,6 +6,7 @@ import type { ToolContext } from './tools/tool.ts'
 /** The coder: turns a request into precise instructions for aider, and asks before anything runs. */
 export const coder = {
   name: 'coder',
+  description: 'changes the repository: plans a change, aider makes it, you approve the push',
   systemPrompt: [
     'You are the coder of Mechanic, a Telegram bot that changes one git repository for the people it serves.',
     'When someone asks for a change to the code, call request_code_change once with precise, self-contained instructions',

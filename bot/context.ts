@@ -1,4 +1,6 @@
+import type { ConversationFlavor } from '@grammyjs/conversations'
 import type { Context as BaseContext } from 'grammy'
+import type { AgentDirectory } from '../agents/directory.ts'
 import type { Database } from '../db/database.ts'
 import type { Conversation } from '../graph/conversation.ts'
 import type { Logger } from '../logger.ts'
@@ -17,14 +19,20 @@ export interface Services {
   coderEnabled: boolean
   /** A task step was queued: let the task runner start it now. */
   wakeTasks: () => void
+  /** The agents: built in and defined by people. */
+  agents: AgentDirectory
+  /** The commit this build came from, if known (for /status). */
+  commit: string | undefined
   /** Live figures from the dispatcher, for /status. */
   dispatcherStatus: () => { active: number; healthy: boolean }
 }
 
-/** grammY's context plus a per-update logger and the services. */
-export type Context = BaseContext & {
-  log: Logger
-  services: Services
-  /** Set by the auth middleware. */
-  isAdmin: boolean
-}
+/** grammY's context plus a per-update logger, the services, and the wizards' controls. */
+export type Context = ConversationFlavor<
+  BaseContext & {
+    log: Logger
+    services: Services
+    /** Set by the auth middleware. */
+    isAdmin: boolean
+  }
+>

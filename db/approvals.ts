@@ -136,6 +136,12 @@ export async function listPending(pool: Pool, limit = 20): Promise<ApprovalRow[]
   return rows.map(toRow)
 }
 
+/** How many requests wait for a decision (for /status). */
+export async function countPending(pool: Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`select count(*) as n from approval_requests where status = 'pending' and expires_at > now()`)
+  return Number(rows[0]?.n ?? 0)
+}
+
 /** The chat's pending request, if any (one thread per chat, one interrupt per thread). */
 export const pendingForChat = (pool: Pool, chatId: number) =>
   one(pool, `select ${columns} from approval_requests where chat_id = $1 and status = 'pending' order by created_at desc limit 1`, [chatId])

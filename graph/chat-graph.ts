@@ -10,6 +10,8 @@ import type { AgentTool, ToolContext } from '../agents/tools/tool.ts'
 import { decisionSchema } from './approval.ts'
 import type { ApprovalRequest, Decision } from './approval.ts'
 import { messagesToDrop, textOf } from './history.ts'
+import { HANDOFF_TOOL, addressedAgent, handoffTool } from './roster.ts'
+import type { AgentRoster, AgentSpec } from './roster.ts'
 
 export const ChatState = Annotation.Root({
   ...MessagesAnnotation.spec,
@@ -18,7 +20,7 @@ export const ChatState = Annotation.Root({
     reducer: (current, update) => (update === null ? {} : { ...current, ...update }),
     default: () => ({}),
   }),
-  /** The agent answering this turn (the one a turn's input names; kept for a resume). */
+  /** The agent answering this turn: the turn's input names it, `@name` or a handoff changes it. */
   activeAgent: Annotation<string, string | undefined>({
     reducer: (current, update) => update ?? current,
     default: () => '',
@@ -30,21 +32,30 @@ type Update = typeof ChatState.Update
 /** Any langchain chat model (ChatOpenAI in production, fakes in tests). */
 export type ChatModel = BaseChatModel
 
-/** One agent of the graph: its instructions and the tools it may call. */
-export interface AgentSpec {
-  name: string
-  systemPrompt: string
-  tools?: AgentTool[]
+/** One model call as the graph reports it, for usage figures and error counts. */
+export interface ModelCallReport {
+  agent: string
+  model: string
+  chatId: number
+  userId: number
+  inputTokens: number
+  outputTokens: number
+  ms: number
+  error?: string | undefined
 }
 
 export interface ChatGraphOptions {
+  /** The default model; agents that name a model get theirs from `modelFor`. */
   model: ChatModel
-  /** The agents a turn may address; the first answers when a turn names none. */
-  agents: [AgentSpec, ...AgentSpec[]]
+  modelFor?: ((name: string) => ChatModel) | undefined
+  /** Who may answer: the built-in agents and those people define. */
+  agents: AgentRoster
   /** Most messages kept in the thread's state; older ones are removed from the checkpoint itself. */
   maxMessages: number
   /** What the agent is reminded of before answering a person's message (long-term memories). */
   remind?: (who: { userId: number; chatId: number; agent: string }, text: string) => Promise<string | undefined>
+  /** Told of every model call (never throws into the turn). */
+  onModelCall?: ((call: ModelCallReport) => void) | undefined
 }
 
 /** What the graph reads from `configurable`, besides the thread: who the tools act for. */
@@ -58,8 +69,8 @@ export interface TurnContext {
  * message with a known id in place: so if it is not the last message, this turn was answered before
  * (a retry after a crash) and the model is not asked again.
  */
-export function routeTurn(state: Pick<State, 'messages'>): 'trim' | typeof END {
-  return state.messages.at(-1)?.getType() === 'human' ? 'trim' : END
+export function routeTurn(state: Pick<State, 'messages'>): 'route' | typeof END {
+  return state.messages.at(-1)?.getType() === 'human' ? 'route' : END
 }
 
 const pendingCalls = (state: Pick<State, 'messages'>) => {
@@ -77,25 +88,52 @@ export function routeAfterAgent(state: Pick<State, 'messages' | 'decisions'>, ne
   return calls.some((c) => needsApproval(c.name) && !state.decisions[c.id ?? '']) ? 'review' : 'tools'
 }
 
-/**
- * The conversation graph: trim the stored history, ask the model, and run the tools it calls, each
- * risky one only after an interrupt brought back a person's decision. Exported uncompiled so a
- * caller (or a test) compiles it with its own checkpointer.
- */
-export function buildChatGraph({ model, agents, maxMessages, remind }: ChatGraphOptions) {
-  const byName = new Map(agents.flatMap((a) => a.tools ?? []).map((t) => [t.name, t]))
-  const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
-  const bound = new Map(
-    agents.map((a): [string, { spec: AgentSpec; model: Runnable<BaseMessage[], BaseMessage> }] => {
-      const tools = a.tools ?? []
-      return [a.name, { spec: a, model: tools.length && model.bindTools ? model.bindTools(tools.map(toFunctionDefinition)) : model }]
-    }),
-  )
-  const agentFor = (state: Pick<State, 'activeAgent'>) => bound.get(state.activeAgent) ?? bound.get(agents[0].name)!
+const definitions = new WeakMap<AgentTool, ReturnType<typeof toFunctionDefinition>>()
+const definitionOf = (tool: AgentTool) => {
+  let found = definitions.get(tool)
+  if (!found) definitions.set(tool, (found = toFunctionDefinition(tool)))
+  return found
+}
 
-  function trim(state: State): Update {
+/** Extra tries of a model call whose answer arrived broken (a stream the client cannot retry). */
+const STREAM_RETRIES = 1
+
+/** Hand-offs since the person's message: capped, so two agents cannot pass a turn back and forth forever. */
+const MAX_HANDOFFS = 2
+const handoffsThisTurn = (messages: readonly BaseMessage[]) => {
+  const since = messages.findLastIndex((m) => m.getType() === 'human')
+  return messages.slice(since + 1).flatMap((m) => (m.getType() === 'ai' ? ((m as AIMessage).tool_calls ?? []) : [])).filter((c) => c.name === HANDOFF_TOOL).length
+}
+
+const modelName = (model: ChatModel) => {
+  const name = (model as { model?: unknown }).model
+  return typeof name === 'string' ? name : 'default'
+}
+const tokens = (message: BaseMessage) => (message as AIMessage).usage_metadata
+
+/**
+ * The conversation graph, an orchestrator of several agents: route the person's message to the agent
+ * it addresses (`@name`) or to the one the turn names (the chat's active agent, or /code), trim the
+ * stored history, ask that agent's model, and run the tools it calls, each risky one only after an
+ * interrupt brought back a person's decision. An agent may hand the turn to another. Exported
+ * uncompiled so a caller (or a test) compiles it with its own checkpointer.
+ */
+export function buildChatGraph({ model, modelFor, agents, maxMessages, remind, onModelCall }: ChatGraphOptions) {
+  const byName = new Map(agents.tools.map((t) => [t.name, t]))
+  const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
+
+  async function agentFor(state: Pick<State, 'activeAgent'>): Promise<AgentSpec> {
+    const found = (state.activeAgent && (await agents.get(state.activeAgent))) || (await agents.get(agents.fallback))
+    if (!found) throw new Error(`the default agent ${agents.fallback} does not exist`)
+    return found
+  }
+
+  /** Routing needs no model: an explicit `@name` wins, else the agent the turn's input named. */
+  async function route(state: State): Promise<Update> {
     const drop = messagesToDrop(state.messages, maxMessages)
-    return { messages: drop.map((m) => new RemoveMessage({ id: m.id ?? '' })), decisions: null }
+    const addressed = addressedAgent(textOf(state.messages.at(-1)))
+    const agent = addressed && (await agents.get(addressed)) ? addressed : undefined
+    return { messages: drop.map((m) => new RemoveMessage({ id: m.id ?? '' })), decisions: null, ...(agent && { activeAgent: agent }) }
   }
 
   // One recall per person's message, also across the model calls that follow its tool calls.
@@ -114,15 +152,44 @@ export function buildChatGraph({ model, agents, maxMessages, remind }: ChatGraph
     return found
   }
 
+  /** The agent's tools, with the hand-off to the others while the turn may still hand off. */
+  async function toolsOf(spec: AgentSpec, mayHandOff: boolean): Promise<AgentTool[]> {
+    const others = mayHandOff ? (await agents.list()).filter((a) => a.name !== spec.name) : []
+    return [...(spec.tools ?? []), ...(others.length ? [handoffTool(others)] : [])]
+  }
+
   async function agent(state: State, config: LangGraphRunnableConfig): Promise<Update> {
-    const { spec, model: agentModel } = agentFor(state)
+    const spec = await agentFor(state)
+    const tools = await toolsOf(spec, handoffsThisTurn(state.messages) < MAX_HANDOFFS)
+    const base = spec.model && modelFor ? modelFor(spec.model) : model
+    const bound: Runnable<BaseMessage[], BaseMessage> = tools.length && base.bindTools ? base.bindTools(tools.map(definitionOf)) : base
     const reminder = await reminderFor(state, config, spec.name)
     const preamble = [new SystemMessage(spec.systemPrompt), ...(reminder ? [new SystemMessage(reminder)] : [])]
-    try {
-      return { messages: [await agentModel.invoke([...preamble, ...state.messages])] }
-    } catch (err) {
-      // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.
-      throw toModelError(err)
+    const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error'>, started: number) =>
+      onModelCall?.({
+        agent: spec.name,
+        model: spec.model ?? modelName(base),
+        chatId: Number(config.configurable?.chat_id ?? 0),
+        userId: Number(config.configurable?.user_id ?? 0),
+        ms: performance.now() - started,
+        ...fields,
+      })
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now()
+      try {
+        // The tag tells a streaming caller which agent the tokens belong to.
+        const answer = await bound.invoke([...preamble, ...state.messages], { ...config, tags: [`agent:${spec.name}`] })
+        const usage = tokens(answer)
+        report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0 }, started)
+        answer.name = spec.name // which agent answered: read back by Conversation for the reply's label
+        return { messages: [answer] }
+      } catch (err) {
+        // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.
+        const failure = toModelError(err)
+        report({ inputTokens: 0, outputTokens: 0, error: failure.kind }, started)
+        // The client retries failed requests, not a stream that breaks after it began: one more try.
+        if (failure.kind !== 'bad_output' || attempt > STREAM_RETRIES) throw failure
+      }
     }
   }
 
@@ -148,11 +215,15 @@ export function buildChatGraph({ model, agents, maxMessages, remind }: ChatGraph
 
   async function runTools(state: State, config: LangGraphRunnableConfig): Promise<Update> {
     const configurable = config.configurable ?? {}
+    const spec = await agentFor(state)
+    const own = new Map((await toolsOf(spec, true)).map((t) => [t.name, t]))
     const results: ToolMessage[] = []
+    let handedTo: string | undefined
     for (const call of pendingCalls(state)) {
       const id = call.id ?? ''
       const reply = (content: string, status: 'success' | 'error' = 'success') => new ToolMessage({ content, tool_call_id: id, status })
-      const tool = byName.get(call.name)
+      // Only the agent's own tools: a model that names another agent's tool gets told so.
+      const tool = own.get(call.name)
       if (!tool) {
         results.push(reply(`There is no tool called ${call.name}.`, 'error'))
         continue
@@ -168,12 +239,13 @@ export function buildChatGraph({ model, agents, maxMessages, remind }: ChatGraph
         results.push(reply(`The arguments for ${call.name} are invalid: ${args.error.message}`, 'error'))
         continue
       }
+      if (call.name === HANDOFF_TOOL) handedTo = String(args.data.agent)
       try {
         const context: ToolContext = {
           threadId: String(configurable.thread_id),
           chatId: Number(configurable.chat_id ?? 0),
           userId: Number(configurable.user_id ?? 0),
-          agent: agentFor(state).spec.name,
+          agent: spec.name,
           toolCallId: id,
         }
         results.push(reply(await tool.run(args.data, context)))
@@ -181,17 +253,17 @@ export function buildChatGraph({ model, agents, maxMessages, remind }: ChatGraph
         results.push(reply(`${call.name} failed: ${err instanceof Error ? err.message : String(err)}`, 'error'))
       }
     }
-    return { messages: results }
+    return { messages: results, ...(handedTo && { activeAgent: handedTo }) }
   }
 
   const afterAgent = (state: State) => routeAfterAgent(state, needsApproval)
   return new StateGraph(ChatState)
-    .addNode('trim', trim)
+    .addNode('route', route)
     .addNode('agent', agent)
     .addNode('review', review)
     .addNode('tools', runTools)
-    .addConditionalEdges(START, routeTurn, ['trim', END])
-    .addEdge('trim', 'agent')
+    .addConditionalEdges(START, routeTurn, ['route', END])
+    .addEdge('route', 'agent')
     .addConditionalEdges('agent', afterAgent, ['review', 'tools', END])
     .addConditionalEdges('review', afterAgent, ['review', 'tools', END])
     .addEdge('tools', 'agent')

@@ -1,5 +1,5 @@
-import { HumanMessage, SystemMessage } from '@langchain/core/messages'
-import type { BaseMessage } from '@langchain/core/messages'
+import { HumanMessage, SystemMessage, isAIMessageChunk } from '@langchain/core/messages'
+import type { BaseMessage, BaseMessageChunk } from '@langchain/core/messages'
 import { Command, INTERRUPT, isInterrupted } from '@langchain/langgraph'
 import type { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres'
 import type pg from 'pg'
@@ -7,9 +7,10 @@ import { ModelError, toModelError } from '../agents/model.ts'
 import type { AgentTool } from '../agents/tools/tool.ts'
 import { validateDecision } from './approval.ts'
 import type { ApprovalRequest } from './approval.ts'
-import type { AgentSpec, ChatGraph, ChatGraphOptions, ChatModel, TurnContext } from './chat-graph.ts'
+import type { ChatGraph, ChatModel, ModelCallReport, TurnContext } from './chat-graph.ts'
 import { pruneThread } from './checkpointer.ts'
 import { textOf } from './history.ts'
+import type { AgentRoster } from './roster.ts'
 
 export interface TurnInput extends TurnContext {
   threadId: string
@@ -18,10 +19,12 @@ export interface TurnInput extends TurnContext {
   text: string
   /** The agent addressed; the default agent when unset. */
   agent?: string | undefined
+  /** Called with the answer so far while the model streams it, and the agent writing it. */
+  onText?: ((textSoFar: string, agent: string) => void) | undefined
 }
 
-/** How a run ended: with an answer for the person, or waiting for a decision on an approval. */
-export type TurnOutcome = { kind: 'answer'; text: string } | { kind: 'approval'; interruptId: string; request: ApprovalRequest }
+/** How a run ended: with an agent's answer for the person, or waiting for a decision on an approval. */
+export type TurnOutcome = { kind: 'answer'; text: string; agent?: string | undefined } | { kind: 'approval'; interruptId: string; request: ApprovalRequest }
 
 export interface PendingApproval {
   interruptId: string
@@ -29,12 +32,14 @@ export interface PendingApproval {
 }
 
 /** The answer to a turn already stored in the thread, if a previous attempt got that far. */
-export function storedReply(messages: readonly BaseMessage[], turnMessageId: string): string | undefined {
+export function storedReply(messages: readonly BaseMessage[], turnMessageId: string): BaseMessage | undefined {
   const at = messages.findIndex((m) => m.id === turnMessageId)
   if (at < 0) return undefined
-  const answer = messages.slice(at + 1).findLast((m) => m.getType() === 'ai')
-  return answer ? textOf(answer) : undefined
+  return messages.slice(at + 1).findLast((m) => m.getType() === 'ai')
 }
+
+/** The agent of a streamed chunk, from the tag the graph's agent node puts on its model call. */
+const agentTag = (tags: unknown) => (Array.isArray(tags) ? tags.find((t): t is string => typeof t === 'string' && t.startsWith('agent:'))?.slice(6) : undefined)
 
 const config = (threadId: string, who?: TurnContext) => ({
   configurable: { thread_id: threadId, ...(who && { chat_id: who.chatId, user_id: who.userId }) },
@@ -46,23 +51,28 @@ export class Conversation {
   readonly #checkpointer: PostgresSaver
   readonly #pool: pg.Pool
   readonly #model: ChatModel
-  readonly #agents: Map<string, AgentSpec>
-  readonly #default: AgentSpec
+  readonly #modelFor: ((name: string) => ChatModel) | undefined
+  readonly #agents: AgentRoster
   readonly #tools: Map<string, AgentTool>
+  readonly #onModelCall: ((call: ModelCallReport) => void) | undefined
 
-  constructor(deps: { graph: ChatGraph; checkpointer: PostgresSaver; pool: pg.Pool; model: ChatModel; agents: ChatGraphOptions['agents'] }) {
+  constructor(deps: {
+    graph: ChatGraph
+    checkpointer: PostgresSaver
+    pool: pg.Pool
+    model: ChatModel
+    modelFor?: ((name: string) => ChatModel) | undefined
+    agents: AgentRoster
+    onModelCall?: ((call: ModelCallReport) => void) | undefined
+  }) {
     this.#graph = deps.graph
     this.#checkpointer = deps.checkpointer
     this.#pool = deps.pool
     this.#model = deps.model
-    this.#default = deps.agents[0]
-    this.#agents = new Map(deps.agents.map((a) => [a.name, a]))
-    this.#tools = new Map(deps.agents.flatMap((a) => a.tools ?? []).map((t) => [t.name, t]))
-  }
-
-  /** Whether an agent of that name takes part. */
-  hasAgent(name: string): boolean {
-    return this.#agents.has(name)
+    this.#modelFor = deps.modelFor
+    this.#agents = deps.agents
+    this.#tools = new Map(deps.agents.tools.map((t) => [t.name, t]))
+    this.#onModelCall = deps.onModelCall
   }
 
   /**
@@ -70,14 +80,36 @@ export class Conversation {
    * before the answer was sent) returns that answer without asking the model again (see routeTurn).
    * Never call this while the thread waits for a decision: see `pending` and `answerAside`.
    */
-  async reply({ threadId, turnId, text, agent, chatId, userId }: TurnInput): Promise<TurnOutcome> {
+  async reply({ threadId, turnId, text, agent, chatId, userId, onText }: TurnInput): Promise<TurnOutcome> {
     const messageId = `turn:${turnId}`
+    const input = { messages: [new HumanMessage({ id: messageId, content: text })], activeAgent: agent ?? this.#agents.fallback }
     // 'exit': one checkpoint per turn instead of one per step; a crashed turn is simply re-run.
-    const result = await this.#graph.invoke(
-      { messages: [new HumanMessage({ id: messageId, content: text })], activeAgent: agent ?? this.#default.name },
-      { ...config(threadId, { chatId, userId }), durability: 'exit' },
-    )
-    return this.#outcome(threadId, result, storedReply(result.messages, messageId))
+    const options = { ...config(threadId, { chatId, userId }), durability: 'exit' as const }
+    const result = onText ? await this.#streamed(input, options, onText) : await this.#graph.invoke(input, options)
+    return this.#outcome(threadId, result, storedReply(result.messages as BaseMessage[], messageId))
+  }
+
+  /** Runs a turn while passing the answer on as it is written; returns what `invoke` would. */
+  async #streamed(input: Parameters<ChatGraph['invoke']>[0], options: Parameters<ChatGraph['stream']>[1], onText: NonNullable<TurnInput['onText']>): Promise<Record<string, unknown>> {
+    let values: Record<string, unknown> = {}
+    let interrupts: unknown
+    const texts = new Map<string, string>() // by model message: a tool loop writes several
+    const stream = await this.#graph.stream(input, { ...options, streamMode: ['values', 'messages'] })
+    for await (const [mode, data] of stream as AsyncIterable<[string, unknown]>) {
+      if (mode === 'values') {
+        if (isInterrupted(data)) interrupts = data[INTERRUPT]
+        else values = data as Record<string, unknown>
+        continue
+      }
+      const [chunk, meta] = data as [BaseMessage, { tags?: unknown }]
+      const agent = agentTag(meta.tags)
+      const piece = isAIMessageChunk(chunk as BaseMessageChunk) ? textOf(chunk) : '' // not the whole message a node returns
+      if (!agent || !piece) continue
+      const soFar = (texts.get(chunk.id ?? '') ?? '') + piece
+      texts.set(chunk.id ?? '', soFar)
+      onText(soFar, agent)
+    }
+    return interrupts ? { ...values, [INTERRUPT]: interrupts } : values
   }
 
   /**
@@ -90,7 +122,7 @@ export class Conversation {
     const valid = validateDecision(decision, pending.request, this.#tools.get(pending.request.tool))
     // 'sync': the tool's run is checkpointed before the model is asked again.
     const result = await this.#graph.invoke(new Command({ resume: valid }), { ...config(threadId, who), durability: 'sync' })
-    return this.#outcome(threadId, result, textOf(result.messages.at(-1)))
+    return this.#outcome(threadId, result, result.messages.at(-1))
   }
 
   /** The interrupt the thread waits on, if any. */
@@ -104,19 +136,27 @@ export class Conversation {
    * Answers a message while the thread waits for a decision, without touching the thread: a new
    * message in an interrupted thread would drop the interrupt and leave a tool call without result.
    */
-  async answerAside(threadId: string, text: string, waitingFor: ApprovalRequest): Promise<string> {
+  async answerAside(threadId: string, text: string, waitingFor: ApprovalRequest, who: TurnContext): Promise<{ text: string; agent: string }> {
     const state = await this.#graph.getState(config(threadId))
     const values = state.values as { messages?: BaseMessage[]; activeAgent?: string }
     const history = (values.messages ?? []).slice(0, -1) // without the waiting tool call
-    const agent = this.#agents.get(values.activeAgent ?? '') ?? this.#default
+    const agent = (await this.#agents.get(values.activeAgent ?? '')) ?? (await this.#agents.get(this.#agents.fallback))
+    if (!agent) throw new Error(`the default agent ${this.#agents.fallback} does not exist`)
+    const model = agent.model && this.#modelFor ? this.#modelFor(agent.model) : this.#model
     const note = `An action is waiting for the person's decision on the approval message above: ${waitingFor.description}. It stays pending; do not claim it was done.`
+    const started = performance.now()
+    const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error'>) =>
+      this.#onModelCall?.({ agent: agent.name, model: agent.model ?? 'default', ...who, ms: performance.now() - started, ...fields })
     try {
-      const answer = await this.#model.invoke([new SystemMessage(agent.systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)])
+      const answer = await model.invoke([new SystemMessage(agent.systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)])
+      report({ inputTokens: answer.usage_metadata?.input_tokens ?? 0, outputTokens: answer.usage_metadata?.output_tokens ?? 0 })
       const out = textOf(answer).trim()
       if (!out) throw new ModelError('bad_output', 'model returned an empty answer')
-      return out
+      return { text: out, agent: agent.name }
     } catch (err) {
-      throw toModelError(err)
+      const failure = toModelError(err)
+      if (!(err instanceof ModelError)) report({ inputTokens: 0, outputTokens: 0, error: failure.kind })
+      throw failure
     }
   }
 
@@ -130,14 +170,14 @@ export class Conversation {
     await this.#checkpointer.deleteThread(threadId)
   }
 
-  async #outcome(threadId: string, result: Record<string, unknown>, answer: string | undefined): Promise<TurnOutcome> {
+  async #outcome(threadId: string, result: Record<string, unknown>, answer: BaseMessage | undefined): Promise<TurnOutcome> {
     if (isInterrupted<ApprovalRequest>(result)) {
       const first = result[INTERRUPT][0]
       if (first?.id && first.value) return { kind: 'approval', interruptId: first.id, request: first.value }
     }
-    const text = (answer ?? '').trim()
+    const text = textOf(answer).trim()
     if (!text) throw new ModelError('bad_output', 'model returned an empty answer')
     await pruneThread(this.#pool, threadId)
-    return { kind: 'answer', text }
+    return { kind: 'answer', text, agent: answer?.name ?? this.#agents.fallback }
   }
 }

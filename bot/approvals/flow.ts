@@ -9,6 +9,7 @@ import type { Decision } from '../../graph/approval.ts'
 import type { Conversation, TurnOutcome } from '../../graph/conversation.ts'
 import type { Logger } from '../../logger.ts'
 import type { Context } from '../context.ts'
+import type { ReplyStream } from '../reply-stream.ts'
 import { splitMessage } from '../split-message.ts'
 import { approvalKeyboard, approvalText, outcomeLine } from './message.ts'
 
@@ -41,7 +42,12 @@ export interface ApprovalTarget {
   chatId: number
   threadId: string
   requester: Requester
+  /** The forum topic the conversation is in: the request's message goes there. */
+  topicId?: number | undefined
 }
+
+/** An answer as the chat sees it: which agent wrote it, then the text. */
+export const signed = (agent: string | undefined, text: string) => (agent ? `[${agent}] ${text}` : text)
 
 /**
  * Records an approval and sends its message with the buttons. Keyed by `interruptId`, so a retried
@@ -64,7 +70,10 @@ export async function requestApproval(
     ...(a.taskId && { taskId: a.taskId }),
   })
   if (row.messageId !== null) return
-  const message = await api.sendMessage(target.chatId, approvalText(row, target.requester.name), { reply_markup: approvalKeyboard(row) })
+  const message = await api.sendMessage(target.chatId, approvalText(row, target.requester.name), {
+    reply_markup: approvalKeyboard(row),
+    ...(target.topicId && { message_thread_id: target.topicId }),
+  })
   await setMessageId(db.pool, row.id, message.message_id)
   deps.log.info({ approvalId: row.id, type: a.type, tool: a.payload.tool, threadId: target.threadId, taskId: a.taskId }, 'approval requested')
 }
@@ -72,12 +81,18 @@ export async function requestApproval(
 /** The person behind an update, as approvals name them. */
 export const who = (ctx: Context): Requester => ({ id: ctx.from?.id ?? 0, name: ctx.from?.first_name ?? String(ctx.from?.id) })
 
-/** Shows how a run ended: the answer, or an approval message with its buttons. */
-export async function presentOutcome(deps: FlowDeps, target: ApprovalTarget, outcome: TurnOutcome): Promise<void> {
+/**
+ * Shows how a run ended: the answer (signed by its agent; through `stream` when the reply was
+ * previewed while written), or an approval message with its buttons.
+ */
+export async function presentOutcome(deps: FlowDeps, target: ApprovalTarget, outcome: TurnOutcome, stream?: ReplyStream): Promise<void> {
   if (outcome.kind === 'answer') {
-    for (const part of splitMessage(outcome.text)) await deps.api.sendMessage(target.chatId, part)
+    const text = signed(outcome.agent, outcome.text)
+    if (stream) return stream.finish(text)
+    for (const part of splitMessage(text)) await deps.api.sendMessage(target.chatId, part)
     return
   }
+  await stream?.discard()
   const { request, interruptId } = outcome
   await requestApproval(deps, target, {
     interruptId,

@@ -98,8 +98,8 @@ async function cancelTask(ctx: Context): Promise<void> {
   await ctx.reply(found.how === 'stopping' ? `Stopping task ${found.task.id}…` : `Cancelling task ${found.task.id}…`)
 }
 
+// Admins only: the gate is in admin.ts.
 composer.command('approvals', async (ctx) => {
-  if (!ctx.isAdmin) return void (await ctx.reply('That command is for admins only.'))
   const rows = await listPending(ctx.services.db.pool)
   if (rows.length === 0) return void (await ctx.reply('No approvals are pending.'))
   await ctx.reply(`${rows.length} approval(s) pending:`)

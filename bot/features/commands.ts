@@ -3,6 +3,7 @@ import { pendingForChat } from '../../db/approvals.ts'
 import { startNewThread } from '../../db/chat-threads.ts'
 import { decideAndSettle } from '../approvals/flow.ts'
 import type { Context } from '../context.ts'
+import { placeOf } from './chat.ts'
 
 const composer = new Composer<Context>()
 
@@ -41,7 +42,7 @@ composer.command('new', async (ctx) => {
   if (waiting) {
     await decideAndSettle(ctx, waiting, 'cancelled', { type: 'reject', message: 'A new conversation was started.' })
   }
-  const { previous } = await startNewThread(db.pool, ctx.chat.id)
+  const { previous } = await startNewThread(db.pool, placeOf(ctx))
   if (previous) await conversation.forget(previous)
   ctx.log.info({ previousThread: previous }, 'conversation reset')
   await ctx.reply('Started a new conversation. What is on your mind?')

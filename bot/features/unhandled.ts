@@ -1,10 +1,12 @@
 import { Composer } from 'grammy'
+import { addressesBot } from '../addressed.ts'
 import type { Context } from '../context.ts'
 
 const composer = new Composer<Context>()
 
 // Photos, voice, stickers...: say what we can do rather than stay silent.
-composer.on('message', async (ctx) => {
+composer.on('message', async (ctx, next) => {
+  if (!addressesBot(ctx)) return next() // a group's conversation among people
   await ctx.reply('I read text for now. Please send your request as a text message.')
 })
 

@@ -1,12 +1,14 @@
 import type { NextFunction } from 'grammy'
 import { audit } from '../../db/audit-log.ts'
 import { touch } from '../../db/users.ts'
+import { addressesBot } from '../addressed.ts'
 import type { Context } from '../context.ts'
 import { updateKind } from '../update.ts'
 
 /**
- * Serves only people on the allow lists (env) or allowed in the users table. Anyone else gets one
- * line with their numeric id, so they can ask an admin, and an audit entry is written.
+ * Serves admins, and people on the allow list (env) or allowed in the users table unless an admin
+ * denied them. Anyone else gets one line with their numeric id, so they can ask an admin, and an
+ * audit entry is written.
  */
 export async function auth(ctx: Context, next: NextFunction): Promise<void> {
   const from = ctx.from
@@ -14,7 +16,9 @@ export async function auth(ctx: Context, next: NextFunction): Promise<void> {
   const { db, adminIds, allowedUserIds } = ctx.services
   const user = await touch(db.pool, { id: from.id, username: from.username, firstName: from.first_name })
   ctx.isAdmin = adminIds.has(from.id) || user.role === 'admin' || user.role === 'owner'
-  if (ctx.isAdmin || allowedUserIds.has(from.id) || user.allowed) return next()
+  if (ctx.isAdmin || (!user.denied && (allowedUserIds.has(from.id) || user.allowed))) return next()
+  // A group's other members talk among themselves: refuse only what is addressed to the bot.
+  if (!addressesBot(ctx)) return
 
   ctx.log.warn('access denied')
   await audit(db.pool, { action: 'access_denied', actorId: from.id, chatId: ctx.chat?.id, detail: { kind: updateKind(ctx.update) } })

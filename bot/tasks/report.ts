@@ -1,6 +1,6 @@
 import { InputFile } from 'grammy'
 import { ModelError } from '../../agents/model.ts'
-import { currentThread } from '../../db/chat-threads.ts'
+import { isCurrentThread } from '../../db/chat-threads.ts'
 import { getTask, markReported } from '../../db/tasks.ts'
 import type { TaskRow } from '../../db/tasks.ts'
 import { presentOutcome, requestApproval } from '../approvals/flow.ts'
@@ -111,7 +111,7 @@ async function editProgress(deps: FlowDeps, task: TaskRow, text: string): Promis
  */
 async function followUp(deps: FlowDeps, task: TaskRow, note: string, state: string): Promise<void> {
   const { db, conversation, log } = deps
-  if ((await currentThread(db.pool, task.chatId)) !== task.threadId) return
+  if (!(await isCurrentThread(db.pool, task.threadId))) return
   if (await conversation.pending(task.threadId)) return
   try {
     const outcome = await conversation.reply({

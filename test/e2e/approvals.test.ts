@@ -59,7 +59,7 @@ describe('approvals through inline buttons, end to end', () => {
     expect(written()).toBe('') // nothing happens without a decision
 
     await service.deliver(h.press(approval.messageId, approval.buttons.Approve!), WEBHOOK_SECRET)
-    expect(await h.telegram.waitForTexts(USER_ID, 2)).toContain('after tool: Appended: buy milk')
+    expect(await h.telegram.waitForTexts(USER_ID, 2)).toContain('[assistant] after tool: Appended: buy milk')
     expect(written()).toBe('buy milk\n')
     expect(h.telegram.callsOf('answerCallbackQuery')[0]?.params).toMatchObject({ text: 'Approved' })
     const [edit] = edits(approval.messageId)
@@ -79,7 +79,7 @@ describe('approvals through inline buttons, end to end', () => {
     const approval = await ask()
     await service.deliver(h.press(approval.messageId, approval.buttons.Reject!), WEBHOOK_SECRET)
     const texts = await h.telegram.waitForTexts(USER_ID, 2)
-    expect(texts[1]).toMatch(/^after tool: The person did not approve this action, so it was not done\. Rejected by User2000\./)
+    expect(texts[1]).toMatch(/^\[assistant\] after tool: The person did not approve this action, so it was not done\. Rejected by User2000\./)
     expect(edits(approval.messageId)[0]?.params.text).toMatch(/Rejected by User2000/)
     expect(written()).toBe('')
   })
@@ -92,7 +92,7 @@ describe('approvals through inline buttons, end to end', () => {
     expect(prompt.params.text).toMatch(/new text for append_to_file/)
     const promptId = (prompt.result as { message_id: number }).message_id
     await service.deliver(h.replyTo(promptId, 'buy oat milk'), WEBHOOK_SECRET)
-    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('after tool: Appended: buy oat milk'), 'the follow-up')
+    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('[assistant] after tool: Appended: buy oat milk'), 'the follow-up')
     expect(written()).toBe('buy oat milk\n')
     expect(edits(approval.messageId)[0]?.params.text).toMatch(/Approved \(with changes\) by Tester at /) // the reply's sender
   })
@@ -136,9 +136,9 @@ describe('approvals through inline buttons, end to end', () => {
       service.deliver(h.press(copy.messageId, copy.buttons.Reject!, { chatId: ADMIN_ID, userId: ADMIN_ID }), WEBHOOK_SECRET),
     ])
     await waitUntil(() => h.telegram.callsOf('answerCallbackQuery').length === 2, 'both presses answered')
-    await waitUntil(() => h.telegram.sentTexts(USER_ID).some((t) => t.startsWith('after tool:')), 'the follow-up')
+    await waitUntil(() => h.telegram.sentTexts(USER_ID).some((t) => t.startsWith('[assistant] after tool:')), 'the follow-up')
     await sleep(500)
-    const followUps = h.telegram.sentTexts(USER_ID).filter((t) => t.startsWith('after tool:'))
+    const followUps = h.telegram.sentTexts(USER_ID).filter((t) => t.startsWith('[assistant] after tool:'))
     expect(followUps).toHaveLength(1)
     expect(alerts()).toHaveLength(1)
     expect(alerts()[0]).toMatch(/^This request was already (approved|rejected)\.$/)
@@ -150,7 +150,7 @@ describe('approvals through inline buttons, end to end', () => {
     const approval = await ask()
     const edit = await waitUntil(() => edits(approval.messageId)[0], 'the expiry edit', 15_000)
     expect(edit.params.text).toMatch(/Expired without a decision at /)
-    await waitUntil(() => h.telegram.sentTexts(USER_ID).some((t) => /^after tool: .*expired without a decision/.test(t)), 'the follow-up')
+    await waitUntil(() => h.telegram.sentTexts(USER_ID).some((t) => /^\[assistant\] after tool: .*expired without a decision/.test(t)), 'the follow-up')
     await service.deliver(h.press(approval.messageId, approval.buttons.Approve!), WEBHOOK_SECRET)
     await waitUntil(() => alerts().length === 1, 'the late press to be answered')
     expect(alerts()[0]).toBe('This request was already expired without a decision.')
@@ -163,7 +163,7 @@ describe('approvals through inline buttons, end to end', () => {
     expect(await service.stop()).toEqual({ code: 0, signal: null })
     service = await h.startService({ TEST_TOOL_FILE: notes })
     await service.deliver(h.press(approval.messageId, approval.buttons.Approve!), WEBHOOK_SECRET)
-    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('after tool: Appended: buy milk'), 'the follow-up after the restart')
+    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('[assistant] after tool: Appended: buy milk'), 'the follow-up after the restart')
     expect(written()).toBe('buy milk\n')
   })
 
@@ -182,14 +182,14 @@ describe('approvals through inline buttons, end to end', () => {
     await start()
     const approval = await ask()
     await service.deliver(h.text('what is the weather?'), WEBHOOK_SECRET)
-    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('echo: what is the weather?'), 'the aside answer')
+    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('[assistant] echo: what is the weather?'), 'the aside answer')
     const aside = h.openai.requests.at(-1)!
     expect(aside.messages.some((m) => m.role === 'assistant' && m.tool_calls)).toBe(false) // no dangling tool call sent
     expect(JSON.stringify(aside.messages)).toMatch(/waiting for the person's decision/)
     await service.deliver(h.press(approval.messageId, approval.buttons.Approve!), WEBHOOK_SECRET)
     await waitUntil(() => written() === 'buy milk\n', 'the tool to run')
     await service.deliver(h.text('thanks'), WEBHOOK_SECRET)
-    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('echo: thanks'), 'a normal turn after')
+    await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('[assistant] echo: thanks'), 'a normal turn after')
   })
 
   test('/cancel cancels the pending request: message edited, tool not run, agent told', async () => {

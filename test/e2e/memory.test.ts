@@ -27,7 +27,7 @@ describe('long-term memory, end to end', () => {
     h.openai.respondWith(model)
     const service = await h.startService()
     await service.deliver(h.text('remember that my cat is called Tom'), WEBHOOK_SECRET)
-    expect((await h.telegram.waitForTexts(USER_ID, 1))[0]).toMatch(/^noted: Stored memory \d+\.$/)
+    expect((await h.telegram.waitForTexts(USER_ID, 1))[0]).toMatch(/^\[assistant\] noted: Stored memory \d+\.$/)
     await service.deliver(h.text('/new'), WEBHOOK_SECRET)
     await h.telegram.waitForTexts(USER_ID, 2)
     const before = h.openai.requests.length
@@ -47,7 +47,7 @@ describe('long-term memory, end to end', () => {
     h.openai.respondWith(model)
     const service = await h.startService({ EMBEDDING_BASE_URL: 'http://127.0.0.1:9/v1' }) // nothing listens there
     await service.deliver(h.text('hello there'), WEBHOOK_SECRET)
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: hello there'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: hello there'])
     await service.waitForLog((l) => l.msg === 'recall failed; answering without memories')
   })
 

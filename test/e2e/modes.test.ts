@@ -18,7 +18,7 @@ describe('long polling mode (TELEGRAM_WEBHOOK_URL unset)', () => {
     const first = h.text('polled hello')
     h.telegram.queueUpdate(first)
     h.telegram.queueUpdate(h.text('polled again'))
-    expect(await h.telegram.waitForTexts(USER_ID, 2)).toEqual(['echo: polled hello', 'echo: polled again'])
+    expect(await h.telegram.waitForTexts(USER_ID, 2)).toEqual(['[assistant] echo: polled hello', '[assistant] echo: polled again'])
     // The next getUpdates confirms them with an offset past the last one stored.
     const confirm = await h.telegram.waitForCall('getUpdates', (c) => c.params.offset === first.update_id + 2)
     expect(confirm.params.allowed_updates).toEqual(['message', 'edited_message', 'callback_query', 'my_chat_member'])
@@ -36,7 +36,7 @@ describe('embedded database', () => {
     expect(second.output.join('\n')).toMatch(/data directory is in use by another Mechanic process \(pid \d+\)/)
     h.services.push(second) // its output is scanned for secrets too
     await first.deliver(h.text('still mine'), 'test-webhook-secret-value')
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: still mine'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: still mine'])
   })
 
   test('after kill -9 the stale lock is taken over on the next start', async () => {

@@ -33,7 +33,7 @@ describe.each([
     await h.telegram.waitForTexts(USER_ID, 2)
     const contents = h.openai.requests.at(-1)?.messages.map((m) => m.content)
     expect(contents).toContain('my name is Ada')
-    expect(contents).toContain('echo: my name is Ada')
+    expect(contents).toContain('echo: my name is Ada') // the model sees its own words, without the label
   })
 })
 
@@ -48,9 +48,9 @@ describe('crashes and shutdowns', () => {
     await first.kill9()
 
     const second = await h.startService(env)
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: survive this'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: survive this'])
     await sleep(2500) // longer than a lease: a second completion would have shown up
-    expect(h.telegram.sentTexts(USER_ID)).toEqual(['echo: survive this'])
+    expect(h.telegram.sentTexts(USER_ID)).toEqual(['[assistant] echo: survive this'])
     expect(h.openai.requests).toHaveLength(2)
     expect((await inboxOf(h)).inbox.depth).toBe(0)
     await second.stop()
@@ -66,7 +66,7 @@ describe('crashes and shutdowns', () => {
     await service.waitForLog((l) => l.msg === 'shutting down')
     expect((await service.deliver(h.text('too late'), WEBHOOK_SECRET)).status).toBe(503)
     expect(await service.exited).toEqual({ code: 0, signal: null })
-    expect(h.telegram.sentTexts(USER_ID)).toEqual(['finished in time'])
+    expect(h.telegram.sentTexts(USER_ID)).toEqual(['[assistant] finished in time'])
   })
 
   test('a handler still running when the grace period ends is handed back and finished by the next start', async () => {
@@ -79,7 +79,7 @@ describe('crashes and shutdowns', () => {
     expect(first.logs().find((l) => l.msg === 'dispatcher stopped')).toMatchObject({ finished: false, released: 1 })
 
     await h.startService()
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: hand me back'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: hand me back'])
   })
 
   test('a handler that keeps failing is retried a bounded number of times, then the person is told once', async () => {
@@ -88,7 +88,7 @@ describe('crashes and shutdowns', () => {
     h.telegram.fail('sendMessage', 400, { times: 3, description: 'Bad Request: emulated permanent failure' })
     await service.deliver(h.text('doomed'), WEBHOOK_SECRET)
     const texts = await h.telegram.waitForTexts(USER_ID, 4)
-    expect(texts.slice(0, 3)).toEqual(['echo: doomed', 'echo: doomed', 'echo: doomed'])
+    expect(texts.slice(0, 3)).toEqual(['[assistant] echo: doomed', '[assistant] echo: doomed', '[assistant] echo: doomed'])
     expect(texts[3]).toMatch(/could not handle your last message/)
     // The answer was checkpointed on the first attempt: retries resend it without asking the model again.
     expect(h.openai.requests).toHaveLength(1)
@@ -104,7 +104,7 @@ describe('model failures', () => {
     const service = await h.startService()
     h.openai.enqueue({ status: 500 }, { status: 503 })
     await service.deliver(h.text('try hard'), WEBHOOK_SECRET)
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: try hard'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: try hard'])
     expect(h.openai.requests).toHaveLength(3)
   })
 
@@ -148,7 +148,7 @@ describe.skipIf(!TEST_DATABASE_URL)('database outage (native Postgres; skipped w
       await proxy.restore()
       // Telegram delivers again after a 5xx: the same update now goes through.
       await waitUntil(async () => (await service.deliver(update, WEBHOOK_SECRET)).status === 200, 'the webhook to accept again')
-      expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: during the outage'])
+      expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: during the outage'])
       await waitUntil(async () => (await service.health()).status === 200, '/health to recover')
     } finally {
       await proxy.close()
@@ -169,7 +169,7 @@ describe.skipIf(!TEST_DATABASE_URL)('several service processes on one Postgres (
       const round: Array<Promise<Response>> = []
       for (const chat of chats) {
         const text = `chat ${chat} message ${i}`
-        expected.get(chat)!.push(`echo: ${text}`)
+        expected.get(chat)!.push(`[assistant] echo: ${text}`)
         const update = h.text(text, { userId: chat })
         // Every update reaches both processes, as a redelivery after a timeout would.
         round.push(services[i % 2]!.deliver(update, WEBHOOK_SECRET), services[(i + 1) % 2]!.deliver(update, WEBHOOK_SECRET))

@@ -26,7 +26,7 @@ describe('webhook mode, end to end through the real service process', () => {
   test('a text message gets the model answer, with the system prompt, the text and a typing action', async () => {
     const res = await service.deliver(h.text('hello mechanic'), WEBHOOK_SECRET)
     expect(res.status).toBe(200)
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: hello mechanic'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: hello mechanic'])
     const [request] = h.openai.requests
     expect(request?.model).toBe('test-model')
     expect(request?.messages[0]?.role).toBe('system')
@@ -40,7 +40,7 @@ describe('webhook mode, end to end through the real service process', () => {
     expect(statuses).toEqual([200, 200, 200])
     await h.telegram.waitForTexts(USER_ID, 1)
     await sleep(1000) // time for a second answer to show up, if there were one
-    expect(h.telegram.sentTexts(USER_ID)).toEqual(['echo: only once please'])
+    expect(h.telegram.sentTexts(USER_ID)).toEqual(['[assistant] echo: only once please'])
     expect(h.openai.requests).toHaveLength(1)
   })
 
@@ -58,7 +58,7 @@ describe('webhook mode, end to end through the real service process', () => {
     const raw = await fetch(`${service.url}/telegram/webhook`, { method: 'POST', headers: { 'x-telegram-bot-api-secret-token': WEBHOOK_SECRET }, body: '{not json' })
     expect(raw.status).toBe(400)
     expect((await service.deliver(h.text('still here'), WEBHOOK_SECRET)).status).toBe(200)
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['echo: still here'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: still here'])
   })
 
   test('an unknown user gets one refusal with their id, no model call, and an audit entry', async () => {
@@ -83,14 +83,14 @@ describe('webhook mode, end to end through the real service process', () => {
     const fastDone = Date.now() - t0
     expect(h.telegram.sentTexts(2001)).toEqual([]) // the slow one is still thinking
     expect(fastDone).toBeLessThan(3000)
-    expect(await h.telegram.waitForTexts(2001, 1)).toEqual(['echo: slow'])
+    expect(await h.telegram.waitForTexts(2001, 1)).toEqual(['[assistant] echo: slow'])
   })
 
   test('five quick messages in one chat are answered in order, each seeing the ones before', async () => {
     h.openai.respondWith((req) => ({ content: `echo: ${req.messages.at(-1)?.content as string}`, delayMs: 150 }))
     const updates = ['one', 'two', 'three', 'four', 'five'].map((t) => h.text(t))
     for (const u of updates) expect((await service.deliver(u, WEBHOOK_SECRET)).status).toBe(200)
-    expect(await h.telegram.waitForTexts(USER_ID, 5)).toEqual(['echo: one', 'echo: two', 'echo: three', 'echo: four', 'echo: five'])
+    expect(await h.telegram.waitForTexts(USER_ID, 5)).toEqual(['[assistant] echo: one', '[assistant] echo: two', '[assistant] echo: three', '[assistant] echo: four', '[assistant] echo: five'])
     const lastRequest = h.openai.requests.at(-1)
     expect(lastRequest?.messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['one', 'two', 'three', 'four', 'five'])
   })
@@ -145,13 +145,13 @@ describe('webhook mode, end to end through the real service process', () => {
     await service.deliver(h.text('write a lot'), WEBHOOK_SECRET)
     const parts = await h.telegram.waitForTexts(USER_ID, 3)
     expect(parts.every((p) => p.length <= 4096)).toBe(true)
-    expect(parts.join('\n\n')).toBe(long)
+    expect(parts.join('\n\n')).toBe(`[assistant] ${long}`)
   })
 
   test('Telegram 429 with retry_after on the answer is waited out and the answer still arrives', async () => {
     h.telegram.fail('sendMessage', 429, { retryAfter: 1, times: 2 })
     await service.deliver(h.text('rate limited'), WEBHOOK_SECRET)
-    expect(await h.telegram.waitForTexts(USER_ID, 3)).toContain('echo: rate limited')
+    expect(await h.telegram.waitForTexts(USER_ID, 3)).toContain('[assistant] echo: rate limited')
     const sends = h.telegram.callsOf('sendMessage')
     expect(sends).toHaveLength(3)
     expect(sends[2]!.at - sends[0]!.at).toBeGreaterThanOrEqual(1900)

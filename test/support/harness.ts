@@ -48,6 +48,8 @@ export class Harness {
       PORT: '0',
       LOG_LEVEL: 'debug',
       DISPATCH_POLL_MS: '100',
+      // Suites send many messages from one person within a minute; the rate-limit test sets its own.
+      RATE_LIMIT_MESSAGES: '1000',
       ...(this.db.url ? { DATABASE_URL: this.db.url } : { DATA_DIR: this.db.dataDir }),
       ...overrides,
     }

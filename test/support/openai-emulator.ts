@@ -108,6 +108,11 @@ export class OpenAIEmulator extends LoopbackServer {
     if (res.destroyed) return
     if (turn.status) return sendJson(res, turn.status, { error: { message: `emulated ${turn.status}`, type: 'server_error' } })
     if (turn.raw !== undefined) {
+      // A streaming client gets the broken body as an event, as a broken provider would send it.
+      if (request.stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' })
+        return void res.end(`data: ${turn.raw}\n\n`)
+      }
       res.writeHead(200, { 'content-type': 'application/json' })
       return void res.end(turn.raw)
     }

@@ -179,6 +179,7 @@ export class TelegramEmulator extends LoopbackServer {
         return { result: { ...this.#message(p, ''), message_id: Number(p.message_id), edit_date: now() } }
       case 'sendDocument':
         return { result: { ...this.#message(p, ''), document: { file_id: `doc-${this.#nextMessageId}`, file_unique_id: 'u', file_name: 'file' } } }
+      case 'deleteMessage':
       case 'answerCallbackQuery':
       case 'sendChatAction':
       case 'setMyCommands':
@@ -197,6 +198,7 @@ export class TelegramEmulator extends LoopbackServer {
       chat: chatId > 0 ? { id: chatId, type: 'private', first_name: 'Tester' } : { id: chatId, type: 'supergroup', title: 'Group' },
       from: { id: this.botId, is_bot: true, first_name: 'Mechanic', username: this.username },
       ...(text && { text }),
+      ...(typeof p.message_thread_id === 'number' && { message_thread_id: p.message_thread_id, is_topic_message: true }),
       ...(p.reply_markup !== undefined && { reply_markup: p.reply_markup }),
     }
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { loadMigrations, migrate } from '../../../db/migrate.ts'
 import { seedFromEnv, touch } from '../../../db/users.ts'
-import { currentThread, startNewThread } from '../../../db/chat-threads.ts'
+import { chatSession, clearActiveAgent, currentThread, isCurrentThread, setActiveAgent, startNewThread } from '../../../db/chat-threads.ts'
 import { openTestDatabase, quietLog } from '../../support/database.ts'
 
 let db: Awaited<ReturnType<typeof openTestDatabase>>
@@ -33,15 +33,31 @@ describe('migrations and small repositories', () => {
     expect((await touch(db.pool, { id: 1 })).role).toBe('admin')
     await seedFromEnv(db.pool, [2])
     expect((await touch(db.pool, { id: 1, username: 'ann' })).role).toBe('user')
-    expect(await touch(db.pool, { id: 3 })).toEqual({ telegramId: 3, role: 'user', allowed: false })
+    expect(await touch(db.pool, { id: 3 })).toEqual({ telegramId: 3, role: 'user', allowed: false, denied: false })
   })
 
   test('chat threads: stable until /new, which returns the previous one', async () => {
-    const first = await currentThread(db.pool, 77)
-    expect(await currentThread(db.pool, 77)).toBe(first)
-    const { previous, current } = await startNewThread(db.pool, 77)
+    const first = await currentThread(db.pool, { chatId: 77 })
+    expect(await currentThread(db.pool, { chatId: 77 })).toBe(first)
+    const { previous, current } = await startNewThread(db.pool, { chatId: 77 })
     expect(previous).toBe(first)
-    expect(await currentThread(db.pool, 77)).toBe(current)
+    expect(await currentThread(db.pool, { chatId: 77 })).toBe(current)
     expect(current).not.toBe(first)
+    expect(await isCurrentThread(db.pool, first)).toBe(false)
+    expect(await isCurrentThread(db.pool, current)).toBe(true)
+  })
+
+  test('chat threads: each forum topic has its own thread and active agent', async () => {
+    const general = await chatSession(db.pool, { chatId: -100 })
+    const topic = await chatSession(db.pool, { chatId: -100, topicId: 5 })
+    expect(topic.threadId).not.toBe(general.threadId)
+    await setActiveAgent(db.pool, { chatId: -100, topicId: 5 }, 'coder')
+    expect((await chatSession(db.pool, { chatId: -100, topicId: 5 })).activeAgent).toBe('coder')
+    expect((await chatSession(db.pool, { chatId: -100 })).activeAgent).toBeUndefined()
+    // /new keeps the chosen agent; deleting the agent sends the topic back to the default.
+    await startNewThread(db.pool, { chatId: -100, topicId: 5 })
+    expect((await chatSession(db.pool, { chatId: -100, topicId: 5 })).activeAgent).toBe('coder')
+    expect(await clearActiveAgent(db.pool, 'coder')).toBe(1)
+    expect((await chatSession(db.pool, { chatId: -100, topicId: 5 })).activeAgent).toBeUndefined()
   })
 })

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { appendToFileTool } from '../../../agents/tools/append-to-file.ts'
 import { InvalidDecisionError } from '../../../graph/approval.ts'
 import { buildChatGraph } from '../../../graph/chat-graph.ts'
+import { staticRoster } from '../../../graph/roster.ts'
 import { createCheckpointer } from '../../../graph/checkpointer.ts'
 import { Conversation } from '../../../graph/conversation.ts'
 import { openPreparedDatabase } from '../../support/database.ts'
@@ -26,8 +27,8 @@ function setup() {
     new AIMessage('done'),
   ])
   const checkpointer = createCheckpointer(db.pool)
-  const graph = buildChatGraph({ model, agents: [{ name: 'assistant', systemPrompt: 's', tools }], maxMessages: 20 }).compile({ checkpointer })
-  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, agents: [{ name: 'assistant', systemPrompt: 's', tools }] })
+  const graph = buildChatGraph({ model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]), maxMessages: 20 }).compile({ checkpointer })
+  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]) })
   return { conversation, written: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') }
 }
 
@@ -41,7 +42,7 @@ describe('interrupt and resume on PostgresSaver', () => {
     await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit' }, WHO)).rejects.toThrow(InvalidDecisionError)
     await expect(conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: '' } }, WHO)).rejects.toThrow(InvalidDecisionError)
     expect((await conversation.pending('a1'))?.interruptId).toBe(outcome.interruptId)
-    expect(await conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: 'oat milk' } }, WHO)).toEqual({ kind: 'answer', text: 'done' })
+    expect(await conversation.resume('a1', outcome.interruptId, { type: 'edit', args: { text: 'oat milk' } }, WHO)).toEqual({ kind: 'answer', text: 'done', agent: 'assistant' })
     expect(written()).toBe('oat milk\n')
     // Repeating the resume does nothing: the thread no longer waits on that interrupt.
     expect(await conversation.resume('a1', outcome.interruptId, { type: 'approve' }, WHO)).toBeUndefined()

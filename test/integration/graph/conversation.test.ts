@@ -1,6 +1,7 @@
 import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildChatGraph } from '../../../graph/chat-graph.ts'
+import { staticRoster } from '../../../graph/roster.ts'
 import { createCheckpointer } from '../../../graph/checkpointer.ts'
 import { Conversation } from '../../../graph/conversation.ts'
 import { openPreparedDatabase } from '../../support/database.ts'
@@ -14,8 +15,8 @@ afterAll(() => db.close())
 function conversation(responses: string[], maxMessages = 6) {
   const checkpointer = createCheckpointer(db.pool)
   const model = new FakeListChatModel({ responses })
-  const graph = buildChatGraph({ model, agents: [{ name: 'assistant', systemPrompt: 'sys' }], maxMessages }).compile({ checkpointer })
-  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool, model, agents: [{ name: 'assistant', systemPrompt: 'sys' }] }), graph }
+  const graph = buildChatGraph({ model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]), maxMessages }).compile({ checkpointer })
+  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]) }), graph }
 }
 
 const count = async (table: string, thread: string) =>
@@ -25,7 +26,7 @@ describe('Conversation on PostgresSaver', () => {
   test('keeps the stored history and the checkpoint rows bounded however long the chat', async () => {
     const { conversation: c, graph } = conversation(Array.from({ length: 40 }, (_, i) => `answer ${i}`))
     const thread = 'bounded'
-    const turn = async (i: number) => expect(await c.reply({ chatId: 1, userId: 1, threadId: thread, turnId: String(i), text: `question ${i}` })).toEqual({ kind: 'answer', text: `answer ${i}` })
+    const turn = async (i: number) => expect(await c.reply({ chatId: 1, userId: 1, threadId: thread, turnId: String(i), text: `question ${i}` })).toEqual({ kind: 'answer', text: `answer ${i}`, agent: 'assistant' })
     for (let i = 0; i < 10; i++) await turn(i)
     const blobsAfter10 = await count('checkpoint_blobs', thread)
     for (let i = 10; i < 40; i++) await turn(i)
@@ -41,7 +42,7 @@ describe('Conversation on PostgresSaver', () => {
 
   test('a retried turn whose answer was stored returns it without calling the model again', async () => {
     const { conversation: c } = conversation(['first answer', 'second answer'])
-    const answer = (text: string) => ({ kind: 'answer', text })
+    const answer = (text: string) => ({ kind: 'answer', text, agent: 'assistant' })
     expect(await c.reply({ chatId: 1, userId: 1, threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
     expect(await c.reply({ chatId: 1, userId: 1, threadId: 'retry', turnId: '1', text: 'hi' })).toEqual(answer('first answer'))
     expect(await c.reply({ chatId: 1, userId: 1, threadId: 'retry', turnId: '2', text: 'again' })).toEqual(answer('second answer'))

@@ -5,7 +5,7 @@ import { routeTurn } from '../../../graph/chat-graph.ts'
 
 describe('routeTurn', () => {
   test('a new message (last in the state) goes to the model', () => {
-    expect(routeTurn({ messages: [new HumanMessage({ id: 'turn:1', content: 'a' }), new AIMessage('b'), new HumanMessage({ id: 'turn:2', content: 'c' })] })).toBe('trim')
+    expect(routeTurn({ messages: [new HumanMessage({ id: 'turn:1', content: 'a' }), new AIMessage('b'), new HumanMessage({ id: 'turn:2', content: 'c' })] })).toBe('route')
   })
 
   test('a retried message that was answered before (replaced in place, not last) ends the turn', () => {

@@ -30,7 +30,7 @@ describe('messagesToDrop', () => {
 describe('storedReply', () => {
   test('finds the answer that followed a turn, and nothing for an unanswered or unknown turn', () => {
     const msgs = [human('turn:1'), ai('a1'), human('turn:2')]
-    expect(storedReply(msgs, 'turn:1')).toBe('a1')
+    expect(storedReply(msgs, 'turn:1')?.content).toBe('a1')
     expect(storedReply(msgs, 'turn:2')).toBeUndefined()
     expect(storedReply(msgs, 'turn:3')).toBeUndefined()
   })

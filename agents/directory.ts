@@ -1,0 +1,99 @@
+import { getAgent, listAgents } from '../db/agents.ts'
+import type { AgentRow } from '../db/agents.ts'
+import type { Pool } from '../db/database.ts'
+import { getSetting } from '../db/settings.ts'
+import type { AgentRoster, AgentSpec } from '../graph/roster.ts'
+import type { AgentTool } from './tools/tool.ts'
+
+/** A built-in agent: always there, not editable from Telegram. */
+export interface BuiltInAgent {
+  name: string
+  description: string
+  systemPrompt: string
+  tools: AgentTool[]
+}
+
+/** What /agents and the wizards show of an agent. */
+export interface AgentListing extends AgentSpec {
+  description: string
+  builtIn: boolean
+  ownerId: number | undefined
+  toolNames: string[]
+  /** The model the agent names itself; undefined: it follows the default. */
+  ownModel: string | undefined
+  /** The instructions as its author wrote them (systemPrompt adds who the agent is). */
+  instructions: string
+}
+
+/**
+ * The agents of this service: the built-in ones and those people defined (the `agents` table), each
+ * on its own model or the default one (/model, else LLM_MODEL). Read from the database on every use,
+ * so an agent made, changed or deleted on one instance is seen at once by all.
+ */
+export class AgentDirectory implements AgentRoster {
+  readonly fallback: string
+  readonly tools: readonly AgentTool[]
+  readonly #pool: Pool
+  readonly #builtIns: Map<string, BuiltInAgent>
+  readonly #catalog: Map<string, AgentTool>
+  readonly #envModel: string
+
+  /** `catalog`: the tools a person may give an agent they define. */
+  constructor(deps: { pool: Pool; builtIns: [BuiltInAgent, ...BuiltInAgent[]]; catalog: AgentTool[]; defaultModel: string }) {
+    this.#pool = deps.pool
+    this.#builtIns = new Map(deps.builtIns.map((a) => [a.name, a]))
+    this.#catalog = new Map(deps.catalog.map((t) => [t.name, t]))
+    this.#envModel = deps.defaultModel
+    this.fallback = deps.builtIns[0].name
+    this.tools = [...new Map([...deps.builtIns.flatMap((a) => a.tools), ...deps.catalog].map((t) => [t.name, t])).values()]
+  }
+
+  /** The model agents use unless they name their own. */
+  async defaultModel(): Promise<string> {
+    return (await getSetting(this.#pool, 'defaultModel')) ?? this.#envModel
+  }
+
+  /** Names of the tools a person may give an agent. */
+  toolNames(): string[] {
+    return [...this.#catalog.keys()]
+  }
+
+  isBuiltIn(name: string): boolean {
+    return this.#builtIns.has(name)
+  }
+
+  async get(name: string): Promise<AgentListing | undefined> {
+    const builtIn = this.#builtIns.get(name)
+    if (builtIn) return this.#fromBuiltIn(builtIn, await this.defaultModel())
+    const row = await getAgent(this.#pool, name)
+    return row && this.#fromRow(row, await this.defaultModel())
+  }
+
+  async list(): Promise<AgentListing[]> {
+    const model = await this.defaultModel()
+    const rows = await listAgents(this.#pool)
+    return [...[...this.#builtIns.values()].map((b) => this.#fromBuiltIn(b, model)), ...rows.map((r) => this.#fromRow(r, model))]
+  }
+
+  #fromBuiltIn(a: BuiltInAgent, model: string): AgentListing {
+    return { ...a, model, builtIn: true, ownerId: undefined, toolNames: a.tools.map((t) => t.name), ownModel: undefined, instructions: a.systemPrompt }
+  }
+
+  #fromRow(row: AgentRow, defaultModel: string): AgentListing {
+    // A tool that no longer exists here (the coder was switched off) is left out, not an error.
+    const tools = row.tools.flatMap((n) => this.#catalog.get(n) ?? [])
+    const systemPrompt = `You are ${row.name}, an agent of Mechanic, a Telegram bot. ${row.systemPrompt}`
+    return {
+      name: row.name,
+      description: row.description,
+      systemPrompt,
+      instructions: row.systemPrompt,
+      model: row.model ?? defaultModel,
+      ownModel: row.model,
+      tools,
+      toolNames: tools.map((t) => t.name),
+      builtIn: false,
+      ownerId: row.ownerId,
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import type { Message } from 'grammy/types'
+import type { Context } from './context.ts'
+
+interface Me {
+  id: number
+  username: string
+}
+
+type Addressable = Pick<Message, 'text' | 'caption' | 'entities' | 'reply_to_message' | 'chat'>
+
+/**
+ * In a group the bot speaks only when spoken to: a message that mentions it, or replies to one of
+ * its messages. Returns the text without the mention, or undefined when the message is not for the
+ * bot. In a private chat every message is.
+ */
+export function textForBot(message: Addressable, me: Me): string | undefined {
+  const text = message.text ?? ''
+  if (message.chat.type === 'private') return text
+  const handle = `@${me.username}`.toLowerCase()
+  const mention = (message.entities ?? []).find(
+    (e) => (e.type === 'mention' && text.slice(e.offset, e.offset + e.length).toLowerCase() === handle) || (e.type === 'text_mention' && e.user.id === me.id),
+  )
+  if (mention) return `${text.slice(0, mention.offset)}${text.slice(mention.offset + mention.length)}`.replace(/\s+/g, ' ').trim()
+  return message.reply_to_message?.from?.id === me.id ? text : undefined
+}
+
+/** A command meant for this bot: `/cmd`, or `/cmd@thisbot` (never `/cmd@otherbot`). */
+export function isCommandForBot(message: Addressable, me: Me): boolean {
+  const text = message.text ?? ''
+  const first = message.entities?.[0]
+  if (first?.type !== 'bot_command' || first.offset !== 0) return false
+  const at = text.slice(0, first.length).split('@')[1]
+  return at === undefined || at.toLowerCase() === me.username.toLowerCase()
+}
+
+/** Whether an update is for the bot: always in private chats and for buttons; in groups only when addressed. */
+export function addressesBot(ctx: Context): boolean {
+  const message = ctx.message
+  if (!message || message.chat.type === 'private') return true
+  return isCommandForBot(message, ctx.me) || textForBot(message, ctx.me) !== undefined
+}

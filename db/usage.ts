@@ -1,0 +1,47 @@
+import type { Pool } from './database.ts'
+
+/** One model call as recorded: its tokens, or the kind of failure. */
+export interface ModelCall {
+  userId: number
+  chatId: number
+  agent: string
+  model: string
+  inputTokens: number
+  outputTokens: number
+  ms: number
+  error?: string | undefined
+}
+
+export async function recordModelCall(pool: Pool, c: ModelCall): Promise<void> {
+  await pool.query(
+    `insert into model_usage (user_id, chat_id, agent, model, input_tokens, output_tokens, ms, error) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [c.userId, c.chatId, c.agent, c.model, c.inputTokens, c.outputTokens, Math.round(c.ms), c.error ?? null],
+  )
+}
+
+export interface UsageLine {
+  userId: number
+  agent: string
+  model: string
+  calls: number
+  inputTokens: number
+  outputTokens: number
+}
+
+/** Tokens by person, agent and model since `since`; one person's when `userId` is given. */
+export async function usageSince(pool: Pool, since: Date, userId?: number): Promise<UsageLine[]> {
+  const { rows } = await pool.query<{ userId: string; agent: string; model: string; calls: string; inputTokens: string; outputTokens: string }>(
+    `select user_id as "userId", agent, model, count(*) as calls,
+            sum(input_tokens) as "inputTokens", sum(output_tokens) as "outputTokens"
+     from model_usage where at >= $1 and error is null and ($2::bigint is null or user_id = $2)
+     group by user_id, agent, model order by sum(input_tokens + output_tokens) desc limit 50`,
+    [since, userId ?? null],
+  )
+  return rows.map((r) => ({ userId: Number(r.userId), agent: r.agent, model: r.model, calls: Number(r.calls), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens) }))
+}
+
+/** Failed model calls since `since` (for /status). */
+export async function modelErrorsSince(pool: Pool, since: Date): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('select count(*) as n from model_usage where error is not null and at >= $1', [since])
+  return Number(rows[0]?.n ?? 0)
+}

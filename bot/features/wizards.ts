@@ -168,8 +168,12 @@ async function newAgent(conversation: Wizard, ctx: InnerContext, _given?: string
   await ctx.reply(created ? `Created ${name}. Talk to it with @${name} at the start of a message, or make it this chat's agent with /agent ${name}.` : `Someone made an agent called ${name} meanwhile; nothing was changed. Start again with /newagent.`)
 }
 
+/** What a wizard keeps of an agent: plain data, as the replay log stores what `external` returns. */
+type Picked = Pick<AgentListing, 'name' | 'description' | 'builtIn' | 'instructions' | 'ownModel' | 'toolNames'>
+const picked = (a: AgentListing): Picked => ({ name: a.name, description: a.description, builtIn: a.builtIn, instructions: a.instructions, ownModel: a.ownModel, toolNames: a.toolNames })
+
 /** Finds the agent a person may change, asking for its name when the command had none. */
-async function pickAgent(conversation: Wizard, ctx: InnerContext, what: string, given: string): Promise<AgentListing> {
+async function pickAgent(conversation: Wizard, ctx: InnerContext, what: string, given: string): Promise<Picked> {
   let name = given.trim().replace(/^@/, '').toLowerCase()
   if (!name) {
     await ctx.reply('Which agent? Send its name (/agents lists them), or /cancel.')
@@ -178,7 +182,7 @@ async function pickAgent(conversation: Wizard, ctx: InnerContext, what: string, 
   for (;;) {
     const found = await conversation.external(async (o: Context) => {
       const agent = await o.services.agents.get(name)
-      return { agent, allowed: mayChange(agent, o.from?.id ?? 0, o.isAdmin) }
+      return { agent: agent && picked(agent), allowed: mayChange(agent, o.from?.id ?? 0, o.isAdmin) }
     })
     if (found.agent && found.allowed) return found.agent
     const why = !found.agent

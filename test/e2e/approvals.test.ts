@@ -91,7 +91,7 @@ describe('approvals through inline buttons, end to end', () => {
     const prompt = await h.telegram.waitForCall('sendMessage', (c) => (c.params.reply_markup as { force_reply?: boolean } | undefined)?.force_reply === true)
     expect(prompt.params.text).toMatch(/new text for append_to_file/)
     const promptId = (prompt.result as { message_id: number }).message_id
-    await service.deliver(h.replyTo(promptId, 'buy oat milk'), WEBHOOK_SECRET)
+    await service.deliver(h.text('buy oat milk', { replyTo: promptId }), WEBHOOK_SECRET)
     await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('[assistant] after tool: Appended: buy oat milk'), 'the follow-up')
     expect(written()).toBe('buy oat milk\n')
     expect(edits(approval.messageId)[0]?.params.text).toMatch(/Approved \(with changes\) by Tester at /) // the reply's sender

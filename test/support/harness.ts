@@ -61,19 +61,31 @@ export class Harness {
     return service
   }
 
-  /** A text message update from `userId` in private chat `chatId` (same as the user by default). */
-  text(text: string, opts: { chatId?: number; userId?: number; updateId?: number } = {}) {
+  /**
+   * A text message update from `userId` in chat `chatId` (private, the user's own, by default; a
+   * negative id is a group). A mention of the bot gets its entity; `topicId` puts it in a forum
+   * topic; `replyTo` makes it a reply to that message of the bot.
+   */
+  text(text: string, opts: { chatId?: number; userId?: number; updateId?: number; topicId?: number; replyTo?: number } = {}) {
     const userId = opts.userId ?? USER_ID
     const chatId = opts.chatId ?? userId
+    const mention = `@${this.telegram.username}`
+    const entities = [
+      ...(text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }] : []),
+      ...(text.includes(mention) ? [{ type: 'mention', offset: text.indexOf(mention), length: mention.length }] : []),
+    ]
+    const chat = chatId > 0 ? { id: chatId, type: 'private', first_name: 'Tester' } : { id: chatId, type: opts.topicId ? 'supergroup' : 'group', title: 'Group', ...(opts.topicId && { is_forum: true }) }
     return {
       update_id: opts.updateId ?? this.#nextUpdateId++,
       message: {
         message_id: this.#nextMessageId++,
         date: Math.floor(Date.now() / 1000),
-        chat: chatId > 0 ? { id: chatId, type: 'private', first_name: 'Tester' } : { id: chatId, type: 'group', title: 'Group' },
+        chat,
         from: { id: userId, is_bot: false, first_name: 'Tester', username: `user${userId}` },
         text,
-        ...(text.startsWith('/') && { entities: [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }] }),
+        ...(entities.length && { entities }),
+        ...(opts.topicId && { message_thread_id: opts.topicId, is_topic_message: true }),
+        ...(opts.replyTo && { reply_to_message: { message_id: opts.replyTo, date: 0, chat, from: { id: this.telegram.botId, is_bot: true, first_name: 'Mechanic' }, text: 'earlier' } }),
       },
     }
   }
@@ -94,12 +106,6 @@ export class Harness {
     }
   }
 
-  /** A text message that replies to the bot's message `replyTo`. */
-  replyTo(replyTo: number, text: string, opts: { chatId?: number; userId?: number } = {}) {
-    const update = this.text(text, opts)
-    const chatId = opts.chatId ?? opts.userId ?? USER_ID
-    return { ...update, message: { ...update.message, reply_to_message: { message_id: replyTo, date: 0, chat: { id: chatId, type: 'private' }, text: 'prompt' } } }
-  }
 
   nextUpdateId(): number {
     return this.#nextUpdateId++

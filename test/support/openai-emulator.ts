@@ -22,6 +22,8 @@ export interface ModelTurn {
   content?: string
   toolCalls?: Array<{ name: string; args: Record<string, unknown>; id?: string }>
   delayMs?: number
+  /** Streaming only: a pause before each piece of the content, so a client sees it arrive. */
+  chunkDelayMs?: number
   status?: number
   /** Sent as the body as is (for malformed-output tests). */
   raw?: string
@@ -133,7 +135,10 @@ export class OpenAIEmulator extends LoopbackServer {
     const chunk = (delta: unknown, finishReason: string | null = null, extra: object = {}) =>
       res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: request.model, choices: [{ index: 0, delta, finish_reason: finishReason }], ...extra })}\n\n`)
     chunk({ role: 'assistant', content: '' })
-    for (const piece of (content ?? '').match(/.{1,12}/gs) ?? []) chunk({ content: piece })
+    for (const piece of (content ?? '').match(/.{1,12}/gs) ?? []) {
+      if (turn.chunkDelayMs) await sleep(turn.chunkDelayMs)
+      chunk({ content: piece })
+    }
     toolCalls.forEach((t, index) => chunk({ tool_calls: [{ index, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }] }))
     chunk({}, finish)
     res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', choices: [], usage })}\n\n`)

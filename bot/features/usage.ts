@@ -10,13 +10,12 @@ const n = (x: number) => x.toLocaleString('en-US')
 
 /** /usage as text: totals, then a line per agent and model (and person, for everyone's). Pure, for tests. */
 export function usageText(lines: readonly UsageLine[], everyone: boolean): string {
-  const scope = everyone ? 'Everyone' : 'Your'
-  if (lines.length === 0) return `${scope === 'Your' ? 'You have' : 'Nobody has'} used no model tokens in the last ${DAYS} days.`
+  if (lines.length === 0) return `${everyone ? 'Nobody has' : 'You have not'} used a model in the last ${DAYS} days.`
   const input = lines.reduce((s, l) => s + l.inputTokens, 0)
   const output = lines.reduce((s, l) => s + l.outputTokens, 0)
   const calls = lines.reduce((s, l) => s + l.calls, 0)
   return [
-    `${scope === 'Your' ? 'Your' : "Everyone's"} usage, last ${DAYS} days: ${n(input + output)} tokens (${n(input)} in, ${n(output)} out) in ${n(calls)} model call(s).`,
+    `${everyone ? "Everyone's" : 'Your'} usage, last ${DAYS} days: ${n(input + output)} tokens (${n(input)} in, ${n(output)} out) in ${n(calls)} model call(s).`,
     '',
     ...lines.map((l) => `${everyone ? `${l.userId} · ` : ''}${l.agent} · ${l.model}: ${n(l.inputTokens)} in, ${n(l.outputTokens)} out, ${n(l.calls)} call(s)`),
   ].join('\n')

@@ -81,7 +81,7 @@ async function approvedPlan(service: ServiceProcess, request: string, chatId = U
   await service.deliver(h.text(`/code ${request}`, { userId: chatId }), WEBHOOK_SECRET)
   const plan = await buttonsMessage(1, chatId)
   await service.deliver(h.press(plan.messageId, plan.buttons.Approve!, { chatId, userId: chatId }), WEBHOOK_SECRET)
-  const queued = await waitForText(chatId, /^coder: Task (\w+) is queued/)
+  const queued = await waitForText(chatId, /^\[coder\] coder: Task (\w+) is queued/)
   return { plan, taskId: /Task (\w+)/.exec(queued)![1]! }
 }
 
@@ -123,7 +123,7 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     expect(git(remote.bare, 'show', `mechanic/${taskId}:NOTES.md`)).toBe('hello')
     expect(git(remote.bare, 'log', '-1', '--format=%an <%ae>|%s', `mechanic/${taskId}`)).toBe('Mechanic <mechanic@localhost.localdomain>|add a NOTES.md saying hello')
     // The thread is resumed through the inbox: the agent follows up on the push.
-    await waitForText(USER_ID, /^follow-up: \[Mechanic, not the person\] Task \w+: pushed/)
+    await waitForText(USER_ID, /^\[coder\] follow-up: \[Mechanic, not the person\] Task \w+: pushed/)
     // The token never touched the clone's config, and aider's files stay out of the repository.
     const clone = join(workspace, 'repo')
     expect(readFileSync(join(clone, '.git', 'config'), 'utf8')).not.toContain(GIT_TOKEN)
@@ -150,7 +150,7 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     await service.deliver(h.text('/code add a NOTES.md saying nope'), WEBHOOK_SECRET)
     const plan = await buttonsMessage(1)
     await service.deliver(h.press(plan.messageId, plan.buttons.Reject!), WEBHOOK_SECRET)
-    await waitForText(USER_ID, /^coder: The person did not approve/)
+    await waitForText(USER_ID, /^\[coder\] coder: The person did not approve/)
     await sleep(1500)
     expect(aiderSpans).toEqual([])
     expect(await query('select id from tasks')).toEqual([])

@@ -12,9 +12,13 @@ const HELP = [
   '',
   'Just write to me and I will answer; I remember our conversation.',
   'When I want to do something risky, I ask first: press Approve, Reject or Edit.',
+  'Start a message with @name to ask one agent; in a group, mention me or reply to me.',
+  '/agents - the agents, and which one this chat talks to; /agent <name> - switch',
+  '/newagent, /editagent <name>, /deleteagent <name> - your own agents',
   '/new - start a fresh conversation (I still remember what you asked me to)',
   '/memory - what I remember about you; /forget all - forget everything',
-  '/cancel - cancel the request waiting for your approval, or the running task',
+  '/usage - the tokens your messages used',
+  '/cancel - cancel the request waiting for your approval, the running task, or a wizard',
   '/help - this message',
 ].join('\n')
 
@@ -26,13 +30,22 @@ const CODER_HELP = [
   '/tasks - recent tasks and what they are doing',
 ].join('\n')
 
+const ADMIN_HELP = [
+  'Admin:',
+  '/status - service health and figures',
+  '/approvals - approvals waiting for a decision',
+  '/users - people and their access; /allow <id>, /deny <id>',
+  '/model [name] - show or set the default model',
+  '/usage - everyone\'s tokens (/usage me for yours)',
+].join('\n')
+
 composer.command('start', async (ctx) => {
   await ctx.reply(`Hello${ctx.from?.first_name ? `, ${ctx.from.first_name}` : ''}! ${HELP}`)
 })
 
 composer.command('help', async (ctx) => {
   const help = ctx.services.coderEnabled ? `${HELP}\n${CODER_HELP}` : HELP
-  await ctx.reply(ctx.isAdmin ? `${help}\n\nAdmin:\n/status - service health and figures\n/approvals - approvals waiting for a decision` : help)
+  await ctx.reply(ctx.isAdmin ? `${help}\n\n${ADMIN_HELP}` : help)
 })
 
 composer.command('new', async (ctx) => {

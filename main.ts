@@ -33,6 +33,7 @@ import type { ModelCallReport } from './graph/chat-graph.ts'
 import { createCheckpointer } from './graph/checkpointer.ts'
 import { Conversation } from './graph/conversation.ts'
 import { createLogger, createScrubber } from './logger.ts'
+import { Metrics } from './metrics.ts'
 import type { Logger } from './logger.ts'
 import { GitLock } from './workspace/git-lock.ts'
 import { Repository } from './workspace/repository.ts'
@@ -62,7 +63,16 @@ async function initBot(bot: Bot<Context>, log: Logger, stopping: () => boolean):
 }
 
 /** The coder's task runner: the clone, the git lock, aider, and progress shown in the chats. */
-function createTaskRunner(config: Config, ws: NonNullable<Config['workspace']>, db: Database, bot: Bot<Context>, scrub: (text: string) => string, log: Logger, onReported: () => void): TaskRunner {
+function createTaskRunner(
+  config: Config,
+  ws: NonNullable<Config['workspace']>,
+  db: Database,
+  bot: Bot<Context>,
+  scrub: (text: string) => string,
+  log: Logger,
+  metrics: Metrics,
+  onReported: () => void,
+): TaskRunner {
   const repo = new Repository({ remoteUrl: ws.remoteUrl, accessToken: ws.accessToken, dir: join(ws.dir, 'repo'), author: ws.author, path: config.path })
   return new TaskRunner({
     pool: db.pool,
@@ -78,6 +88,10 @@ function createTaskRunner(config: Config, ws: NonNullable<Config['workspace']>, 
     scrub,
     progress: new TaskProgressReporter({ api: bot.api, pool: db.pool, log: log.child({ component: 'task-progress' }) }),
     onReported,
+    observe: {
+      step: (step, status, ms) => metrics.taskStepSeconds.observe({ step, status }, ms / 1000),
+      aider: (outcome, ms) => metrics.aiderSeconds.observe({ outcome }, ms / 1000),
+    },
   })
 }
 
@@ -120,7 +134,9 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     if (!found) models.set(name, (found = createChatModel({ ...config.llm, model: name })))
     return found
   }
+  const metrics = new Metrics(db.pool)
   const onModelCall = (call: ModelCallReport) => {
+    metrics.modelCall(call)
     recordModelCall(db.pool, call).catch((err: unknown) => log.warn({ err }, 'could not record model usage'))
   }
   const remind = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.reminder(who, text) : undefined
@@ -136,6 +152,11 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     handle: (row) => (row.kind === INTERNAL_EVENT ? events(row.payload) : bot.handleUpdate(row.payload as Parameters<typeof bot.handleUpdate>[0])),
     onGiveUp: async (row) => {
       if (row.lane !== 0) await bot.api.sendMessage(row.lane, GAVE_UP)
+    },
+    onOutcome: (row, outcome, ms) => {
+      metrics.updatesHandled.inc({ outcome })
+      metrics.turnSeconds.observe({ kind: row.kind }, ms / 1000)
+      if (row.attempts === 1) metrics.inboxLagSeconds.observe(row.waitedMs / 1000)
     },
     ...config.inbox,
   })
@@ -156,12 +177,12 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
   })
   const events = createEventHandler({ api: bot.api, db, conversation, log: log.child({ component: 'events' }), approvalTtlMs: config.approvals.timeoutMs, wakeTasks })
   const scrub = createScrubber(config.secrets)
-  const runner: TaskRunner | undefined = config.workspace && createTaskRunner(config, config.workspace, db, bot, scrub, log, () => dispatcher.wake())
+  const runner: TaskRunner | undefined = config.workspace && createTaskRunner(config, config.workspace, db, bot, scrub, log, metrics, () => dispatcher.wake())
   const scheduler = new Scheduler({ pool: db.pool, log: log.child({ component: 'scheduler' }), everyMs: config.approvals.sweepMs, onQueued: () => dispatcher.wake() })
   const wake = () => dispatcher.wake()
 
   const webhookMode = config.telegram.webhookUrl !== undefined
-  const server = createHttpServer({ pool: db.pool, log: log.child({ component: 'http' }), webhookSecret: webhookMode ? config.telegram.webhookSecret : undefined, onStored: wake, dispatcherStatus })
+  const server = createHttpServer({ pool: db.pool, log: log.child({ component: 'http' }), webhookSecret: webhookMode ? config.telegram.webhookSecret : undefined, onStored: wake, dispatcherStatus, metrics })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.http.port, config.http.host, resolve)
@@ -201,7 +222,7 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
   if (config.telegram.webhookUrl) {
     await bot.api.setWebhook(config.telegram.webhookUrl, { secret_token: config.telegram.webhookSecret, allowed_updates: [...ALLOWED_UPDATES] })
   } else {
-    poller = new Poller({ api: bot.api, pool: db.pool, log: log.child({ component: 'polling' }), onStored: wake })
+    poller = new Poller({ api: bot.api, pool: db.pool, log: log.child({ component: 'polling' }), onStored: wake, onReceived: (kind) => metrics.updatesReceived.inc({ kind }) })
     await poller.start()
   }
   dispatcher.start()

@@ -13,6 +13,8 @@ export interface DispatcherOptions {
   handle: (row: InboxRow) => Promise<void>
   /** Called once when an update has failed for good, to tell the person. */
   onGiveUp: (row: InboxRow, error: string) => Promise<void>
+  /** Told how each attempt ended and how long it took (metrics). */
+  onOutcome?: (row: InboxRow, outcome: 'done' | 'retry' | 'failed', ms: number) => void
   leaseMs: number
   maxAttempts: number
   concurrency: number
@@ -133,12 +135,15 @@ export class Dispatcher {
         (err: unknown) => log.warn({ err }, 'lease renewal failed'),
       )
     }, Math.max(this.#o.leaseMs / 3, 250))
+    const started = performance.now()
     const work = (async () => {
       try {
         await this.#o.handle(row)
         if (!(await inbox.complete(this.#o.pool, row.updateId, this.claimant))) log.warn('finished an update whose claim was lost')
+        this.#o.onOutcome?.(row, 'done', performance.now() - started)
       } catch (err) {
-        await this.#recordFailure(row, err, log)
+        const status = await this.#recordFailure(row, err, log)
+        this.#o.onOutcome?.(row, status === 'failed' ? 'failed' : 'retry', performance.now() - started)
       }
     })()
       .catch((err: unknown) => log.error({ err }, 'could not record the outcome of an update'))
@@ -150,12 +155,13 @@ export class Dispatcher {
     this.#active.set(row.updateId, work)
   }
 
-  async #recordFailure(row: InboxRow, err: unknown, log: Logger): Promise<void> {
+  async #recordFailure(row: InboxRow, err: unknown, log: Logger): Promise<string | undefined> {
     const error = errorText((err as { error?: unknown }).error ?? err) // unwrap grammY's BotError
     const retryInMs = Math.min(1000 * 2 ** (row.attempts - 1), 30_000)
     const status = await inbox.recordFailure(this.#o.pool, row.updateId, this.claimant, { error, retryInMs, maxAttempts: this.#o.maxAttempts })
     log.error({ err, status, retryInMs }, 'update failed')
     if (status === 'failed') await this.#giveUp(row, error)
+    return status
   }
 
   async #giveUp(row: InboxRow, error: string): Promise<void> {

@@ -9,6 +9,8 @@ export interface PollerOptions {
   pool: Pool
   log: Logger
   onStored: () => void
+  /** A new update was stored (metrics). */
+  onReceived?: (kind: string) => void
   /** Long-poll timeout Telegram holds a getUpdates call open, in seconds. */
   timeoutSeconds?: number
 }
@@ -49,7 +51,7 @@ export class Poller {
         )
         for (const raw of updates) {
           const update = routeUpdate(raw)
-          if (update) await inbox.enqueue(pool, update)
+          if (update && (await inbox.enqueue(pool, update))) this.#o.onReceived?.(update.kind)
           else log.warn({ updateId: raw.update_id }, 'skipped an update that failed validation')
           offset = raw.update_id + 1
         }

@@ -17,6 +17,8 @@ export interface ServerOptions {
   /** Called after an update was stored, to start its handling now. */
   onStored: () => void
   dispatcherStatus: () => { healthy: boolean; active: number; lastError: string | undefined }
+  /** `GET /metrics` in the Prometheus text format; the route is off without it. */
+  metrics?: { render(): Promise<{ contentType: string; body: string }>; updatesReceived: { inc(labels: { kind: string }): void } } | undefined
 }
 
 class HttpError extends Error {
@@ -72,6 +74,7 @@ export function createHttpServer(o: ServerOptions): Server & { draining: boolean
     if (!update) throw new HttpError(400, 'not a Telegram update')
     try {
       const isNew = await inbox.enqueue(o.pool, update)
+      if (isNew) o.metrics?.updatesReceived.inc({ kind: update.kind })
       o.log.debug({ updateId: update.updateId, lane: update.lane, duplicate: !isNew }, 'update stored')
     } catch (err) {
       o.log.error({ err, updateId: update.updateId }, 'could not store an update; Telegram will deliver it again')
@@ -105,11 +108,18 @@ export function createHttpServer(o: ServerOptions): Server & { draining: boolean
     })
   }
 
+  async function metrics(res: ServerResponse, m: NonNullable<ServerOptions['metrics']>): Promise<void> {
+    const { contentType, body } = await m.render()
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  }
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]
     const route =
       req.method === 'POST' && path === WEBHOOK_PATH ? webhook(req, res)
       : req.method === 'GET' && path === '/health' ? health(res)
+      : req.method === 'GET' && path === '/metrics' && o.metrics ? metrics(res, o.metrics)
       : Promise.resolve(send(res, 404, { error: 'not found' }))
     route.catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500

@@ -9,6 +9,8 @@ export interface InboxRow {
   kind: string
   payload: unknown
   attempts: number
+  /** Since it was stored, when it was claimed (the inbox's lag, on a first attempt). */
+  waitedMs: number
 }
 
 const rowColumns = 'update_id as "updateId", lane, kind, payload, attempts'
@@ -19,8 +21,9 @@ interface RawRow {
   kind: string
   payload: unknown
   attempts: number
+  waitedMs?: number | string
 }
-const toRow = (r: RawRow): InboxRow => ({ ...r, updateId: Number(r.updateId), lane: Number(r.lane) })
+const toRow = (r: RawRow): InboxRow => ({ ...r, updateId: Number(r.updateId), lane: Number(r.lane), waitedMs: Number(r.waitedMs ?? 0) })
 
 /** Stores an update; a repeat delivery of the same update_id changes nothing. Returns whether it was new. */
 export async function enqueue(pool: Pool, update: { updateId: number; lane: number; kind: string; payload: unknown }): Promise<boolean> {
@@ -77,7 +80,8 @@ export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; 
      update inbox set status = 'running', attempts = inbox.attempts + 1, claimed_by = $3,
        lease_until = now() + make_interval(secs => $2::double precision / 1000), started_at = now(), error = null
      from candidate where inbox.update_id = candidate.update_id
-     returning inbox.update_id as "updateId", lane, kind, payload, attempts`,
+     returning inbox.update_id as "updateId", lane, kind, payload, attempts,
+       extract(epoch from now() - inbox.received_at) * 1000 as "waitedMs"`,
     [opts.limit, opts.leaseMs, opts.claimant],
   )
   return rows.map(toRow).sort((a, b) => a.updateId - b.updateId)

@@ -41,6 +41,8 @@ export interface TaskRunnerOptions {
   progress?: { update(task: TaskRow, progress: TaskProgress): void; settle(taskId: string): Promise<void> }
   /** A report was queued in a chat's inbox lane: wake the dispatcher. */
   onReported: () => void
+  /** Told how long steps and aider runs took (metrics). */
+  observe?: { step(step: string, status: string, ms: number): void; aider(outcome: 'done' | 'timeout' | 'stopped', ms: number): void }
 }
 
 type StepEnd = { status: Exclude<TaskStatus, 'queued' | 'running'>; result?: TaskResult; error?: string }
@@ -173,9 +175,11 @@ export class TaskRunner {
       clearInterval(heartbeat)
       await this.#o.progress?.settle(task.id)
     }
+    const ms = performance.now() - started
+    this.#o.observe?.step(task.step, end?.status ?? 'handed back', ms)
     if (!end) return
     const row = await finishStep(this.#o.pool, { id: task.id, claimant: this.#claimant, ...end })
-    log.info({ status: end.status, ms: Math.round(performance.now() - started), recorded: row !== undefined }, 'task step ended')
+    log.info({ status: end.status, ms: Math.round(ms), recorded: row !== undefined }, 'task step ended')
     if (row) this.#o.onReported()
   }
 
@@ -234,6 +238,7 @@ export class TaskRunner {
     await repo.startBranch(branch)
     this.#activity(task, 'running aider')
     const recent: string[] = []
+    const aiderStarted = performance.now()
     const run = await runAider(
       aider,
       {
@@ -251,6 +256,7 @@ export class TaskRunner {
       },
       path,
     )
+    this.#o.observe?.aider(run.timedOut ? 'timeout' : signal.aborted ? 'stopped' : 'done', performance.now() - aiderStarted)
     const discard = () => repo.deleteBranch(branch, base)
     if (signal.aborted) {
       await discard()

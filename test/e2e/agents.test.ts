@@ -12,7 +12,10 @@ beforeEach(async () => {
 })
 afterEach(() => h.closeAndCheckLogs())
 
-const systemOf = (req: ChatRequest | undefined) => String(req?.messages.find((m) => m.role === 'system')?.content ?? '')
+const systemOf = (req: ChatRequest | undefined) => {
+  const content = req?.messages.find((m) => m.role === 'system')?.content
+  return typeof content === 'string' ? content : ''
+}
 const toolNames = (req: ChatRequest | undefined) => (req?.tools ?? []).map((t) => (t as { function: { name: string } }).function.name)
 
 /** Delivers a message and returns the first message the bot sends after it. */

@@ -1,0 +1,115 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Pool } from './db/database.ts'
+import { stats } from './db/inbox.ts'
+import type { ModelCallReport } from './graph/chat-graph.ts'
+
+/** Figures that come from the database: read at most this often, however often Prometheus scrapes. */
+const DB_FIGURES_TTL_MS = 5000
+
+const seconds = (ms: number) => ms / 1000
+
+/**
+ * The service's Prometheus metrics (`GET /metrics`). Counters and histograms are updated where things
+ * happen; the inbox, task and approval figures are read from Postgres when scraped, cached for a few
+ * seconds so that scraping never competes with the webhook for the pool.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly #pool: Pool
+  #dbFigures: { at: number; value: Promise<DbFigures> } | undefined
+
+  readonly updatesReceived = new Counter({ name: 'mechanic_updates_received_total', help: 'Telegram updates stored in the inbox (new ones; duplicates not counted)', labelNames: ['kind'], registers: [this.registry] })
+  readonly updatesHandled = new Counter({ name: 'mechanic_updates_handled_total', help: 'Inbox rows handled, by outcome (done, retry, failed)', labelNames: ['outcome'], registers: [this.registry] })
+  readonly turnSeconds = new Histogram({ name: 'mechanic_update_handling_seconds', help: 'Time to handle one inbox row (a turn, a command, an event)', labelNames: ['kind'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] })
+  readonly inboxLagSeconds = new Histogram({ name: 'mechanic_inbox_lag_seconds', help: 'Time from storing an update to starting its handling', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120], registers: [this.registry] })
+  readonly modelSeconds = new Histogram({ name: 'mechanic_model_call_seconds', help: 'Model call latency', labelNames: ['agent', 'model', 'outcome'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60, 120], registers: [this.registry] })
+  readonly modelErrors = new Counter({ name: 'mechanic_model_errors_total', help: 'Failed model calls, by kind', labelNames: ['agent', 'model', 'kind'], registers: [this.registry] })
+  readonly tokens = new Counter({ name: 'mechanic_model_tokens_total', help: 'Tokens the model endpoint reported', labelNames: ['agent', 'model', 'direction'], registers: [this.registry] })
+  readonly taskStepSeconds = new Histogram({ name: 'mechanic_task_step_seconds', help: 'Task step duration, by step and how it ended', labelNames: ['step', 'status'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
+  readonly aiderSeconds = new Histogram({ name: 'mechanic_aider_seconds', help: 'aider run duration, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
+
+  constructor(pool: Pool) {
+    this.#pool = pool
+    collectDefaultMetrics({ register: this.registry, prefix: 'mechanic_' })
+    const figures = () => this.#figures()
+    new Gauge({
+      name: 'mechanic_inbox_depth',
+      help: 'Updates waiting or running in the inbox',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const f = await figures()
+        this.set({ state: 'queued' }, f.inbox.depth)
+        this.set({ state: 'running' }, f.inbox.running)
+      },
+    })
+    new Gauge({
+      name: 'mechanic_inbox_oldest_queued_seconds',
+      help: 'Age of the oldest update still waiting (0 when none)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await figures()).inbox.oldestQueuedSeconds ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'mechanic_tasks',
+      help: 'Coding tasks by status',
+      labelNames: ['status'],
+      registers: [this.registry],
+      async collect() {
+        const tasks = (await figures()).tasks
+        this.reset() // a status with no rows left must read 0, not its last value
+        for (const status of ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled']) this.set({ status }, tasks[status] ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'mechanic_approvals',
+      help: 'Approval requests by status',
+      labelNames: ['status'],
+      registers: [this.registry],
+      async collect() {
+        const approvals = (await figures()).approvals
+        this.reset()
+        for (const status of ['pending', 'approved', 'rejected', 'timeout', 'cancelled']) this.set({ status }, approvals[status] ?? 0)
+      },
+    })
+  }
+
+  /** A model call as the graph reports it. */
+  modelCall(call: ModelCallReport): void {
+    const labels = { agent: call.agent, model: call.model }
+    this.modelSeconds.observe({ ...labels, outcome: call.error ? 'error' : 'ok' }, seconds(call.ms))
+    if (call.error) this.modelErrors.inc({ ...labels, kind: call.error })
+    if (call.inputTokens) this.tokens.inc({ ...labels, direction: 'input' }, call.inputTokens)
+    if (call.outputTokens) this.tokens.inc({ ...labels, direction: 'output' }, call.outputTokens)
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() }
+  }
+
+  #figures(): Promise<DbFigures> {
+    const now = Date.now()
+    if (!this.#dbFigures || now - this.#dbFigures.at > DB_FIGURES_TTL_MS) {
+      const value = readFigures(this.#pool)
+      value.catch(() => (this.#dbFigures = undefined)) // a failed read is not cached
+      this.#dbFigures = { at: now, value }
+    }
+    return this.#dbFigures.value
+  }
+}
+
+interface DbFigures {
+  inbox: Awaited<ReturnType<typeof stats>>
+  tasks: Record<string, number>
+  approvals: Record<string, number>
+}
+
+async function readFigures(pool: Pool): Promise<DbFigures> {
+  const inbox = await stats(pool)
+  const counts = async (table: string) => {
+    const { rows } = await pool.query<{ status: string; n: string }>(`select status, count(*) as n from ${table} group by status`)
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]))
+  }
+  return { inbox, tasks: await counts('tasks'), approvals: await counts('approval_requests') }
+}

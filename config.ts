@@ -107,6 +107,9 @@ const schema = z
 
 type Env = z.output<typeof schema>
 
+/** Every environment variable the service reads (for the tests that hold the docs to the code). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape)
+
 /** The service's whole configuration, parsed once from the environment. */
 export interface Config {
   telegram: {

@@ -1,4 +1,5 @@
-// npm run bench: webhook acknowledgement latency at a fixed request rate, and per-turn overhead
+// npm run bench: webhook acknowledgement latency at a fixed request rate (also while /metrics is
+// scraped ten times a second), and per-turn overhead
 // (end-to-end time minus the model's latency) across 100 chats, on the embedded database and, when
 // TEST_DATABASE_URL is set, on native Postgres. Prints a table and writes bench/results/*.json.
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -13,6 +14,7 @@ const ACK_SECONDS = 6
 const CHATS = 100
 const TURNS_PER_CHAT = 2
 const MODEL_LATENCY_MS = 100
+const SCRAPES_PER_SECOND = 10
 const ACK_USER = 3000
 const TURN_USER = 5000
 
@@ -75,7 +77,24 @@ async function benchEngine(embedded: boolean) {
 
     // 1. Acknowledgement latency while the dispatcher is handling what arrives.
     const acks = await ackLatencies((i) => service.deliver(h.text(`ack ${i}`, { userId: ACK_USER + (i % CHATS) }), WEBHOOK_SECRET))
-    await waitUntil(async () => ((await service.health()).body.components as { inbox: { depth: number } }).inbox.depth === 0, 'the inbox to drain', 120_000)
+    const drained = () => waitUntil(async () => ((await service.health()).body.components as { inbox: { depth: number } }).inbox.depth === 0, 'the inbox to drain', 120_000)
+    await drained()
+
+    // 1b. The same while Prometheus (far more eagerly than its usual 15 s) scrapes /metrics.
+    let scraping = true
+    const scrapes: number[] = []
+    const scraper = (async () => {
+      while (scraping) {
+        const t0 = performance.now()
+        await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text()
+        scrapes.push(performance.now() - t0)
+        await sleep(1000 / SCRAPES_PER_SECOND)
+      }
+    })()
+    const scrapedAcks = await ackLatencies((i) => service.deliver(h.text(`scraped ${i}`, { userId: ACK_USER + (i % CHATS) }), WEBHOOK_SECRET))
+    scraping = false
+    await scraper
+    await drained()
 
     // 2. Per-turn overhead: one turn at a time, so no queueing hides in the figure.
     const overheads: number[] = []
@@ -87,13 +106,13 @@ async function benchEngine(embedded: boolean) {
         const t0 = Date.now()
         await service.deliver(h.text(text, { userId: chat }), WEBHOOK_SECRET)
         const reply = await waitUntil(
-          () => h.telegram.callsOf('sendMessage').slice(sentBefore).find((call) => call.params.text === `echo: ${text}`),
+          () => h.telegram.callsOf('sendMessage').slice(sentBefore).find((call) => call.params.text === `[assistant] echo: ${text}`),
           `the reply in chat ${chat}`,
         )
         overheads.push(reply.at - t0 - MODEL_LATENCY_MS)
       }
     }
-    return { engine: embedded ? 'embedded PGlite' : 'native Postgres', ack: figures(acks), turnOverhead: figures(overheads) }
+    return { engine: embedded ? 'embedded PGlite' : 'native Postgres', ack: figures(acks), ackWhileScraped: figures(scrapedAcks), scrape: figures(scrapes), turnOverhead: figures(overheads) }
   } finally {
     await h.close()
   }
@@ -105,9 +124,18 @@ if (TEST_DATABASE_URL) runs.push(await benchEngine(false))
 else console.log('TEST_DATABASE_URL is not set: native Postgres skipped (run .ci/postgres.sh to get one).')
 
 const table = [
-  ['engine', 'webhook ack p50 ms', 'p99 ms', 'p50 vs bare HTTP', 'turn overhead p50 ms', 'p99 ms'],
-  ['bare node:http (baseline)', baseline.p50, baseline.p99, '1.0x', '-', '-'],
-  ...runs.map((r) => [r.engine, r.ack.p50, r.ack.p99, `${(r.ack.p50 / baseline.p50).toFixed(1)}x`, r.turnOverhead.p50, r.turnOverhead.p99]),
+  ['engine', 'webhook ack p50 ms', 'p99 ms', 'p50 vs bare HTTP', 'ack p50 / p99 while scraped', 'scrape p50 ms', 'turn overhead p50 ms', 'p99 ms'],
+  ['bare node:http (baseline)', baseline.p50, baseline.p99, '1.0x', '-', '-', '-', '-'],
+  ...runs.map((r) => [
+    r.engine,
+    r.ack.p50,
+    r.ack.p99,
+    `${(r.ack.p50 / baseline.p50).toFixed(1)}x`,
+    `${r.ackWhileScraped.p50} / ${r.ackWhileScraped.p99}`,
+    r.scrape.p50,
+    r.turnOverhead.p50,
+    r.turnOverhead.p99,
+  ]),
 ]
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)))
 for (const row of table) console.log(row.map((cell, i) => String(cell).padEnd(widths[i]!)).join('  '))
@@ -115,7 +143,7 @@ for (const row of table) console.log(row.map((cell, i) => String(cell).padEnd(wi
 const result = {
   at: new Date().toISOString(),
   node: process.version,
-  settings: { ackRatePerSecond: ACK_RATE_PER_SECOND, ackSeconds: ACK_SECONDS, chats: CHATS, turnsPerChat: TURNS_PER_CHAT, modelLatencyMs: MODEL_LATENCY_MS },
+  settings: { ackRatePerSecond: ACK_RATE_PER_SECOND, ackSeconds: ACK_SECONDS, scrapesPerSecond: SCRAPES_PER_SECOND, chats: CHATS, turnsPerChat: TURNS_PER_CHAT, modelLatencyMs: MODEL_LATENCY_MS },
   baselineAck: baseline,
   runs,
 }

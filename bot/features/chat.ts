@@ -59,6 +59,7 @@ export async function converse(ctx: Context, text: string, agent?: string): Prom
           userId: from.id,
           onText: (soFar, writer) => stream.push(signed(writer, soFar)),
         })
+        ctx.log.info({ threadId, agent: outcome.kind === 'answer' ? outcome.agent : undefined, outcome: outcome.kind }, 'turn finished')
         return presentOutcome(deps, target, outcome, stream)
       }
       const request = await findByInterrupt(db.pool, pending.interruptId)

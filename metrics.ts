@@ -51,28 +51,20 @@ export class Metrics {
         this.set((await figures()).inbox.oldestQueuedSeconds ?? 0)
       },
     })
-    new Gauge({
-      name: 'mechanic_tasks',
-      help: 'Coding tasks by status',
-      labelNames: ['status'],
-      registers: [this.registry],
-      async collect() {
-        const tasks = (await figures()).tasks
-        this.reset() // a status with no rows left must read 0, not its last value
-        for (const status of ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled']) this.set({ status }, tasks[status] ?? 0)
-      },
-    })
-    new Gauge({
-      name: 'mechanic_approvals',
-      help: 'Approval requests by status',
-      labelNames: ['status'],
-      registers: [this.registry],
-      async collect() {
-        const approvals = (await figures()).approvals
-        this.reset()
-        for (const status of ['pending', 'approved', 'rejected', 'timeout', 'cancelled']) this.set({ status }, approvals[status] ?? 0)
-      },
-    })
+    // Every status is set on each scrape: one with no rows left reads 0, not its last value.
+    const byStatus = (name: string, help: string, statuses: readonly string[], pick: (f: DbFigures) => Record<string, number>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['status'],
+        registers: [this.registry],
+        async collect() {
+          const counts = pick(await figures())
+          for (const status of statuses) this.set({ status }, counts[status] ?? 0)
+        },
+      })
+    byStatus('mechanic_tasks', 'Coding tasks by status', ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'], (f) => f.tasks)
+    byStatus('mechanic_approvals', 'Approval requests by status', ['pending', 'approved', 'rejected', 'timeout', 'cancelled'], (f) => f.approvals)
   }
 
   /** A model call as the graph reports it. */

@@ -1,4 +1,4 @@
-import { getAgent, listAgents } from '../db/agents.ts'
+import { listAgents } from '../db/agents.ts'
 import type { AgentRow } from '../db/agents.ts'
 import type { Pool } from '../db/database.ts'
 import { getSetting } from '../db/settings.ts'
@@ -25,10 +25,19 @@ export interface AgentListing extends AgentSpec {
   instructions: string
 }
 
+/** How long a read of the agents and the default model serves before the next one. */
+const SNAPSHOT_TTL_MS = 1000
+
+interface Snapshot {
+  defaultModel: string
+  rows: Map<string, AgentRow>
+}
+
 /**
  * The agents of this service: the built-in ones and those people defined (the `agents` table), each
- * on its own model or the default one (/model, else LLM_MODEL). Read from the database on every use,
- * so an agent made, changed or deleted on one instance is seen at once by all.
+ * on its own model or the default one (/model, else LLM_MODEL). The table and the setting are read
+ * at most once a second (a turn asks several times), and at once after a change made here; another
+ * instance sees a change within that second.
  */
 export class AgentDirectory implements AgentRoster {
   readonly fallback: string
@@ -37,6 +46,7 @@ export class AgentDirectory implements AgentRoster {
   readonly #builtIns: Map<string, BuiltInAgent>
   readonly #catalog: Map<string, AgentTool>
   readonly #envModel: string
+  #snapshot: { at: number; value: Promise<Snapshot> } | undefined
 
   /** `catalog`: the tools a person may give an agent they define. */
   constructor(deps: { pool: Pool; builtIns: [BuiltInAgent, ...BuiltInAgent[]]; catalog: AgentTool[]; defaultModel: string }) {
@@ -50,7 +60,25 @@ export class AgentDirectory implements AgentRoster {
 
   /** The model agents use unless they name their own. */
   async defaultModel(): Promise<string> {
-    return (await getSetting(this.#pool, 'defaultModel')) ?? this.#envModel
+    return (await this.#read()).defaultModel
+  }
+
+  /** After a change to the agents or the default model: the next use reads them again. */
+  changed(): void {
+    this.#snapshot = undefined
+  }
+
+  #read(): Promise<Snapshot> {
+    const now = Date.now()
+    if (!this.#snapshot || now - this.#snapshot.at > SNAPSHOT_TTL_MS) {
+      const value = (async () => {
+        const [model, rows] = await Promise.all([getSetting(this.#pool, 'defaultModel'), listAgents(this.#pool)])
+        return { defaultModel: model ?? this.#envModel, rows: new Map(rows.map((r) => [r.name, r])) }
+      })()
+      value.catch(() => this.changed()) // a failed read is not kept
+      this.#snapshot = { at: now, value }
+    }
+    return this.#snapshot.value
   }
 
   /** Names of the tools a person may give an agent. */
@@ -63,16 +91,16 @@ export class AgentDirectory implements AgentRoster {
   }
 
   async get(name: string): Promise<AgentListing | undefined> {
+    const { defaultModel, rows } = await this.#read()
     const builtIn = this.#builtIns.get(name)
-    if (builtIn) return this.#fromBuiltIn(builtIn, await this.defaultModel())
-    const row = await getAgent(this.#pool, name)
-    return row && this.#fromRow(row, await this.defaultModel())
+    if (builtIn) return this.#fromBuiltIn(builtIn, defaultModel)
+    const row = rows.get(name)
+    return row && this.#fromRow(row, defaultModel)
   }
 
   async list(): Promise<AgentListing[]> {
-    const model = await this.defaultModel()
-    const rows = await listAgents(this.#pool)
-    return [...[...this.#builtIns.values()].map((b) => this.#fromBuiltIn(b, model)), ...rows.map((r) => this.#fromRow(r, model))]
+    const { defaultModel, rows } = await this.#read()
+    return [...[...this.#builtIns.values()].map((b) => this.#fromBuiltIn(b, defaultModel)), ...[...rows.values()].map((r) => this.#fromRow(r, defaultModel))]
   }
 
   #fromBuiltIn(a: BuiltInAgent, model: string): AgentListing {

@@ -43,11 +43,6 @@ export async function deleteAgent(pool: Pool, name: string): Promise<boolean> {
   return rowCount === 1
 }
 
-export async function getAgent(pool: Pool, name: string): Promise<AgentRow | undefined> {
-  const { rows } = await pool.query<Raw>(`select ${COLUMNS} from agents where name = $1`, [name])
-  return rows[0] && toRow(rows[0])
-}
-
 export async function listAgents(pool: Pool): Promise<AgentRow[]> {
   const { rows } = await pool.query<Raw>(`select ${COLUMNS} from agents order by name limit 100`)
   return rows.map(toRow)

@@ -68,6 +68,7 @@ composer.command('model', async (ctx) => {
   if (!parsed.ok) return void (await ctx.reply(parsed.why.replace(', or tap "Default model"', '')))
   const before = await agents.defaultModel()
   await setSetting(db.pool, 'defaultModel', parsed.value, ctx.from?.id ?? 0)
+  agents.changed()
   await audit(db.pool, { action: 'default_model_changed', actorId: ctx.from?.id, chatId: ctx.chat.id, detail: { from: before, to: parsed.value } })
   await ctx.reply(`The default model is now ${parsed.value} (was ${before}). Agents with a model of their own keep it.`)
 })

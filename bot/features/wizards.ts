@@ -162,6 +162,7 @@ async function newAgent(conversation: Wizard, ctx: InnerContext, _given?: string
   const created = await conversation.external(async (o: Context) => {
     const ownerId = o.from?.id ?? 0
     const done = await createAgent(o.services.db.pool, { ...draft, ownerId })
+    o.services.agents.changed()
     if (done) await audit(o.services.db.pool, { action: 'agent_created', actorId: ownerId, chatId: o.chat?.id, detail: { name: draft.name, model: draft.model, tools: draft.tools } })
     return done
   })
@@ -204,6 +205,7 @@ async function editAgent(conversation: Wizard, ctx: InnerContext, given: string)
   await confirm(conversation, ctx, what, `Save ${agent.name} like this?\n\n${describeAgent(draft)}`, 'Save')
   const saved = await conversation.external(async (o: Context) => {
     const done = await updateAgent(o.services.db.pool, draft)
+    o.services.agents.changed()
     if (done) await audit(o.services.db.pool, { action: 'agent_updated', actorId: o.from?.id, chatId: o.chat?.id, detail: { name: draft.name, model: draft.model, tools: draft.tools } })
     return done
   })
@@ -216,6 +218,7 @@ async function removeAgent(conversation: Wizard, ctx: InnerContext, given: strin
   await confirm(conversation, ctx, what, `Delete ${agent.name} (${agent.description})? Chats talking to it go back to the default agent.`, 'Delete')
   const deleted = await conversation.external(async (o: Context) => {
     const done = await deleteAgent(o.services.db.pool, agent.name)
+    o.services.agents.changed()
     if (done) {
       await clearActiveAgent(o.services.db.pool, agent.name)
       await audit(o.services.db.pool, { action: 'agent_deleted', actorId: o.from?.id, chatId: o.chat?.id, detail: { name: agent.name } })

@@ -16,6 +16,8 @@ type Wizard = Conversation<Context, InnerContext>
 
 /** Bump when a wizard's steps change: a replay log of the old steps must not drive the new ones. */
 const WIZARD_VERSION = 1
+/** A wizard left alone this long is over: the next message is an ordinary one, not its answer. */
+const WIZARD_IDLE_MS = 30 * 60_000
 const KEEP = 'wz:keep'
 const DEFAULT_MODEL = 'wz:default'
 const NO_TOOLS = 'wz:none'
@@ -79,7 +81,7 @@ async function leave(conversation: Wizard, ctx: InnerContext, what: string): Pro
  */
 async function ask<T>(conversation: Wizard, what: string, parse: (text: string) => Parsed<T> | Promise<Parsed<T>>, buttons: readonly string[] = []): Promise<T | string> {
   for (;;) {
-    const ctx = await conversation.wait()
+    const ctx = await conversation.wait({ maxMilliseconds: WIZARD_IDLE_MS })
     const text = ctx.message?.text
     if (text !== undefined && /^\/cancel(@\w+)?(\s|$)/.test(text)) return leave(conversation, ctx, what)
     if (text?.startsWith('/')) return conversation.skip({ next: true })

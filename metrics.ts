@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { cachedFor } from './cached.ts'
 import type { Pool } from './db/database.ts'
 import { stats } from './db/inbox.ts'
 import type { ModelCallReport } from './graph/chat-graph.ts'
@@ -15,8 +16,7 @@ const seconds = (ms: number) => ms / 1000
  */
 export class Metrics {
   readonly registry = new Registry()
-  readonly #pool: Pool
-  #dbFigures: { at: number; value: Promise<DbFigures> } | undefined
+  readonly #figures: { get(): Promise<DbFigures> }
 
   readonly updatesReceived = new Counter({ name: 'mechanic_updates_received_total', help: 'Telegram updates stored in the inbox (new ones; duplicates not counted)', labelNames: ['kind'], registers: [this.registry] })
   readonly updatesHandled = new Counter({ name: 'mechanic_updates_handled_total', help: 'Inbox rows handled, by outcome (done, retry, failed)', labelNames: ['outcome'], registers: [this.registry] })
@@ -29,9 +29,9 @@ export class Metrics {
   readonly aiderSeconds = new Histogram({ name: 'mechanic_aider_seconds', help: 'aider run duration, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
 
   constructor(pool: Pool) {
-    this.#pool = pool
+    this.#figures = cachedFor(DB_FIGURES_TTL_MS, () => readFigures(pool))
     collectDefaultMetrics({ register: this.registry, prefix: 'mechanic_' })
-    const figures = () => this.#figures()
+    const figures = () => this.#figures.get()
     new Gauge({
       name: 'mechanic_inbox_depth',
       help: 'Updates waiting or running in the inbox',
@@ -78,16 +78,6 @@ export class Metrics {
 
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() }
-  }
-
-  #figures(): Promise<DbFigures> {
-    const now = Date.now()
-    if (!this.#dbFigures || now - this.#dbFigures.at > DB_FIGURES_TTL_MS) {
-      const value = readFigures(this.#pool)
-      value.catch(() => (this.#dbFigures = undefined)) // a failed read is not cached
-      this.#dbFigures = { at: now, value }
-    }
-    return this.#dbFigures.value
   }
 }
 

@@ -1,5 +1,6 @@
 import { listAgents } from '../db/agents.ts'
 import type { AgentRow } from '../db/agents.ts'
+import { cachedFor } from '../cached.ts'
 import type { Pool } from '../db/database.ts'
 import { getSetting } from '../db/settings.ts'
 import type { AgentRoster, AgentSpec } from '../graph/roster.ts'
@@ -42,44 +43,34 @@ interface Snapshot {
 export class AgentDirectory implements AgentRoster {
   readonly fallback: string
   readonly tools: readonly AgentTool[]
-  readonly #pool: Pool
   readonly #builtIns: Map<string, BuiltInAgent>
   readonly #catalog: Map<string, AgentTool>
   readonly #envModel: string
-  #snapshot: { at: number; value: Promise<Snapshot> } | undefined
+  readonly #snapshot: { get(): Promise<Snapshot>; drop(): void }
 
   /** `catalog`: the tools a person may give an agent they define. */
   constructor(deps: { pool: Pool; builtIns: [BuiltInAgent, ...BuiltInAgent[]]; catalog: AgentTool[]; defaultModel: string }) {
-    this.#pool = deps.pool
     this.#builtIns = new Map(deps.builtIns.map((a) => [a.name, a]))
     this.#catalog = new Map(deps.catalog.map((t) => [t.name, t]))
     this.#envModel = deps.defaultModel
+    this.#snapshot = cachedFor(SNAPSHOT_TTL_MS, async () => {
+      const [model, rows] = await Promise.all([getSetting(deps.pool, 'defaultModel'), listAgents(deps.pool)])
+      return { defaultModel: model ?? this.#envModel, rows: new Map(rows.map((r) => [r.name, r])) }
+    })
     this.fallback = deps.builtIns[0].name
     this.tools = [...new Map([...deps.builtIns.flatMap((a) => a.tools), ...deps.catalog].map((t) => [t.name, t])).values()]
   }
 
   /** The model agents use unless they name their own. */
   async defaultModel(): Promise<string> {
-    return (await this.#read()).defaultModel
+    return (await this.#snapshot.get()).defaultModel
   }
 
   /** After a change to the agents or the default model: the next use reads them again. */
   changed(): void {
-    this.#snapshot = undefined
+    this.#snapshot.drop()
   }
 
-  #read(): Promise<Snapshot> {
-    const now = Date.now()
-    if (!this.#snapshot || now - this.#snapshot.at > SNAPSHOT_TTL_MS) {
-      const value = (async () => {
-        const [model, rows] = await Promise.all([getSetting(this.#pool, 'defaultModel'), listAgents(this.#pool)])
-        return { defaultModel: model ?? this.#envModel, rows: new Map(rows.map((r) => [r.name, r])) }
-      })()
-      value.catch(() => this.changed()) // a failed read is not kept
-      this.#snapshot = { at: now, value }
-    }
-    return this.#snapshot.value
-  }
 
   /** Names of the tools a person may give an agent. */
   toolNames(): string[] {
@@ -91,7 +82,7 @@ export class AgentDirectory implements AgentRoster {
   }
 
   async get(name: string): Promise<AgentListing | undefined> {
-    const { defaultModel, rows } = await this.#read()
+    const { defaultModel, rows } = await this.#snapshot.get()
     const builtIn = this.#builtIns.get(name)
     if (builtIn) return this.#fromBuiltIn(builtIn, defaultModel)
     const row = rows.get(name)
@@ -99,7 +90,7 @@ export class AgentDirectory implements AgentRoster {
   }
 
   async list(): Promise<AgentListing[]> {
-    const { defaultModel, rows } = await this.#read()
+    const { defaultModel, rows } = await this.#snapshot.get()
     return [...[...this.#builtIns.values()].map((b) => this.#fromBuiltIn(b, defaultModel)), ...[...rows.values()].map((r) => this.#fromRow(r, defaultModel))]
   }
 

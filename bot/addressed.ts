@@ -24,6 +24,9 @@ export function textForBot(message: Addressable, me: Me): string | undefined {
   return message.reply_to_message?.from?.id === me.id ? text : undefined
 }
 
+/** The command a message starts with, without the slash or a bot's name: "/agent@bot x" is agent. */
+export const commandName = (text: string) => /^\/([^@\s]*)/.exec(text)?.[1] ?? ''
+
 /** A command meant for this bot: `/cmd`, or `/cmd@thisbot` (never `/cmd@otherbot`). */
 export function isCommandForBot(message: Addressable, me: Me): boolean {
   const text = message.text ?? ''

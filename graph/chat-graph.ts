@@ -1,16 +1,17 @@
 import { RemoveMessage, SystemMessage, ToolMessage } from '@langchain/core/messages'
 import type { AIMessage, BaseMessage } from '@langchain/core/messages'
-import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { Runnable } from '@langchain/core/runnables'
 import { Annotation, END, MessagesAnnotation, START, StateGraph, interrupt } from '@langchain/langgraph'
 import type { LangGraphRunnableConfig } from '@langchain/langgraph'
-import { toModelError } from '../agents/model.ts'
 import { toFunctionDefinition } from '../agents/tools/tool.ts'
+import { ModelError } from '../agents/model.ts'
 import type { AgentTool, ToolContext } from '../agents/tools/tool.ts'
 import { decisionSchema } from './approval.ts'
 import type { ApprovalRequest, Decision } from './approval.ts'
+import { AgentModels } from './agent-models.ts'
+import type { ChatModel, ModelCallReport } from './agent-models.ts'
 import { messagesToDrop, textOf } from './history.ts'
-import { HANDOFF_TOOL, addressedAgent, handoffTool } from './roster.ts'
+import { HANDOFF_TOOL, addressedAgent, handoffTool, resolveAgent } from './roster.ts'
 import type { AgentRoster, AgentSpec } from './roster.ts'
 
 export const ChatState = Annotation.Root({
@@ -29,20 +30,7 @@ export const ChatState = Annotation.Root({
 export type State = typeof ChatState.State
 type Update = typeof ChatState.Update
 
-/** Any langchain chat model (ChatOpenAI in production, fakes in tests). */
-export type ChatModel = BaseChatModel
-
-/** One model call as the graph reports it, for usage figures and error counts. */
-export interface ModelCallReport {
-  agent: string
-  model: string
-  chatId: number
-  userId: number
-  inputTokens: number
-  outputTokens: number
-  ms: number
-  error?: string | undefined
-}
+export type { ChatModel, ModelCallReport } from './agent-models.ts'
 
 export interface ChatGraphOptions {
   /** The default model; agents that name a model get theirs from `modelFor`. */
@@ -105,12 +93,6 @@ const handoffsThisTurn = (messages: readonly BaseMessage[]) => {
   return messages.slice(since + 1).flatMap((m) => (m.getType() === 'ai' ? ((m as AIMessage).tool_calls ?? []) : [])).filter((c) => c.name === HANDOFF_TOOL).length
 }
 
-const modelName = (model: ChatModel) => {
-  const name = (model as { model?: unknown }).model
-  return typeof name === 'string' ? name : 'default'
-}
-const tokens = (message: BaseMessage) => (message as AIMessage).usage_metadata
-
 /**
  * The conversation graph, an orchestrator of several agents: route the person's message to the agent
  * it addresses (`@name`) or to the one the turn names (the chat's active agent, or /code), trim the
@@ -121,12 +103,8 @@ const tokens = (message: BaseMessage) => (message as AIMessage).usage_metadata
 export function buildChatGraph({ model, modelFor, agents, maxMessages, remind, onModelCall }: ChatGraphOptions) {
   const byName = new Map(agents.tools.map((t) => [t.name, t]))
   const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
-
-  async function agentFor(state: Pick<State, 'activeAgent'>): Promise<AgentSpec> {
-    const found = (state.activeAgent && (await agents.get(state.activeAgent))) || (await agents.get(agents.fallback))
-    if (!found) throw new Error(`the default agent ${agents.fallback} does not exist`)
-    return found
-  }
+  const models = new AgentModels({ model, modelFor, onModelCall })
+  const agentFor = (state: Pick<State, 'activeAgent'>) => resolveAgent(agents, state.activeAgent)
 
   /** Routing needs no model: an explicit `@name` wins, else the agent the turn's input named. */
   async function route(state: State): Promise<Update> {
@@ -161,34 +139,20 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, remind, o
   async function agent(state: State, config: LangGraphRunnableConfig): Promise<Update> {
     const spec = await agentFor(state)
     const tools = await toolsOf(spec, handoffsThisTurn(state.messages) < MAX_HANDOFFS)
-    const base = spec.model && modelFor ? modelFor(spec.model) : model
+    const base = models.of(spec)
     const bound: Runnable<BaseMessage[], BaseMessage> = tools.length && base.bindTools ? base.bindTools(tools.map(definitionOf)) : base
     const reminder = await reminderFor(state, config, spec.name)
     const preamble = [new SystemMessage(spec.systemPrompt), ...(reminder ? [new SystemMessage(reminder)] : [])]
-    const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error'>, started: number) =>
-      onModelCall?.({
-        agent: spec.name,
-        model: spec.model ?? modelName(base),
-        chatId: Number(config.configurable?.chat_id ?? 0),
-        userId: Number(config.configurable?.user_id ?? 0),
-        ms: performance.now() - started,
-        ...fields,
-      })
+    const who = { chatId: Number(config.configurable?.chat_id ?? 0), userId: Number(config.configurable?.user_id ?? 0) }
     for (let attempt = 1; ; attempt++) {
-      const started = performance.now()
       try {
         // The tag tells a streaming caller which agent the tokens belong to.
-        const answer = await bound.invoke([...preamble, ...state.messages], { ...config, tags: [`agent:${spec.name}`] })
-        const usage = tokens(answer)
-        report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0 }, started)
+        const answer = await models.call(spec, bound, [...preamble, ...state.messages], who, { ...config, tags: [`agent:${spec.name}`] })
         answer.name = spec.name // which agent answered: read back by Conversation for the reply's label
         return { messages: [answer] }
       } catch (err) {
-        // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.
-        const failure = toModelError(err)
-        report({ inputTokens: 0, outputTokens: 0, error: failure.kind }, started)
         // The client retries failed requests, not a stream that breaks after it began: one more try.
-        if (failure.kind !== 'bad_output' || attempt > STREAM_RETRIES) throw failure
+        if (!(err instanceof ModelError) || err.kind !== 'bad_output' || attempt > STREAM_RETRIES) throw err
       }
     }
   }

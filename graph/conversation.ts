@@ -3,13 +3,16 @@ import type { BaseMessage, BaseMessageChunk } from '@langchain/core/messages'
 import { Command, INTERRUPT, isInterrupted } from '@langchain/langgraph'
 import type { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres'
 import type pg from 'pg'
-import { ModelError, toModelError } from '../agents/model.ts'
+import { ModelError } from '../agents/model.ts'
 import type { AgentTool } from '../agents/tools/tool.ts'
 import { validateDecision } from './approval.ts'
 import type { ApprovalRequest } from './approval.ts'
-import type { ChatGraph, ChatModel, ModelCallReport, TurnContext } from './chat-graph.ts'
+import { AgentModels } from './agent-models.ts'
+import type { ChatModel, ModelCallReport } from './agent-models.ts'
+import type { ChatGraph, TurnContext } from './chat-graph.ts'
 import { pruneThread } from './checkpointer.ts'
 import { textOf } from './history.ts'
+import { resolveAgent } from './roster.ts'
 import type { AgentRoster } from './roster.ts'
 
 export interface TurnInput extends TurnContext {
@@ -50,11 +53,9 @@ export class Conversation {
   readonly #graph: ChatGraph
   readonly #checkpointer: PostgresSaver
   readonly #pool: pg.Pool
-  readonly #model: ChatModel
-  readonly #modelFor: ((name: string) => ChatModel) | undefined
+  readonly #models: AgentModels
   readonly #agents: AgentRoster
   readonly #tools: Map<string, AgentTool>
-  readonly #onModelCall: ((call: ModelCallReport) => void) | undefined
 
   constructor(deps: {
     graph: ChatGraph
@@ -68,11 +69,9 @@ export class Conversation {
     this.#graph = deps.graph
     this.#checkpointer = deps.checkpointer
     this.#pool = deps.pool
-    this.#model = deps.model
-    this.#modelFor = deps.modelFor
+    this.#models = new AgentModels(deps)
     this.#agents = deps.agents
     this.#tools = new Map(deps.agents.tools.map((t) => [t.name, t]))
-    this.#onModelCall = deps.onModelCall
   }
 
   /**
@@ -140,24 +139,12 @@ export class Conversation {
     const state = await this.#graph.getState(config(threadId))
     const values = state.values as { messages?: BaseMessage[]; activeAgent?: string }
     const history = (values.messages ?? []).slice(0, -1) // without the waiting tool call
-    const agent = (await this.#agents.get(values.activeAgent ?? '')) ?? (await this.#agents.get(this.#agents.fallback))
-    if (!agent) throw new Error(`the default agent ${this.#agents.fallback} does not exist`)
-    const model = agent.model && this.#modelFor ? this.#modelFor(agent.model) : this.#model
+    const agent = await resolveAgent(this.#agents, values.activeAgent)
     const note = `An action is waiting for the person's decision on the approval message above: ${waitingFor.description}. It stays pending; do not claim it was done.`
-    const started = performance.now()
-    const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error'>) =>
-      this.#onModelCall?.({ agent: agent.name, model: agent.model ?? 'default', ...who, ms: performance.now() - started, ...fields })
-    try {
-      const answer = await model.invoke([new SystemMessage(agent.systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)])
-      report({ inputTokens: answer.usage_metadata?.input_tokens ?? 0, outputTokens: answer.usage_metadata?.output_tokens ?? 0 })
-      const out = textOf(answer).trim()
-      if (!out) throw new ModelError('bad_output', 'model returned an empty answer')
-      return { text: out, agent: agent.name }
-    } catch (err) {
-      const failure = toModelError(err)
-      if (!(err instanceof ModelError)) report({ inputTokens: 0, outputTokens: 0, error: failure.kind })
-      throw failure
-    }
+    const messages = [new SystemMessage(agent.systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)]
+    const out = textOf(await this.#models.call(agent, this.#models.of(agent), messages, who)).trim()
+    if (!out) throw new ModelError('bad_output', 'model returned an empty answer')
+    return { text: out, agent: agent.name }
   }
 
   /** The tool of that name, if the agent has it (to validate an edited decision). */

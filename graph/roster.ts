@@ -53,6 +53,16 @@ export function handoffTool(others: readonly AgentSpec[]): AgentTool {
   })
 }
 
+/** The agent of that name, else the fallback (an agent deleted while a chat still named it). */
+export async function resolveAgent(roster: AgentRoster, name: string | undefined): Promise<AgentSpec> {
+  const found = (name && (await roster.get(name))) || (await roster.get(roster.fallback))
+  if (!found) throw new Error(`the default agent ${roster.fallback} does not exist`)
+  return found
+}
+
+/** An agent's name as a person types it: "@Poet " is poet. */
+export const agentName = (text: string) => text.trim().replace(/^@/, '').toLowerCase()
+
 /** `@name` at the start of a message addresses that agent: the name, lowercase, if there is one. */
 export function addressedAgent(text: string): string | undefined {
   return /^\s*@([a-z][a-z0-9_-]{1,31})\b/i.exec(text)?.[1]?.toLowerCase()

@@ -3,6 +3,7 @@ import { audit } from '../../db/audit-log.ts'
 import { setSetting } from '../../db/settings.ts'
 import { listUsers, setAccess } from '../../db/users.ts'
 import type { UserListing } from '../../db/users.ts'
+import { commandName } from '../addressed.ts'
 import type { Context } from '../context.ts'
 import { parseModel } from './wizards.ts'
 
@@ -13,7 +14,7 @@ export const ADMIN_COMMANDS = ['users', 'allow', 'deny', 'model', 'status', 'app
 // One gate for every admin command: the others never see a non-admin's attempt.
 composer.command([...ADMIN_COMMANDS], async (ctx, next) => {
   if (ctx.isAdmin) return next()
-  const command = ctx.msg.text.slice(1).split(/[@\s]/)[0]
+  const command = commandName(ctx.msg.text)
   ctx.log.warn({ command }, 'admin command refused')
   await audit(ctx.services.db.pool, { action: 'admin_command_refused', actorId: ctx.from?.id, chatId: ctx.chat.id, detail: { command } })
   await ctx.reply('That command is for admins only.')

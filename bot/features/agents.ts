@@ -1,6 +1,7 @@
 import { Composer, InlineKeyboard } from 'grammy'
 import type { AgentListing } from '../../agents/directory.ts'
 import { chatSession, setActiveAgent } from '../../db/chat-threads.ts'
+import { agentName } from '../../graph/roster.ts'
 import type { Context } from '../context.ts'
 import { placeOf } from './chat.ts'
 
@@ -44,7 +45,7 @@ composer.command('agents', async (ctx) => {
 })
 
 composer.command('agent', async (ctx) => {
-  const name = ctx.match.trim().replace(/^@/, '').toLowerCase()
+  const name = agentName(ctx.match)
   if (!name) return void (await ctx.reply(`You are talking to ${await activeOf(ctx)}. Switch with /agent <name>; /agents lists them.`))
   await ctx.reply((await switchTo(ctx, name)).text)
 })

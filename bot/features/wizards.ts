@@ -9,6 +9,8 @@ import { audit } from '../../db/audit-log.ts'
 import { clearActiveAgent } from '../../db/chat-threads.ts'
 import type { Pool } from '../../db/database.ts'
 import { wizardStorage } from '../../db/wizard-state.ts'
+import { agentName } from '../../graph/roster.ts'
+import { commandName } from '../addressed.ts'
 import type { Context } from '../context.ts'
 
 /** The wizards' conversations: the outside context has our services, the inside one is grammY's own. */
@@ -31,7 +33,7 @@ const no = (why: string): Parsed<never> => ({ ok: false, why })
 // Each step's rules: pure, for tests. `why` is the re-ask a person sees.
 export const NAME_RULE = /^[a-z][a-z0-9_-]{1,31}$/
 export function parseName(text: string, taken: (name: string) => boolean): Parsed<string> {
-  const name = text.trim().replace(/^@/, '').toLowerCase()
+  const name = agentName(text)
   if (!NAME_RULE.test(name)) return no('A name is 2 to 32 characters: lowercase letters, digits, - or _, starting with a letter. Try another.')
   if (taken(name)) return no(`There is already an agent called ${name}. Pick another name.`)
   return ok(name)
@@ -177,10 +179,10 @@ const picked = (a: AgentListing): Picked => ({ name: a.name, description: a.desc
 
 /** Finds the agent a person may change, asking for its name when the command had none. */
 async function pickAgent(conversation: Wizard, ctx: InnerContext, what: string, given: string): Promise<Picked> {
-  let name = given.trim().replace(/^@/, '').toLowerCase()
+  let name = agentName(given)
   if (!name) {
     await ctx.reply('Which agent? Send its name (/agents lists them), or /cancel.')
-    name = String(await ask(conversation, what, (t) => ok(t.trim().replace(/^@/, '').toLowerCase())))
+    name = String(await ask(conversation, what, (t) => ok(agentName(t))))
   }
   for (;;) {
     const found = await conversation.external(async (o: Context) => {
@@ -194,7 +196,7 @@ async function pickAgent(conversation: Wizard, ctx: InnerContext, what: string, 
         ? `${name} is built in and cannot be changed.`
         : `Only ${name}'s owner or an admin can change it.`
     await ctx.reply(`${why} Send another name, or /cancel.`)
-    name = String(await ask(conversation, what, (t) => ok(t.trim().replace(/^@/, '').toLowerCase())))
+    name = String(await ask(conversation, what, (t) => ok(agentName(t))))
   }
 }
 
@@ -253,7 +255,7 @@ export function wizardsFeature(pool: Pool) {
   // A wizard command in the middle of another wizard starts over.
   composer.command(['newagent', 'editagent', 'deleteagent'], async (ctx) => {
     await ctx.conversation.exitAll()
-    await ctx.conversation.enter(ctx.msg.text.slice(1).split(/[@\s]/)[0] ?? '', ctx.match)
+    await ctx.conversation.enter(commandName(ctx.msg.text), ctx.match)
   })
   return composer
 }

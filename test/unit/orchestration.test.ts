@@ -1,11 +1,12 @@
 import { describe, expect, test } from 'vitest'
-import { isCommandForBot, textForBot } from '../../bot/addressed.ts'
+import { cachedFor } from '../../cached.ts'
+import { commandName, isCommandForBot, textForBot } from '../../bot/addressed.ts'
 import { parseUserId, userLine } from '../../bot/features/admin.ts'
 import { agentList } from '../../bot/features/agents.ts'
 import { usageText } from '../../bot/features/usage.ts'
 import { parseDescription, parseModel, parseName, parsePrompt, parseTools } from '../../bot/features/wizards.ts'
 import type { AgentListing } from '../../agents/directory.ts'
-import { addressedAgent } from '../../graph/roster.ts'
+import { addressedAgent, agentName } from '../../graph/roster.ts'
 
 /** The re-ask of a refused answer ('' when it was accepted, which the caller's match then rejects). */
 const whyNot = (parsed: { ok: true } | { ok: false; why: string }) => (parsed.ok ? '' : parsed.why)
@@ -30,6 +31,13 @@ describe('addressing', () => {
     expect(textForBot(message('yes', { reply_to_message: { from: { id: 42 } } }), me)).toBe('yes')
     expect(textForBot(message('yes', { reply_to_message: { from: { id: 7 } } }), me)).toBeUndefined()
     expect(textForBot({ text: 'anything', chat: { id: 1, type: 'private', first_name: 'A' } }, me)).toBe('anything')
+  })
+
+  test('names as people type them: an agent without @ and case, a command without slash and bot', () => {
+    expect(agentName('  @Poet ')).toBe('poet')
+    expect(commandName('/agent@mechanic_bot coder')).toBe('agent')
+    expect(commandName('/users')).toBe('users')
+    expect(commandName('no command')).toBe('')
   })
 
   test('commands: /cmd and /cmd@thisbot are ours, /cmd@otherbot is not', () => {
@@ -103,5 +111,24 @@ describe('admin and usage texts', () => {
       ['assistant', 'ag:use:assistant'],
       ['✓ poet', 'ag:use:poet'],
     ])
+  })
+})
+
+describe('cachedFor', () => {
+  test('callers within the time share one read; a failure is not kept; drop reads again', async () => {
+    let reads = 0
+    let fail = false
+    const cache = cachedFor(60_000, () => {
+      reads++
+      return fail ? Promise.reject(new Error('down')) : Promise.resolve(reads)
+    })
+    expect(await Promise.all([cache.get(), cache.get()])).toEqual([1, 1])
+    expect(reads).toBe(1)
+    cache.drop()
+    fail = true
+    await expect(cache.get()).rejects.toThrow('down')
+    fail = false
+    expect(await cache.get()).toBe(3) // the failed read was not kept
+    expect(await cache.get()).toBe(3)
   })
 })

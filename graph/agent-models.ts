@@ -1,0 +1,65 @@
+import type { AIMessage, BaseMessage } from '@langchain/core/messages'
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
+import type { Runnable, RunnableConfig } from '@langchain/core/runnables'
+import { toModelError } from '../agents/model.ts'
+import type { AgentSpec } from './roster.ts'
+
+/** Any langchain chat model (ChatOpenAI in production, fakes in tests). */
+export type ChatModel = BaseChatModel
+
+/** One model call as it is reported, for usage figures and error counts. */
+export interface ModelCallReport {
+  agent: string
+  model: string
+  chatId: number
+  userId: number
+  inputTokens: number
+  outputTokens: number
+  ms: number
+  error?: string | undefined
+}
+
+const nameOf = (model: ChatModel) => {
+  const name = (model as { model?: unknown }).model
+  return typeof name === 'string' ? name : 'default'
+}
+
+/**
+ * The models agents run on, and the one way they are called: the agent's own model (or the default),
+ * every call reported (tokens and latency, or the kind of failure), and the model's failures turned
+ * into ModelErrors. The graph's agent node and an answer beside a pending approval both call here.
+ */
+export class AgentModels {
+  readonly #model: ChatModel
+  readonly #modelFor: ((name: string) => ChatModel) | undefined
+  readonly #onModelCall: ((call: ModelCallReport) => void) | undefined
+
+  constructor(o: { model: ChatModel; modelFor?: ((name: string) => ChatModel) | undefined; onModelCall?: ((call: ModelCallReport) => void) | undefined }) {
+    this.#model = o.model
+    this.#modelFor = o.modelFor
+    this.#onModelCall = o.onModelCall
+  }
+
+  /** The model `agent` runs on. */
+  of(agent: AgentSpec): ChatModel {
+    return agent.model && this.#modelFor ? this.#modelFor(agent.model) : this.#model
+  }
+
+  /** Calls `runnable` (the agent's model, perhaps with tools bound) for `who`, and reports the call. */
+  async call(agent: AgentSpec, runnable: Runnable<BaseMessage[], BaseMessage>, messages: BaseMessage[], who: { chatId: number; userId: number }, options?: RunnableConfig): Promise<BaseMessage> {
+    const started = performance.now()
+    const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error'>) =>
+      this.#onModelCall?.({ agent: agent.name, model: agent.model ?? nameOf(this.#model), ...who, ms: performance.now() - started, ...fields })
+    try {
+      const answer = await runnable.invoke(messages, options)
+      const usage = (answer as AIMessage).usage_metadata
+      report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0 })
+      return answer
+    } catch (err) {
+      // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.
+      const failure = toModelError(err)
+      report({ inputTokens: 0, outputTokens: 0, error: failure.kind })
+      throw failure
+    }
+  }
+}

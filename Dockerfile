@@ -12,7 +12,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY main.ts config.ts logger.ts metrics.ts ./
+COPY *.ts ./
 COPY agents ./agents
 COPY bot ./bot
 COPY db ./db

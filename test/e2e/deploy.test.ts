@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parse as parseToml } from 'smol-toml'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -112,6 +112,15 @@ describe('the production build, started as the image starts it', () => {
     h = await Harness.create()
   }, 120_000)
   afterAll(() => h.closeAndCheckLogs())
+
+  test('the build stage of the image copies every source the build compiled', () => {
+    const dockerfile = read('Dockerfile')
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '))
+    for (const entry of readdirSync(`${ROOT}dist`, { withFileTypes: true })) {
+      if (entry.isDirectory()) expect(copied, `the Dockerfile does not copy ${entry.name}/`).toContain(entry.name)
+      else if (entry.name.endsWith('.js')) expect(copied.some((c) => c === '*.ts' || c === entry.name.replace(/\.js$/, '.ts')), `the Dockerfile does not copy ${entry.name}`).toBe(true)
+    }
+  })
 
   test('migrations, /health, a round trip and the metrics, from dist/ with production settings', async () => {
     const env = h.env({ NODE_ENV: 'production', LOG_LEVEL: 'info', COMMIT_SHA: 'feedface1234' })

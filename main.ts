@@ -29,9 +29,9 @@ import { createTask, queuePosition } from './db/tasks.ts'
 import { recordModelCall } from './db/usage.ts'
 import { seedFromEnv } from './db/users.ts'
 import { buildChatGraph } from './graph/chat-graph.ts'
-import type { ModelCallReport } from './graph/chat-graph.ts'
+import type { ModelCallReport } from './domain/model-calls.ts'
 import { createCheckpointer } from './graph/checkpointer.ts'
-import { Conversation } from './graph/conversation.ts'
+import { Turns } from './graph/turns.ts'
 import { createLogger, createScrubber } from './logger.ts'
 import { Metrics } from './metrics.ts'
 import type { Logger } from './logger.ts'
@@ -139,9 +139,9 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     metrics.modelCall(call)
     recordModelCall(db.pool, call).catch((err: unknown) => log.warn({ err }, 'could not record model usage'))
   }
-  const remind = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.reminder(who, text) : undefined
-  const graph = buildChatGraph({ model, modelFor, agents, maxMessages: config.llm.historyMaxMessages, onModelCall, ...(remind && { remind }) }).compile({ checkpointer })
-  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, modelFor, agents, onModelCall })
+  const recall = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.recallForTurn(who, text) : undefined
+  const graph = buildChatGraph({ model, modelFor, agents, maxMessages: config.llm.historyMaxMessages, onModelCall, ...(recall && { recall }) }).compile({ checkpointer })
+  const conversation = new Turns({ graph, checkpointer, pool: db.pool, model, modelFor, agents, onModelCall })
   const wakeTasks = () => runner?.wake()
 
   // The dispatcher calls into the bot and the bot reports the dispatcher's state: both refer to the

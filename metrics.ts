@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { cachedFor } from './cached.ts'
 import type { Pool } from './db/database.ts'
 import { stats } from './db/inbox.ts'
-import type { ModelCallReport } from './graph/chat-graph.ts'
+import type { ModelCallReport } from './domain/model-calls.ts'
 
 /** Figures that come from the database: read at most this often, however often Prometheus scrapes. */
 const DB_FIGURES_TTL_MS = 5000

@@ -3,7 +3,7 @@ import type { AgentRow } from '../db/agents.ts'
 import { cachedFor } from '../cached.ts'
 import type { Pool } from '../db/database.ts'
 import { getSetting } from '../db/settings.ts'
-import type { AgentRoster, AgentSpec } from '../graph/roster.ts'
+import type { AgentRoster, AgentSpec } from './roster.ts'
 import type { AgentTool } from './tools/tool.ts'
 
 /** A built-in agent: always there, not editable from Telegram. */

@@ -108,7 +108,7 @@ export class Memory {
    * What the agent is reminded of before a turn, or undefined. Never throws: a failing embedding
    * endpoint costs the turn its recall, not its answer.
    */
-  async reminder(ctx: Pick<ToolContext, 'userId' | 'chatId' | 'agent'>, text: string): Promise<string | undefined> {
+  async recallForTurn(ctx: Pick<ToolContext, 'userId' | 'chatId' | 'agent'>, text: string): Promise<string | undefined> {
     try {
       const found = await this.recall(visibleOwners(ctx), text)
       if (found.length === 0) return undefined

@@ -2,13 +2,13 @@ import type { ConversationFlavor } from '@grammyjs/conversations'
 import type { Context as BaseContext } from 'grammy'
 import type { AgentDirectory } from '../agents/directory.ts'
 import type { Database } from '../db/database.ts'
-import type { Conversation } from '../graph/conversation.ts'
+import type { Turns } from '../graph/turns.ts'
 import type { Logger } from '../logger.ts'
 
 /** What handlers may use; built once in main.ts and shared by every update. */
 export interface Services {
   db: Database
-  conversation: Conversation
+  conversation: Turns
   adminIds: ReadonlySet<number>
   allowedUserIds: ReadonlySet<number>
   /** How long an approval request waits for a decision. */

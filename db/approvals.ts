@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { inTransaction } from './database.ts'
+import type { ApprovalKind, ApprovalStatus } from '../domain/approvals.ts'
 import type { Pool } from './database.ts'
-
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timeout' | 'cancelled'
-export type ApprovalType = 'tool' | 'plan' | 'push'
 
 /** What the approval is about, as shown to the person. */
 export interface ApprovalPayload {
@@ -23,7 +21,7 @@ export interface ApprovalRow {
   requesterId: number
   threadId: string
   interruptId: string
-  type: ApprovalType
+  type: ApprovalKind
   payload: ApprovalPayload
   status: ApprovalStatus
   createdAt: Date
@@ -77,7 +75,7 @@ export const newApprovalId = () => randomBytes(9).toString('base64url')
  */
 export async function createApproval(
   pool: Pool,
-  a: { chatId: number; requesterId: number; threadId: string; interruptId: string; type: ApprovalType; payload: ApprovalPayload; ttlMs: number; taskId?: string },
+  a: { chatId: number; requesterId: number; threadId: string; interruptId: string; type: ApprovalKind; payload: ApprovalPayload; ttlMs: number; taskId?: string },
 ): Promise<ApprovalRow> {
   const row = await one(
     pool,

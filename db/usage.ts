@@ -1,18 +1,7 @@
+import type { ModelCallReport } from '../domain/model-calls.ts'
 import type { Pool } from './database.ts'
 
-/** One model call as recorded: its tokens, or the kind of failure. */
-export interface ModelCall {
-  userId: number
-  chatId: number
-  agent: string
-  model: string
-  inputTokens: number
-  outputTokens: number
-  ms: number
-  error?: string | undefined
-}
-
-export async function recordModelCall(pool: Pool, c: ModelCall): Promise<void> {
+export async function recordModelCall(pool: Pool, c: ModelCallReport): Promise<void> {
   await pool.query(
     `insert into model_usage (user_id, chat_id, agent, model, input_tokens, output_tokens, ms, error) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
     [c.userId, c.chatId, c.agent, c.model, c.inputTokens, c.outputTokens, Math.round(c.ms), c.error ?? null],

@@ -2,22 +2,11 @@ import type { AIMessage, BaseMessage } from '@langchain/core/messages'
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { Runnable, RunnableConfig } from '@langchain/core/runnables'
 import { toModelError } from '../agents/model.ts'
-import type { AgentSpec } from './roster.ts'
+import type { AgentSpec } from '../agents/roster.ts'
+import type { ModelCallReport } from '../domain/model-calls.ts'
 
 /** Any langchain chat model (ChatOpenAI in production, fakes in tests). */
 export type ChatModel = BaseChatModel
-
-/** One model call as it is reported, for usage figures and error counts. */
-export interface ModelCallReport {
-  agent: string
-  model: string
-  chatId: number
-  userId: number
-  inputTokens: number
-  outputTokens: number
-  ms: number
-  error?: string | undefined
-}
 
 const nameOf = (model: ChatModel) => {
   const name = (model as { model?: unknown }).model

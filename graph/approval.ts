@@ -1,24 +1,6 @@
-import { z } from 'zod'
-import type { AgentTool, ApprovalKind } from '../agents/tools/tool.ts'
-
-/** What the graph's interrupt carries: everything needed to ask a person. */
-export interface ApprovalRequest {
-  toolCallId: string
-  type: ApprovalKind
-  tool: string
-  args: Record<string, unknown>
-  description: string
-  editableArg?: string | undefined
-}
-
-export const decisionSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('approve') }),
-  z.object({ type: z.literal('reject'), message: z.string().max(2000) }),
-  z.object({ type: z.literal('edit'), args: z.record(z.string(), z.unknown()) }),
-])
-
-/** A person's decision on an approval request: the only values a thread is ever resumed with. */
-export type Decision = z.infer<typeof decisionSchema>
+import type { AgentTool } from '../agents/tools/tool.ts'
+import { decisionSchema } from '../domain/approvals.ts'
+import type { ApprovalRequest, Decision } from '../domain/approvals.ts'
 
 /** A decision that does not fit its request; the thread is left untouched. */
 export class InvalidDecisionError extends Error {

@@ -6,13 +6,14 @@ import type { LangGraphRunnableConfig } from '@langchain/langgraph'
 import { toFunctionDefinition } from '../agents/tools/tool.ts'
 import { ModelError } from '../agents/model.ts'
 import type { AgentTool, ToolContext } from '../agents/tools/tool.ts'
-import { decisionSchema } from './approval.ts'
-import type { ApprovalRequest, Decision } from './approval.ts'
+import { decisionSchema } from '../domain/approvals.ts'
+import type { ApprovalRequest, Decision } from '../domain/approvals.ts'
+import type { ModelCallReport } from '../domain/model-calls.ts'
 import { AgentModels } from './agent-models.ts'
-import type { ChatModel, ModelCallReport } from './agent-models.ts'
+import type { ChatModel } from './agent-models.ts'
 import { messagesToDrop, textOf } from './history.ts'
-import { HANDOFF_TOOL, addressedAgent, handoffTool, resolveAgent } from './roster.ts'
-import type { AgentRoster, AgentSpec } from './roster.ts'
+import { HANDOFF_TOOL, addressedAgent, handoffTool, resolveAgent } from '../agents/roster.ts'
+import type { AgentRoster, AgentSpec } from '../agents/roster.ts'
 
 export const ChatState = Annotation.Root({
   ...MessagesAnnotation.spec,
@@ -30,7 +31,7 @@ export const ChatState = Annotation.Root({
 export type State = typeof ChatState.State
 type Update = typeof ChatState.Update
 
-export type { ChatModel, ModelCallReport } from './agent-models.ts'
+export type { ChatModel } from './agent-models.ts'
 
 export interface ChatGraphOptions {
   /** The default model; agents that name a model get theirs from `modelFor`. */
@@ -40,8 +41,8 @@ export interface ChatGraphOptions {
   agents: AgentRoster
   /** Most messages kept in the thread's state; older ones are removed from the checkpoint itself. */
   maxMessages: number
-  /** What the agent is reminded of before answering a person's message (long-term memories). */
-  remind?: (who: { userId: number; chatId: number; agent: string }, text: string) => Promise<string | undefined>
+  /** What the agent recalls before answering a person's message (long-term memories), as a note for it. */
+  recall?: (who: { userId: number; chatId: number; agent: string }, text: string) => Promise<string | undefined>
   /** Told of every model call (never throws into the turn). */
   onModelCall?: ((call: ModelCallReport) => void) | undefined
 }
@@ -100,7 +101,7 @@ const handoffsThisTurn = (messages: readonly BaseMessage[]) => {
  * interrupt brought back a person's decision. An agent may hand the turn to another. Exported
  * uncompiled so a caller (or a test) compiles it with its own checkpointer.
  */
-export function buildChatGraph({ model, modelFor, agents, maxMessages, remind, onModelCall }: ChatGraphOptions) {
+export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, onModelCall }: ChatGraphOptions) {
   const byName = new Map(agents.tools.map((t) => [t.name, t]))
   const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
   const models = new AgentModels({ model, modelFor, onModelCall })
@@ -115,17 +116,17 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, remind, o
   }
 
   // One recall per person's message, also across the model calls that follow its tool calls.
-  const reminders = new Map<string, Promise<string | undefined>>()
-  function reminderFor(state: State, config: LangGraphRunnableConfig, agentName: string): Promise<string | undefined> {
+  const recalled = new Map<string, Promise<string | undefined>>()
+  function recallFor(state: State, config: LangGraphRunnableConfig, agentName: string): Promise<string | undefined> {
     const question = state.messages.findLast((m) => m.getType() === 'human')
-    if (!remind || !question) return Promise.resolve(undefined)
+    if (!recall || !question) return Promise.resolve(undefined)
     const key = `${String(config.configurable?.thread_id)}:${question.id ?? ''}:${agentName}`
-    let found = reminders.get(key)
+    let found = recalled.get(key)
     if (!found) {
       const who = { userId: Number(config.configurable?.user_id ?? 0), chatId: Number(config.configurable?.chat_id ?? 0), agent: agentName }
-      found = remind(who, textOf(question))
-      reminders.set(key, found)
-      if (reminders.size > 500) reminders.delete(reminders.keys().next().value!)
+      found = recall(who, textOf(question))
+      recalled.set(key, found)
+      if (recalled.size > 500) recalled.delete(recalled.keys().next().value!)
     }
     return found
   }
@@ -141,14 +142,14 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, remind, o
     const tools = await toolsOf(spec, handoffsThisTurn(state.messages) < MAX_HANDOFFS)
     const base = models.of(spec)
     const bound: Runnable<BaseMessage[], BaseMessage> = tools.length && base.bindTools ? base.bindTools(tools.map(definitionOf)) : base
-    const reminder = await reminderFor(state, config, spec.name)
-    const preamble = [new SystemMessage(spec.systemPrompt), ...(reminder ? [new SystemMessage(reminder)] : [])]
+    const memories = await recallFor(state, config, spec.name)
+    const preamble = [new SystemMessage(spec.systemPrompt), ...(memories ? [new SystemMessage(memories)] : [])]
     const who = { chatId: Number(config.configurable?.chat_id ?? 0), userId: Number(config.configurable?.user_id ?? 0) }
     for (let attempt = 1; ; attempt++) {
       try {
         // The tag tells a streaming caller which agent the tokens belong to.
         const answer = await models.call(spec, bound, [...preamble, ...state.messages], who, { ...config, tags: [`agent:${spec.name}`] })
-        answer.name = spec.name // which agent answered: read back by Conversation for the reply's label
+        answer.name = spec.name // which agent answered: read back by Turns for the reply's label
         return { messages: [answer] }
       } catch (err) {
         // The client retries failed requests, not a stream that breaks after it began: one more try.

@@ -1,6 +1,5 @@
 import { z } from 'zod'
-
-export type ApprovalKind = 'tool' | 'plan' | 'push'
+import type { ApprovalKind } from '../../domain/approvals.ts'
 
 /** Where a tool runs: the conversation and the person, for tools that start work in their name. */
 export interface ToolContext {

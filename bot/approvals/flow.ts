@@ -2,11 +2,12 @@ import type { Api } from 'grammy'
 import { ModelError, describeModelError } from '../../agents/model.ts'
 import { audit } from '../../db/audit-log.ts'
 import { createApproval, decide, markResumed, setMessageId } from '../../db/approvals.ts'
-import type { ApprovalPayload, ApprovalRow, ApprovalType } from '../../db/approvals.ts'
+import type { ApprovalPayload, ApprovalRow } from '../../db/approvals.ts'
+import type { ApprovalKind } from '../../domain/approvals.ts'
 import { queueStep } from '../../db/tasks.ts'
 import type { Database } from '../../db/database.ts'
-import type { Decision } from '../../graph/approval.ts'
-import type { Conversation, TurnOutcome } from '../../graph/conversation.ts'
+import type { Decision } from '../../domain/approvals.ts'
+import type { Turns, TurnOutcome } from '../../graph/turns.ts'
 import type { Logger } from '../../logger.ts'
 import type { Context } from '../context.ts'
 import type { ReplyStream } from '../reply-stream.ts'
@@ -16,7 +17,7 @@ import { approvalKeyboard, approvalText, outcomeLine } from './message.ts'
 export interface FlowDeps {
   api: Api
   db: Database
-  conversation: Conversation
+  conversation: Turns
   log: Logger
   approvalTtlMs: number
   /** A task step was queued (a push or discard decided): start it now. */
@@ -56,7 +57,7 @@ export const signed = (agent: string | undefined, text: string) => (agent ? `[${
 export async function requestApproval(
   deps: FlowDeps,
   target: ApprovalTarget,
-  a: { interruptId: string; type: ApprovalType; payload: Omit<ApprovalPayload, 'requesterName'>; taskId?: string },
+  a: { interruptId: string; type: ApprovalKind; payload: Omit<ApprovalPayload, 'requesterName'>; taskId?: string },
 ): Promise<void> {
   const { api, db } = deps
   const row = await createApproval(db.pool, {

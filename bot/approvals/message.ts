@@ -1,5 +1,6 @@
 import { InlineKeyboard } from 'grammy'
-import type { ApprovalRow, ApprovalStatus } from '../../db/approvals.ts'
+import type { ApprovalRow } from '../../db/approvals.ts'
+import type { ApprovalStatus } from '../../domain/approvals.ts'
 
 const CALLBACK = /^ap:([A-Za-z0-9_-]{12}):([are])$/
 export type ButtonAction = 'approve' | 'reject' | 'edit'

@@ -1,7 +1,7 @@
 import { Composer, InlineKeyboard } from 'grammy'
 import type { AgentListing } from '../../agents/directory.ts'
 import { chatSession, setActiveAgent } from '../../db/chat-threads.ts'
-import { agentName } from '../../graph/roster.ts'
+import { agentName } from '../../agents/roster.ts'
 import type { Context } from '../context.ts'
 import { placeOf } from './chat.ts'
 

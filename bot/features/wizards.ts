@@ -9,7 +9,8 @@ import { audit } from '../../db/audit-log.ts'
 import { clearActiveAgent } from '../../db/chat-threads.ts'
 import type { Pool } from '../../db/database.ts'
 import { wizardStorage } from '../../db/wizard-state.ts'
-import { agentName } from '../../graph/roster.ts'
+import { agentName } from '../../agents/roster.ts'
+import { AGENT_NAME } from '../../domain/names.ts'
 import { commandName } from '../addressed.ts'
 import type { Context } from '../context.ts'
 
@@ -31,7 +32,7 @@ const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
 const no = (why: string): Parsed<never> => ({ ok: false, why })
 
 // Each step's rules: pure, for tests. `why` is the re-ask a person sees.
-export const NAME_RULE = /^[a-z][a-z0-9_-]{1,31}$/
+export const NAME_RULE = AGENT_NAME
 export function parseName(text: string, taken: (name: string) => boolean): Parsed<string> {
   const name = agentName(text)
   if (!NAME_RULE.test(name)) return no('A name is 2 to 32 characters: lowercase letters, digits, - or _, starting with a letter. Try another.')

@@ -80,7 +80,7 @@ describe.each(engines)('memory on $name', ({ embedded }) => {
 
   test('a failing embedding endpoint costs the turn its recall, not its answer', async () => {
     const broken = new Memory({ pool: db.pool, embedder: { embed: () => Promise.reject(new Error('503')) }, settings, log: quietLog })
-    expect(await broken.reminder({ userId: 1, chatId: 1, agent: 'assistant' }, 'cat')).toBeUndefined()
+    expect(await broken.recallForTurn({ userId: 1, chatId: 1, agent: 'assistant' }, 'cat')).toBeUndefined()
     await expect(broken.remember(alice, 'x y z', {})).rejects.toThrow('503')
   })
 })

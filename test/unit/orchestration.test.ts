@@ -6,7 +6,7 @@ import { agentList } from '../../bot/features/agents.ts'
 import { usageText } from '../../bot/features/usage.ts'
 import { parseDescription, parseModel, parseName, parsePrompt, parseTools } from '../../bot/features/wizards.ts'
 import type { AgentListing } from '../../agents/directory.ts'
-import { addressedAgent, agentName } from '../../graph/roster.ts'
+import { addressedAgent, agentName } from '../../agents/roster.ts'
 
 /** The re-ask of a refused answer ('' when it was accepted, which the caller's match then rejects). */
 const whyNot = (parsed: { ok: true } | { ok: false; why: string }) => (parsed.ok ? '' : parsed.why)

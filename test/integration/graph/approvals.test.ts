@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { appendToFileTool } from '../../../agents/tools/append-to-file.ts'
 import { InvalidDecisionError } from '../../../graph/approval.ts'
 import { buildChatGraph } from '../../../graph/chat-graph.ts'
-import { staticRoster } from '../../../graph/roster.ts'
+import { staticRoster } from '../../../agents/roster.ts'
 import { createCheckpointer } from '../../../graph/checkpointer.ts'
-import { Conversation } from '../../../graph/conversation.ts'
+import { Turns } from '../../../graph/turns.ts'
 import { openPreparedDatabase } from '../../support/database.ts'
 import { ScriptedChatModel } from '../../support/scripted-model.ts'
 
@@ -28,7 +28,7 @@ function setup() {
   ])
   const checkpointer = createCheckpointer(db.pool)
   const graph = buildChatGraph({ model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]), maxMessages: 20 }).compile({ checkpointer })
-  const conversation = new Conversation({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]) })
+  const conversation = new Turns({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]) })
   return { conversation, written: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') }
 }
 

@@ -1,7 +1,7 @@
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages'
 import { describe, expect, test } from 'vitest'
 import { messagesToDrop, textOf } from '../../../graph/history.ts'
-import { storedReply } from '../../../graph/conversation.ts'
+import { storedReply } from '../../../graph/turns.ts'
 
 const human = (id: string) => new HumanMessage({ id, content: id })
 const ai = (id: string) => new AIMessage({ id, content: id })

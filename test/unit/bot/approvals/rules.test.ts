@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { canDecide } from '../../../../bot/approvals/flow.ts'
 import { approvalKeyboard, outcomeLine, parseCallbackData } from '../../../../bot/approvals/message.ts'
 import { InvalidDecisionError, validateDecision } from '../../../../graph/approval.ts'
-import type { ApprovalRequest } from '../../../../graph/approval.ts'
+import type { ApprovalRequest } from '../../../../domain/approvals.ts'
 import { routeAfterAgent } from '../../../../graph/chat-graph.ts'
 import { defineTool } from '../../../../agents/tools/tool.ts'
 

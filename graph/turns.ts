@@ -5,15 +5,16 @@ import type { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres'
 import type pg from 'pg'
 import { ModelError } from '../agents/model.ts'
 import type { AgentTool } from '../agents/tools/tool.ts'
+import type { ApprovalRequest } from '../domain/approvals.ts'
+import type { ModelCallReport } from '../domain/model-calls.ts'
 import { validateDecision } from './approval.ts'
-import type { ApprovalRequest } from './approval.ts'
 import { AgentModels } from './agent-models.ts'
-import type { ChatModel, ModelCallReport } from './agent-models.ts'
+import type { ChatModel } from './agent-models.ts'
 import type { ChatGraph, TurnContext } from './chat-graph.ts'
 import { pruneThread } from './checkpointer.ts'
 import { textOf } from './history.ts'
-import { resolveAgent } from './roster.ts'
-import type { AgentRoster } from './roster.ts'
+import { resolveAgent } from '../agents/roster.ts'
+import type { AgentRoster } from '../agents/roster.ts'
 
 export interface TurnInput extends TurnContext {
   threadId: string
@@ -48,8 +49,8 @@ const config = (threadId: string, who?: TurnContext) => ({
   configurable: { thread_id: threadId, ...(who && { chat_id: who.chatId, user_id: who.userId }) },
 })
 
-/** Runs conversation turns on the checkpointed graph, one thread per chat. */
-export class Conversation {
+/** Runs turns on the checkpointed graph, one thread per chat (or forum topic). */
+export class Turns {
   readonly #graph: ChatGraph
   readonly #checkpointer: PostgresSaver
   readonly #pool: pg.Pool

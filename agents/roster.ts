@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { defineTool } from '../agents/tools/tool.ts'
-import type { AgentTool } from '../agents/tools/tool.ts'
+import { AGENT_NAME_BODY } from '../domain/names.ts'
+import { defineTool } from './tools/tool.ts'
+import type { AgentTool } from './tools/tool.ts'
 
 /** One agent of the graph: its instructions, its tools, and the model it runs on. */
 export interface AgentSpec {
@@ -63,7 +64,9 @@ export async function resolveAgent(roster: AgentRoster, name: string | undefined
 /** An agent's name as a person types it: "@Poet " is poet. */
 export const agentName = (text: string) => text.trim().replace(/^@/, '').toLowerCase()
 
+const ADDRESSED = new RegExp(`^\\s*@(${AGENT_NAME_BODY})\\b`, 'i')
+
 /** `@name` at the start of a message addresses that agent: the name, lowercase, if there is one. */
 export function addressedAgent(text: string): string | undefined {
-  return /^\s*@([a-z][a-z0-9_-]{1,31})\b/i.exec(text)?.[1]?.toLowerCase()
+  return ADDRESSED.exec(text)?.[1]?.toLowerCase()
 }

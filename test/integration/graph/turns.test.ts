@@ -1,9 +1,9 @@
 import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildChatGraph } from '../../../graph/chat-graph.ts'
-import { staticRoster } from '../../../graph/roster.ts'
+import { staticRoster } from '../../../agents/roster.ts'
 import { createCheckpointer } from '../../../graph/checkpointer.ts'
-import { Conversation } from '../../../graph/conversation.ts'
+import { Turns } from '../../../graph/turns.ts'
 import { openPreparedDatabase } from '../../support/database.ts'
 
 let db: Awaited<ReturnType<typeof openPreparedDatabase>>
@@ -16,13 +16,13 @@ function conversation(responses: string[], maxMessages = 6) {
   const checkpointer = createCheckpointer(db.pool)
   const model = new FakeListChatModel({ responses })
   const graph = buildChatGraph({ model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]), maxMessages }).compile({ checkpointer })
-  return { conversation: new Conversation({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]) }), graph }
+  return { conversation: new Turns({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]) }), graph }
 }
 
 const count = async (table: string, thread: string) =>
   Number((await db.pool.query<{ n: string }>(`select count(*) as n from ${table} where thread_id = $1`, [thread])).rows[0]?.n)
 
-describe('Conversation on PostgresSaver', () => {
+describe('Turns on PostgresSaver', () => {
   test('keeps the stored history and the checkpoint rows bounded however long the chat', async () => {
     const { conversation: c, graph } = conversation(Array.from({ length: 40 }, (_, i) => `answer ${i}`))
     const thread = 'bounded'

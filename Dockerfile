@@ -16,7 +16,10 @@ COPY *.ts ./
 COPY agents ./agents
 COPY bot ./bot
 COPY db ./db
+COPY domain ./domain
 COPY graph ./graph
+COPY services ./services
+COPY worker ./worker
 COPY workspace ./workspace
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -76,6 +76,19 @@ export class Metrics {
     if (call.outputTokens) this.tokens.inc({ ...labels, direction: 'output' }, call.outputTokens)
   }
 
+  /** How an inbox row's attempt ended, how long it took, and (first attempts) how long it waited. */
+  updateOutcome(row: { kind: string; attempts: number; waitedMs: number }, outcome: 'done' | 'retry' | 'failed', ms: number): void {
+    this.updatesHandled.inc({ outcome })
+    this.turnSeconds.observe({ kind: row.kind }, seconds(ms))
+    if (row.attempts === 1) this.inboxLagSeconds.observe(seconds(row.waitedMs))
+  }
+
+  /** A task step's and an aider run's length, by how they ended. */
+  readonly taskObserver = {
+    step: (step: string, status: string, ms: number) => this.taskStepSeconds.observe({ step, status }, seconds(ms)),
+    aider: (outcome: 'done' | 'timeout' | 'stopped', ms: number) => this.aiderSeconds.observe({ outcome }, seconds(ms)),
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() }
   }

@@ -1,8 +1,10 @@
 import { OpenAIEmbeddings } from '@langchain/openai'
 import { z } from 'zod'
 import type { Pool } from '../db/database.ts'
-import { deleteMemory, insertMemory, nearest, search, updateMemory } from '../db/memories.ts'
+import { audit } from '../db/audit-log.ts'
+import { deleteAllMemories, deleteMemory, insertMemory, listMemories, nearest, search, updateMemory } from '../db/memories.ts'
 import type { MemoryOwner, MemoryRow, RecalledMemory } from '../db/memories.ts'
+export type { MemoryRow } from '../db/memories.ts'
 import type { Logger } from '../logger.ts'
 import { toModelError } from './model.ts'
 import { defineTool } from './tools/tool.ts'
@@ -66,7 +68,7 @@ export interface MemorySettings {
 /** The owners whose memories a turn may see: the person, the chat when it is a group, the agent. */
 export function visibleOwners(ctx: Pick<ToolContext, 'userId' | 'chatId' | 'agent'>): MemoryOwner[] {
   return [
-    { scope: 'user', ownerId: String(ctx.userId) },
+    personalMemory(ctx.userId),
     ...(ctx.chatId !== ctx.userId && ctx.chatId !== 0 ? [{ scope: 'chat' as const, ownerId: String(ctx.chatId) }] : []),
     { scope: 'agent', ownerId: ctx.agent },
   ]
@@ -125,7 +127,22 @@ export class Memory {
   forget(owner: MemoryOwner, id: number): Promise<boolean> {
     return deleteMemory(this.#pool, owner, id)
   }
+
+  /** One page of the owner's memories, newest first, and how many there are in all. */
+  list(owner: MemoryOwner, page: number, pageSize: number): Promise<{ rows: MemoryRow[]; total: number }> {
+    return listMemories(this.#pool, owner, page, pageSize)
+  }
+
+  /** Forgets everything of the owner (audited, by `actor`); returns how many memories went. */
+  async forgetAll(owner: MemoryOwner, actor: { userId: number; chatId: number | undefined }): Promise<number> {
+    const count = await deleteAllMemories(this.#pool, owner)
+    await audit(this.#pool, { action: 'memories_forgotten', actorId: actor.userId, chatId: actor.chatId, detail: { count } })
+    return count
+  }
 }
+
+/** A person's own memories: what /memory lists and the memory tools touch. */
+export const personalMemory = (userId: number): MemoryOwner => ({ scope: 'user', ownerId: String(userId) })
 
 /** The memory tools every agent gets: remember, recall, forget (the person's own memories only). */
 export function memoryTools(memory: Memory): AgentTool[] {
@@ -156,7 +173,7 @@ export function memoryTools(memory: Memory): AgentTool[] {
       name: 'forget',
       description: 'Delete one memory of this person by its id (when they ask to forget something).',
       schema: z.object({ id: z.number().int().positive() }),
-      run: async ({ id }, ctx) => ((await memory.forget({ scope: 'user', ownerId: String(ctx.userId) }, id)) ? `Forgot memory ${id}.` : `There is no memory ${id} of this person.`),
+      run: async ({ id }, ctx) => ((await memory.forget(personalMemory(ctx.userId), id)) ? `Forgot memory ${id}.` : `There is no memory ${id} of this person.`),
     }),
   ]
 }

@@ -1,16 +1,21 @@
 import { InlineKeyboard } from 'grammy'
-import type { ApprovalRow } from '../../db/approvals.ts'
+import type { ApprovalRow } from '../../services/approvals.ts'
 import type { ApprovalStatus } from '../../domain/approvals.ts'
+import { buttonCodec } from '../callback-data.ts'
 
-const CALLBACK = /^ap:([A-Za-z0-9_-]{12}):([are])$/
 export type ButtonAction = 'approve' | 'reject' | 'edit'
 const ACTIONS = { a: 'approve', r: 'reject', e: 'edit' } as const
+const LETTERS = { approve: 'a', reject: 'r', edit: 'e' } as const
 
-/** Callback data carries only the request id and the button: `ap:<id>:<a|r|e>` (≤ 64 bytes). */
-export function parseCallbackData(data: string | undefined): { id: string; action: ButtonAction } | undefined {
-  const m = data === undefined ? null : CALLBACK.exec(data)
-  return m ? { id: m[1]!, action: ACTIONS[m[2] as keyof typeof ACTIONS] } : undefined
-}
+/** An approval's buttons carry only the request id and the button: `ap:<id>:<a|r|e>`. */
+export const approvalButtons = buttonCodec<{ id: string; action: ButtonAction }>('ap', {
+  encode: ({ id, action }) => [id, LETTERS[action]],
+  decode: ([id, letter, ...rest]) =>
+    rest.length === 0 && id !== undefined && /^[A-Za-z0-9_-]{12}$/.test(id) && letter !== undefined && letter in ACTIONS ? { id, action: ACTIONS[letter as keyof typeof ACTIONS] } : undefined,
+})
+
+/** Callback data of an approval button, decoded; undefined when it is not one. */
+export const parseCallbackData = (data: string | undefined) => approvalButtons.decode(data)
 
 /** The words on a request's buttons and in its outcome: a push is pushed or discarded. */
 export const words = (type: ApprovalRow['type']) =>
@@ -18,8 +23,9 @@ export const words = (type: ApprovalRow['type']) =>
 
 export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type'>): InlineKeyboard {
   const w = words(row.type)
-  const keyboard = new InlineKeyboard().text(w.approve, `ap:${row.id}:a`).text(w.reject, `ap:${row.id}:r`)
-  return row.payload.editableArg ? keyboard.text('Edit', `ap:${row.id}:e`) : keyboard
+  const button = (action: ButtonAction) => approvalButtons.encode({ id: row.id, action })
+  const keyboard = new InlineKeyboard().text(w.approve, button('approve')).text(w.reject, button('reject'))
+  return row.payload.editableArg ? keyboard.text('Edit', button('edit')) : keyboard
 }
 
 const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`

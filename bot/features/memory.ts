@@ -1,14 +1,37 @@
 import { Composer, InlineKeyboard } from 'grammy'
-import { audit } from '../../db/audit-log.ts'
-import { deleteAllMemories, deleteMemory, listMemories } from '../../db/memories.ts'
-import type { MemoryRow } from '../../db/memories.ts'
+import type { CommandContext } from 'grammy'
+import { personalMemory } from '../../agents/memory.ts'
+import type { MemoryRow } from '../../agents/memory.ts'
+import { buttonCodec, intField } from '../callback-data.ts'
 import type { Context } from '../context.ts'
 
 const composer = new Composer<Context>()
 export const PAGE_SIZE = 5
 
-const own = (userId: number) => ({ scope: 'user' as const, ownerId: String(userId) })
 const clip = (text: string, max = 200) => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+
+type MemoryButton = { action: 'forget'; id: number; page: number } | { action: 'page'; page: number } | { action: 'forgetAll'; userId: number } | { action: 'keep'; userId: number }
+
+/**
+ * The memory page's buttons: forget one (`mem:f:<id>:<page>`), turn the page (`mem:p:<page>`), and
+ * the confirmation of /forget all (`mem:x:<owner>`, `mem:k:<owner>`), checked against the presser.
+ */
+export const memoryButtons = buttonCodec<MemoryButton>('mem', {
+  encode: (b) => (b.action === 'forget' ? ['f', b.id, b.page] : b.action === 'page' ? ['p', b.page] : [b.action === 'forgetAll' ? 'x' : 'k', b.userId]),
+  decode: ([verb, a, b, ...rest]) => {
+    if (rest.length) return undefined
+    const first = intField(a)
+    if (first === undefined) return undefined
+    if (verb === 'f') {
+      const page = intField(b, 999_999)
+      return page === undefined ? undefined : { action: 'forget', id: first, page }
+    }
+    if (b !== undefined) return undefined
+    if (verb === 'p') return first <= 999_999 ? { action: 'page', page: first } : undefined
+    if (verb === 'x' || verb === 'k') return { action: verb === 'x' ? 'forgetAll' : 'keep', userId: first }
+    return undefined
+  },
+})
 
 /** One page of a person's memories and its buttons: forget one, or turn the page. Pure, for tests. */
 export function memoryPage(rows: readonly MemoryRow[], total: number, page: number): { text: string; keyboard: InlineKeyboard | undefined } {
@@ -16,63 +39,66 @@ export function memoryPage(rows: readonly MemoryRow[], total: number, page: numb
   const pages = Math.ceil(total / PAGE_SIZE)
   const lines = rows.map((m) => `#${m.id} ${clip(m.content)} (${m.createdAt.toISOString().slice(0, 10)})`)
   const keyboard = new InlineKeyboard()
-  for (const m of rows) keyboard.text(`Forget #${m.id}`, `mem:f:${m.id}:${page}`).row()
-  if (page > 0) keyboard.text('‹ Newer', `mem:p:${page - 1}`)
-  if (page < pages - 1) keyboard.text('Older ›', `mem:p:${page + 1}`)
+  for (const m of rows) keyboard.text(`Forget #${m.id}`, memoryButtons.encode({ action: 'forget', id: m.id, page })).row()
+  if (page > 0) keyboard.text('‹ Newer', memoryButtons.encode({ action: 'page', page: page - 1 }))
+  if (page < pages - 1) keyboard.text('Older ›', memoryButtons.encode({ action: 'page', page: page + 1 }))
   return { text: [`Your memories (${total}), newest first, page ${page + 1} of ${pages}:`, '', ...lines].join('\n'), keyboard }
 }
 
-async function render(ctx: Context, userId: number, page: number) {
-  const { rows, total } = await listMemories(ctx.services.db.pool, own(userId), page, PAGE_SIZE)
+async function render(ctx: Context, userId: number, page: number): Promise<{ text: string; keyboard: InlineKeyboard | undefined }> {
+  const { rows, total } = await ctx.services.memory.list(personalMemory(userId), page, PAGE_SIZE)
   // A page emptied by forgetting its last memory shows the one before it.
   if (rows.length === 0 && page > 0) return render(ctx, userId, page - 1)
   return memoryPage(rows, total, page)
 }
 
-composer.command('memory', async (ctx) => {
+export async function memory(ctx: CommandContext<Context>): Promise<void> {
   if (!ctx.from) return
   const { text, keyboard } = await render(ctx, ctx.from.id, 0)
   await ctx.reply(text, keyboard && { reply_markup: keyboard })
-})
+}
 
-composer.command('forget', async (ctx) => {
+export async function forget(ctx: CommandContext<Context>): Promise<void> {
   if (!ctx.from) return
   if (ctx.match.trim() !== 'all') return void (await ctx.reply('Use /memory to forget one memory, or /forget all to forget everything I remember about you.'))
-  const { total } = await listMemories(ctx.services.db.pool, own(ctx.from.id), 0, 1)
+  const { total } = await ctx.services.memory.list(personalMemory(ctx.from.id), 0, 1)
   if (total === 0) return void (await ctx.reply('I remember nothing about you, so there is nothing to forget.'))
   await ctx.reply(`Forget all ${total} memories I have about you? This cannot be undone.`, {
-    reply_markup: new InlineKeyboard().text('Forget all', `mem:x:${ctx.from.id}`).text('Keep them', `mem:k:${ctx.from.id}`),
+    reply_markup: new InlineKeyboard()
+      .text('Forget all', memoryButtons.encode({ action: 'forgetAll', userId: ctx.from.id }))
+      .text('Keep them', memoryButtons.encode({ action: 'keep', userId: ctx.from.id })),
   })
-})
+}
 
 // Buttons act on the presser's own memories only: the ids in the data are checked against the owner.
-composer.callbackQuery(/^mem:([fpxk]):(\d{1,19})(?::(\d{1,6}))?$/, async (ctx) => {
-  const [, action, value, pageText] = ctx.match
-  const userId = ctx.from.id
-  const pool = ctx.services.db.pool
-  if ((action === 'x' || action === 'k') && Number(value) !== userId) {
-    return void (await ctx.answerCallbackQuery({ text: 'Only the person whose memories these are can decide.', show_alert: true }))
-  }
-  if (action === 'k') {
-    await ctx.answerCallbackQuery({ text: 'Kept' })
-    return void (await ctx.editMessageText('Kept all your memories.'))
-  }
-  if (action === 'x') {
-    const count = await deleteAllMemories(pool, own(userId))
-    await audit(pool, { action: 'memories_forgotten', actorId: userId, chatId: ctx.chat?.id, detail: { count } })
-    await ctx.answerCallbackQuery({ text: 'Forgotten' })
-    return void (await ctx.editMessageText(`Forgot all ${count} memories about you.`))
-  }
-  let page = Number(action === 'p' ? value : (pageText ?? 0))
-  if (action === 'f') {
-    const gone = await deleteMemory(pool, own(userId), Number(value))
-    await ctx.answerCallbackQuery({ text: gone ? `Forgot #${value}` : 'That memory is already gone.' })
-  } else {
-    await ctx.answerCallbackQuery()
-  }
-  page = Math.max(0, page)
-  const { text, keyboard } = await render(ctx, userId, page)
-  await ctx.editMessageText(text, keyboard && { reply_markup: keyboard }).catch((err: unknown) => ctx.log.debug({ err }, 'memory page unchanged'))
-})
+composer.on('callback_query:data').filter(
+  (ctx) => memoryButtons.owns(ctx.callbackQuery.data),
+  async (ctx) => {
+    const button = memoryButtons.decode(ctx.callbackQuery.data)
+    if (!button) return void (await ctx.answerCallbackQuery({ text: 'This button no longer works. Send /memory for a fresh page.', show_alert: true }))
+    const userId = ctx.from.id
+    const { memory } = ctx.services
+    if ((button.action === 'forgetAll' || button.action === 'keep') && button.userId !== userId) {
+      return void (await ctx.answerCallbackQuery({ text: 'Only the person whose memories these are can decide.', show_alert: true }))
+    }
+    if (button.action === 'keep') {
+      await ctx.answerCallbackQuery({ text: 'Kept' })
+      return void (await ctx.editMessageText('Kept all your memories.'))
+    }
+    if (button.action === 'forgetAll') {
+      const count = await memory.forgetAll(personalMemory(userId), { userId, chatId: ctx.chat?.id })
+      await ctx.answerCallbackQuery({ text: 'Forgotten' })
+      return void (await ctx.editMessageText(`Forgot all ${count} memories about you.`))
+    }
+    if (button.action === 'forget') {
+      const gone = await memory.forget(personalMemory(userId), button.id)
+      await ctx.answerCallbackQuery({ text: gone ? `Forgot #${button.id}` : 'That memory is already gone.' })
+    } else {
+      await ctx.answerCallbackQuery()
+    }
+    const { text, keyboard } = await render(ctx, userId, button.page)
+    await ctx.editMessageText(text, keyboard && { reply_markup: keyboard }).catch((err: unknown) => ctx.log.debug({ err }, 'memory page unchanged'))
+  },
+)
 
 export { composer as memoryFeature }

@@ -1,13 +1,10 @@
-import { Composer } from 'grammy'
+import type { CommandContext } from 'grammy'
 import { coder } from '../../agents/coder.ts'
-import { listChatTasks } from '../../db/tasks.ts'
-import type { TaskRow } from '../../db/tasks.ts'
+import type { TaskRow } from '../../services/tasks.ts'
 import type { Context } from '../context.ts'
 import { converse } from './chat.ts'
 
-const composer = new Composer<Context>()
-
-const NO_CODER = 'The coder is not set up on this bot: its operator has to set GIT_REMOTE_URL (see the README).'
+type Ctx = CommandContext<Context>
 
 const ago = (d: Date, now = Date.now()) => {
   const s = Math.max(0, Math.round((now - d.getTime()) / 1000))
@@ -32,18 +29,14 @@ export function taskLine(task: Pick<TaskRow, 'id' | 'status' | 'step' | 'activit
   return `${task.id} · ${task.status}${detail ? ` — ${detail}` : ''} · ${ago(task.createdAt, now)}\n  "${instructions}"`
 }
 
-composer.command('code', async (ctx) => {
-  if (!ctx.services.coderEnabled) return void (await ctx.reply(NO_CODER))
+export async function code(ctx: Ctx): Promise<void> {
   const request = ctx.match.trim()
   if (!request) return void (await ctx.reply('Tell me what to change, for example: /code add a NOTES.md saying hello'))
   await converse(ctx, request, coder.name)
-})
+}
 
-composer.command('tasks', async (ctx) => {
-  if (!ctx.services.coderEnabled) return void (await ctx.reply(NO_CODER))
-  const tasks = await listChatTasks(ctx.services.db.pool, ctx.chat.id)
-  if (tasks.length === 0) return void (await ctx.reply('No tasks in this chat yet. Ask for a change with /code.'))
-  await ctx.reply(['Recent tasks:', ...tasks.map((t) => taskLine(t))].join('\n'))
-})
-
-export { composer as tasksFeature }
+export async function tasks(ctx: Ctx): Promise<void> {
+  const list = await ctx.services.tasks.listForChat(ctx.chat.id)
+  if (list.length === 0) return void (await ctx.reply('No tasks in this chat yet. Ask for a change with /code.'))
+  await ctx.reply(['Recent tasks:', ...list.map((t) => taskLine(t))].join('\n'))
+}

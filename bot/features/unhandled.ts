@@ -10,6 +10,12 @@ composer.on('message', async (ctx, next) => {
   await ctx.reply('I read text for now. Please send your request as a text message.')
 })
 
+// A button nobody owns (an old message's, or forged data): answered, so it does not spin.
+composer.on('callback_query', async (ctx) => {
+  ctx.log.info({ data: ctx.callbackQuery.data?.slice(0, 64) }, 'unknown button')
+  await ctx.answerCallbackQuery({ text: 'This button no longer works.' })
+})
+
 // Edited messages, membership changes and kinds we do not handle end here, quietly.
 composer.use((ctx) => {
   ctx.log.debug('update ignored')

@@ -1,9 +1,7 @@
-import { Composer } from 'grammy'
-import { usageSince } from '../../db/usage.ts'
-import type { UsageLine } from '../../db/usage.ts'
+import type { CommandContext } from 'grammy'
+import type { UsageLine } from '../../services/usage.ts'
 import type { Context } from '../context.ts'
 
-const composer = new Composer<Context>()
 const DAYS = 30
 
 const n = (x: number) => x.toLocaleString('en-US')
@@ -21,12 +19,10 @@ export function usageText(lines: readonly UsageLine[], everyone: boolean): strin
   ].join('\n')
 }
 
-// Admins see everyone's; "/usage me" shows an admin their own.
-composer.command('usage', async (ctx) => {
+/** Admins see everyone's; "/usage me" shows an admin their own. */
+export async function usage(ctx: CommandContext<Context>): Promise<void> {
   if (!ctx.from) return
   const everyone = ctx.isAdmin && ctx.match.trim() !== 'me'
-  const lines = await usageSince(ctx.services.db.pool, new Date(Date.now() - DAYS * 86400_000), everyone ? undefined : ctx.from.id)
+  const lines = await ctx.services.usage.lastDays(DAYS, everyone ? undefined : ctx.from.id)
   await ctx.reply(usageText(lines, everyone))
-})
-
-export { composer as usageFeature }
+}

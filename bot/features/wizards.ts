@@ -2,17 +2,15 @@ import { conversations, createConversation } from '@grammyjs/conversations'
 import type { Conversation } from '@grammyjs/conversations'
 import { Composer, InlineKeyboard } from 'grammy'
 import type { Context as InnerContext } from 'grammy'
-import type { AgentListing } from '../../agents/directory.ts'
-import { createAgent, deleteAgent, updateAgent } from '../../db/agents.ts'
-import type { NewAgent } from '../../db/agents.ts'
-import { audit } from '../../db/audit-log.ts'
-import { clearActiveAgent } from '../../db/chat-threads.ts'
-import type { Pool } from '../../db/database.ts'
-import { wizardStorage } from '../../db/wizard-state.ts'
+import type { ConversationData, VersionedStateStorage } from '@grammyjs/conversations'
+import type { CommandContext } from 'grammy'
 import { agentName } from '../../agents/roster.ts'
 import { AGENT_NAME } from '../../domain/names.ts'
-import { commandName } from '../addressed.ts'
+import { mayChange } from '../../services/agents.ts'
+import type { AgentDraft, AgentListing } from '../../services/agents.ts'
+import { buttonCodec } from '../callback-data.ts'
 import type { Context } from '../context.ts'
+import { personOf } from '../people.ts'
 
 /** The wizards' conversations: the outside context has our services, the inside one is grammY's own. */
 type Wizard = Conversation<Context, InnerContext>
@@ -21,11 +19,18 @@ type Wizard = Conversation<Context, InnerContext>
 const WIZARD_VERSION = 1
 /** A wizard left alone this long is over: the next message is an ordinary one, not its answer. */
 const WIZARD_IDLE_MS = 30 * 60_000
-const KEEP = 'wz:keep'
-const DEFAULT_MODEL = 'wz:default'
-const NO_TOOLS = 'wz:none'
-const YES = 'wz:yes'
-const NO = 'wz:no'
+
+const CHOICES = ['keep', 'default', 'none', 'yes', 'no'] as const
+/** A wizard step's buttons carry only the choice: `wz:keep`, `wz:default`, `wz:none`, `wz:yes`, `wz:no`. */
+export const wizardButtons = buttonCodec<(typeof CHOICES)[number]>('wz', {
+  encode: (choice) => [choice],
+  decode: ([choice, ...rest]) => (rest.length === 0 ? CHOICES.find((c) => c === choice) : undefined),
+})
+const KEEP = wizardButtons.encode('keep')
+const DEFAULT_MODEL = wizardButtons.encode('default')
+const NO_TOOLS = wizardButtons.encode('none')
+const YES = wizardButtons.encode('yes')
+const NO = wizardButtons.encode('no')
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; why: string }
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
@@ -60,7 +65,7 @@ export function parseTools(text: string, known: readonly string[]): Parsed<strin
   return ok(names)
 }
 
-export function describeAgent(a: Omit<NewAgent, 'ownerId'>): string {
+export function describeAgent(a: AgentDraft): string {
   return [
     `Name: ${a.name}`,
     `Description: ${a.description}`,
@@ -112,7 +117,7 @@ const keyboard = (...buttons: Array<[string, string]>) => {
   return k
 }
 
-type Draft = Omit<NewAgent, 'ownerId'>
+type Draft = AgentDraft
 
 /**
  * The steps after the name, for a new agent and for an edit: with `current`, each step can keep
@@ -151,8 +156,6 @@ async function confirm(conversation: Wizard, ctx: InnerContext, what: string, te
   await ask(conversation, what, () => no(`Tap "${yes}" or "Cancel" above, or send /cancel.`), [YES, NO])
 }
 
-/** Who may change an agent: its owner, or an admin. */
-const mayChange = (agent: AgentListing | undefined, userId: number, isAdmin: boolean) => agent !== undefined && !agent.builtIn && (isAdmin || agent.ownerId === userId)
 
 async function newAgent(conversation: Wizard, ctx: InnerContext, _given?: string): Promise<void> {
   const what = 'Making an agent'
@@ -164,13 +167,7 @@ async function newAgent(conversation: Wizard, ctx: InnerContext, _given?: string
   const name = await ask(conversation, what, (t) => parseName(t, (n) => names.includes(n)))
   const draft = await defineSteps(conversation, ctx, what, name, toolNames)
   await confirm(conversation, ctx, what, `Create this agent?\n\n${describeAgent(draft)}`, 'Create')
-  const created = await conversation.external(async (o: Context) => {
-    const ownerId = o.from?.id ?? 0
-    const done = await createAgent(o.services.db.pool, { ...draft, ownerId })
-    o.services.agents.changed()
-    if (done) await audit(o.services.db.pool, { action: 'agent_created', actorId: ownerId, chatId: o.chat?.id, detail: { name: draft.name, model: draft.model, tools: draft.tools } })
-    return done
-  })
+  const created = await conversation.external((o: Context) => o.services.agents.create(draft, personOf(o), o.chat?.id))
   await ctx.reply(created ? `Created ${name}. Talk to it with @${name} at the start of a message, or make it this chat's agent with /agent ${name}.` : `Someone made an agent called ${name} meanwhile; nothing was changed. Start again with /newagent.`)
 }
 
@@ -208,12 +205,7 @@ async function editAgent(conversation: Wizard, ctx: InnerContext, given: string)
   const current: Draft = { name: agent.name, description: agent.description, systemPrompt: agent.instructions, model: agent.ownModel, tools: agent.toolNames }
   const draft = await defineSteps(conversation, ctx, what, agent.name, toolNames, current)
   await confirm(conversation, ctx, what, `Save ${agent.name} like this?\n\n${describeAgent(draft)}`, 'Save')
-  const saved = await conversation.external(async (o: Context) => {
-    const done = await updateAgent(o.services.db.pool, draft)
-    o.services.agents.changed()
-    if (done) await audit(o.services.db.pool, { action: 'agent_updated', actorId: o.from?.id, chatId: o.chat?.id, detail: { name: draft.name, model: draft.model, tools: draft.tools } })
-    return done
-  })
+  const saved = await conversation.external((o: Context) => o.services.agents.update(draft, personOf(o), o.chat?.id))
   await ctx.reply(saved ? `Saved ${agent.name}.` : `${agent.name} was deleted meanwhile; nothing was saved.`)
 }
 
@@ -221,23 +213,19 @@ async function removeAgent(conversation: Wizard, ctx: InnerContext, given: strin
   const what = 'Deleting'
   const agent = await pickAgent(conversation, ctx, what, given)
   await confirm(conversation, ctx, what, `Delete ${agent.name} (${agent.description})? Chats talking to it go back to the default agent.`, 'Delete')
-  const deleted = await conversation.external(async (o: Context) => {
-    const done = await deleteAgent(o.services.db.pool, agent.name)
-    o.services.agents.changed()
-    if (done) {
-      await clearActiveAgent(o.services.db.pool, agent.name)
-      await audit(o.services.db.pool, { action: 'agent_deleted', actorId: o.from?.id, chatId: o.chat?.id, detail: { name: agent.name } })
-    }
-    return done
-  })
+  const deleted = await conversation.external((o: Context) => o.services.agents.remove(agent.name, personOf(o), o.chat?.id))
   await ctx.reply(deleted ? `Deleted ${agent.name}.` : `${agent.name} was already gone.`)
 }
 
+/** The wizards' storage: Postgres in the service (a restart keeps a wizard in progress). */
+export type WizardStorage = VersionedStateStorage<string, ConversationData>
+
 /**
- * The wizards, with their state in Postgres (one per chat and person), so a restart or a redeploy
- * in the middle of one keeps it. Install after auth, before the other features.
+ * The wizards, with their state in `storage` (one per chat and person), so a restart or a redeploy
+ * in the middle of one keeps it. Install after auth, before the other features; the commands that
+ * start them are in the command table (`startWizard`).
  */
-export function wizardsFeature(pool: Pool) {
+export function wizardsFeature(storage: WizardStorage) {
   const composer = new Composer<Context>()
   composer.use(
     conversations<Context, InnerContext>({
@@ -246,17 +234,18 @@ export function wizardsFeature(pool: Pool) {
         version: WIZARD_VERSION,
         prefix: 'wizard:',
         getStorageKey: (ctx) => (ctx.chat && ctx.from ? `${ctx.chat.id}:${ctx.from.id}` : undefined),
-        adapter: wizardStorage(pool),
+        adapter: storage,
       },
     }),
   )
   composer.use(createConversation(newAgent, 'newagent'))
   composer.use(createConversation(editAgent, 'editagent'))
   composer.use(createConversation(removeAgent, 'deleteagent'))
-  // A wizard command in the middle of another wizard starts over.
-  composer.command(['newagent', 'editagent', 'deleteagent'], async (ctx) => {
-    await ctx.conversation.exitAll()
-    await ctx.conversation.enter(commandName(ctx.msg.text), ctx.match)
-  })
   return composer
+}
+
+/** A wizard's command: a wizard command in the middle of another wizard starts over. */
+export const startWizard = (name: 'newagent' | 'editagent' | 'deleteagent') => async (ctx: CommandContext<Context>) => {
+  await ctx.conversation.exitAll()
+  await ctx.conversation.enter(name, ctx.match)
 }

@@ -1,6 +1,4 @@
 import type { NextFunction } from 'grammy'
-import { audit } from '../../db/audit-log.ts'
-import { touch } from '../../db/users.ts'
 import { addressesBot } from '../addressed.ts'
 import type { Context } from '../context.ts'
 import { updateKind } from '../update.ts'
@@ -13,15 +11,15 @@ import { updateKind } from '../update.ts'
 export async function auth(ctx: Context, next: NextFunction): Promise<void> {
   const from = ctx.from
   if (!from || from.is_bot) return // channel posts, service messages: nobody to serve
-  const { db, adminIds, allowedUserIds } = ctx.services
-  const user = await touch(db.pool, { id: from.id, username: from.username, firstName: from.first_name })
-  ctx.isAdmin = adminIds.has(from.id) || user.role === 'admin' || user.role === 'owner'
-  if (ctx.isAdmin || (!user.denied && (allowedUserIds.has(from.id) || user.allowed))) return next()
+  const { access } = ctx.services
+  const admitted = await access.admit({ id: from.id, username: from.username, firstName: from.first_name })
+  ctx.isAdmin = admitted.isAdmin
+  if (admitted.allowed) return next()
   // A group's other members talk among themselves: refuse only what is addressed to the bot.
   if (!addressesBot(ctx)) return
 
   ctx.log.warn('access denied')
-  await audit(db.pool, { action: 'access_denied', actorId: from.id, chatId: ctx.chat?.id, detail: { kind: updateKind(ctx.update) } })
+  await access.refused(from.id, ctx.chat?.id, updateKind(ctx.update))
   const refusal = `Sorry, this bot is private. Your Telegram id is ${from.id}: an admin can allow it.`
   if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: refusal, show_alert: true })
   else if (ctx.message) await ctx.reply(refusal)

@@ -1,6 +1,4 @@
 import { limit } from '@grammyjs/ratelimiter'
-import { rateLimitStore } from '../../db/rate-limits.ts'
-import type { Pool } from '../../db/database.ts'
 import { addressesBot } from '../addressed.ts'
 import type { Context } from '../context.ts'
 
@@ -10,16 +8,22 @@ export interface RateLimitSettings {
   windowMs: number
 }
 
+/** Where the counters live: the two Redis commands the limiter uses (Postgres in the service). */
+export interface RateLimitStore {
+  incr(key: string): Promise<number>
+  pexpire(key: string, milliseconds: number): Promise<number>
+}
+
 /**
  * Per-person rate limiting of messages (buttons are not limited: they answer the bot), with one
  * polite reply per window. Counters live in Postgres, so every instance counts the same. Admins
  * are exempt: they run the service.
  */
-export function rateLimit(pool: Pool, { messages, windowMs }: RateLimitSettings) {
-  return limit<Context, ReturnType<typeof rateLimitStore>>({
+export function rateLimit(store: RateLimitStore, { messages, windowMs }: RateLimitSettings) {
+  return limit<Context, RateLimitStore>({
     timeFrame: windowMs,
     limit: messages,
-    storageClient: rateLimitStore(pool),
+    storageClient: store,
     keyPrefix: 'msg:',
     keyGenerator: (ctx) => (ctx.message && ctx.from && !ctx.isAdmin && addressesBot(ctx) ? String(ctx.from.id) : undefined),
     // The limiter does not await this: the reply is ours to finish (and to log if it fails).

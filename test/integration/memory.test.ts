@@ -19,8 +19,7 @@ describe.each(engines)('memory on $name', ({ embedded }) => {
   let db: Awaited<ReturnType<typeof openPreparedDatabase>>
   let memory: Memory
   beforeAll(async () => {
-    db = await openPreparedDatabase({ embedded })
-    await ensureMemoryIndex(db.pool, DIM)
+    db = await openPreparedDatabase({ embedded, embeddingDim: DIM })
     await ensureMemoryIndex(db.pool, DIM) // idempotent
     memory = new Memory({ pool: db.pool, embedder: hashed, settings, log: quietLog })
   })

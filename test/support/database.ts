@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { openDatabase } from '../../db/database.ts'
-import { migrate } from '../../db/migrate.ts'
-import { createCheckpointer } from '../../graph/checkpointer.ts'
+import { prepareSchema } from '../../app.ts'
 import type { Database } from '../../db/database.ts'
 import { createLogger } from '../../logger.ts'
 
@@ -61,10 +60,9 @@ export async function openTestDatabase(opts: { embedded?: boolean } = {}): Promi
   }
 }
 
-/** A fresh test database with our migrations and LangGraph's checkpoint tables, as a start leaves it. */
-export async function openPreparedDatabase(opts: { embedded?: boolean } = {}): Promise<Awaited<ReturnType<typeof openTestDatabase>>> {
+/** A fresh test database prepared as a start leaves it (the product's own prepareSchema). */
+export async function openPreparedDatabase(opts: { embedded?: boolean; embeddingDim?: number } = {}): Promise<Awaited<ReturnType<typeof openTestDatabase>>> {
   const db = await openTestDatabase(opts)
-  await migrate(db.pool, quietLog)
-  await createCheckpointer(db.pool).setup()
+  await prepareSchema(db, quietLog, opts.embeddingDim ?? 256)
   return db
 }

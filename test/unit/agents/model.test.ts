@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { describeModelError, toModelError } from '../../../agents/model.ts'
+import { toModelError } from '../../../agents/model.ts'
+import { describeModelError } from '../../../bot/model-errors.ts'
 
 describe('toModelError', () => {
   test.each([

@@ -1,20 +1,18 @@
-import { expireDue } from '../db/approvals.ts'
-import type { Pool } from '../db/database.ts'
-import { enqueueEvent } from '../db/inbox.ts'
 import type { Logger } from '../logger.ts'
 
 export interface SchedulerOptions {
-  pool: Pool
   log: Logger
   everyMs: number
+  /** The periodic work: returns how many events it queued (0: nothing to do). */
+  jobs: Array<{ name: string; run: () => Promise<number> }>
   /** Called when jobs queued work, so it starts now rather than at the next poll. */
   onQueued: () => void
 }
 
 /**
- * Periodic jobs. Today: expire approvals past their deadline. Each due request is marked `timeout`
- * and an event that resumes its thread is queued in its chat's lane, in one transaction; the
- * transaction's advisory lock lets only one instance run the job at a time.
+ * Periodic jobs that move due work into the inbox (today: approvals past their deadline become
+ * events that settle them in their chat's lane). Each job elects one instance itself, in the same
+ * transaction that moves the work, so several instances never do it twice.
  */
 export class Scheduler {
   readonly #o: SchedulerOptions
@@ -39,10 +37,8 @@ export class Scheduler {
   }
 
   async runOnce(): Promise<void> {
-    const expired = await expireDue(this.#o.pool, (client, row) => enqueueEvent(client, row.chatId, { type: 'approval_expired', approvalId: row.id }).then(() => undefined))
-    if (expired.length) {
-      this.#o.log.info({ approvals: expired.map((r) => r.id) }, 'approvals expired')
-      this.#o.onQueued()
-    }
+    let queued = 0
+    for (const job of this.#o.jobs) queued += await job.run()
+    if (queued) this.#o.onQueued()
   }
 }

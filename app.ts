@@ -1,0 +1,247 @@
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import type { Bot } from 'grammy'
+import { assistant } from './agents/assistant.ts'
+import { coder, requestCodeChangeTool } from './agents/coder.ts'
+import { AgentDirectory } from './agents/directory.ts'
+import { Memory, createEmbedder, memoryTools } from './agents/memory.ts'
+import { createChatModel } from './agents/model.ts'
+import { appendToFileTool } from './agents/tools/append-to-file.ts'
+import type { Context, Services } from './bot/context.ts'
+import { createBot, installFeatures, publishCommands } from './bot/create-bot.ts'
+import { Dispatcher } from './bot/dispatcher.ts'
+import { TelegramOutput } from './bot/output.ts'
+import { Poller } from './bot/polling.ts'
+import { WEBHOOK_PATH, createHttpServer } from './bot/server.ts'
+import { TaskProgressReporter } from './bot/tasks/progress.ts'
+import { ALLOWED_UPDATES } from './bot/update.ts'
+import type { Config } from './config.ts'
+import { openDatabase } from './db/database.ts'
+import type { Database } from './db/database.ts'
+import { INTERNAL_EVENT } from './db/inbox.ts'
+import { ensureMemoryIndex } from './db/memories.ts'
+import { migrate } from './db/migrate.ts'
+import { rateLimitStore } from './db/rate-limits.ts'
+import { wizardStorage } from './db/wizard-state.ts'
+import { buildChatGraph } from './graph/chat-graph.ts'
+import { createCheckpointer } from './graph/checkpointer.ts'
+import { Turns } from './graph/turns.ts'
+import { createScrubber } from './logger.ts'
+import type { Logger } from './logger.ts'
+import { Metrics } from './metrics.ts'
+import { Access } from './services/access.ts'
+import { Agents } from './services/agents.ts'
+import { Approvals } from './services/approvals.ts'
+import { Chats } from './services/chats.ts'
+import { createEventHandler } from './services/events.ts'
+import { ServiceStatus } from './services/status.ts'
+import { TaskReports, Tasks } from './services/tasks.ts'
+import { Usage } from './services/usage.ts'
+import { Wakeup } from './wakeup.ts'
+import { Scheduler } from './worker/scheduler.ts'
+import { GitLock } from './workspace/git-lock.ts'
+import { Repository } from './workspace/repository.ts'
+import { TaskRunner } from './workspace/task-runner.ts'
+import pkg from './package.json' with { type: 'json' }
+
+/** Our tables, LangGraph's checkpoint tables, the memory index: `npm run migrate`, every start and the tests run this. */
+export async function prepareSchema(db: Database, log: Logger, embeddingDim: number): Promise<void> {
+  await migrate(db.pool, log)
+  await createCheckpointer(db.pool).setup()
+  await ensureMemoryIndex(db.pool, embeddingDim)
+}
+
+/** A running service: what `main.ts` starts and stops, and what tests and benches can import. */
+export interface App {
+  /** Connects to Telegram, starts taking updates and running work. */
+  start(): Promise<void>
+  /** Stops taking updates, gives running work `graceMs`, hands back the rest, closes the database. */
+  stop(graceMs?: number): Promise<void>
+  /** The HTTP port it listens on (useful with PORT=0). */
+  readonly port: number
+}
+
+/** Nudges between parts created at different times: made first, so nothing refers forward. */
+interface Wakeups {
+  /** New work in the inbox (an update stored, an event queued). */
+  inbox: Wakeup
+  /** A task step was queued or decided. */
+  tasks: Wakeup
+}
+
+/** The core: the database, the agents and their graph, and the application services. */
+function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>, wake: Wakeups) {
+  const metrics = new Metrics(db.pool)
+  const output = new TelegramOutput(bot.api, log.child({ component: 'output' }))
+  const usage = new Usage({ pool: db.pool, log, observe: (call) => metrics.modelCall(call) })
+  const checkpointer = createCheckpointer(db.pool)
+  const memory = new Memory({ pool: db.pool, embedder: createEmbedder(config.embeddings), settings: config.memory, log: log.child({ component: 'memory' }) })
+
+  const tasks = new Tasks({ pool: db.pool, wake: wake.tasks })
+  const memTools = memoryTools(memory)
+  const codeTools = config.workspace ? [requestCodeChangeTool(tasks)] : []
+  const directory = new AgentDirectory({
+    pool: db.pool,
+    builtIns: [
+      { ...assistant, tools: [...memTools, ...(config.testToolFile ? [appendToFileTool(config.testToolFile)] : []), ...codeTools] },
+      ...(config.workspace ? [{ ...coder, tools: [...memTools, ...codeTools] }] : []),
+    ],
+    catalog: [...memTools, ...codeTools],
+    defaultModel: config.llm.model,
+  })
+
+  const model = createChatModel(config.llm)
+  const models = new Map([[config.llm.model, model]])
+  const modelFor = (name: string) => models.get(name) ?? models.set(name, createChatModel({ ...config.llm, model: name })).get(name)!
+  const recall = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.recallForTurn(who, text) : undefined
+  const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, ...(recall && { recall }) }).compile({ checkpointer })
+  const turns = new Turns({ graph, checkpointer, pool: db.pool, model, modelFor, agents: directory, onModelCall: usage.record })
+
+  const approvals = new Approvals({ pool: db.pool, turns, output, ttlMs: config.approvals.timeoutMs, tasksWake: wake.tasks, log: log.child({ component: 'approvals' }) })
+  const reports = new TaskReports({ pool: db.pool, turns, approvals, output, log: log.child({ component: 'tasks' }) })
+  const agents = new Agents({ pool: db.pool, directory })
+  const status = new ServiceStatus({ db, approvals, tasks, usage, agents, startedAt: new Date(), version: pkg.version, commit: config.commit })
+  const services: Services = {
+    access: new Access({ pool: db.pool, adminIds: config.telegram.adminIds, allowedUserIds: config.telegram.allowedUserIds }),
+    agents,
+    approvals,
+    chats: new Chats({ pool: db.pool, turns, approvals, agents: directory }),
+    memory,
+    status,
+    tasks,
+    usage,
+    coderEnabled: config.workspace !== undefined,
+  }
+  return { metrics, output, services, events: createEventHandler({ approvals, reports, log: log.child({ component: 'events' }) }) }
+}
+
+type Core = ReturnType<typeof createCore>
+
+/** The transport: the bot's middleware, the dispatcher that feeds it from the inbox, and the HTTP server. */
+function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups) {
+  installFeatures(bot, { rateLimit: config.rateLimit }, log, core.services, { wizards: wizardStorage(db.pool), rateLimits: rateLimitStore(db.pool) })
+  const dispatcher = new Dispatcher({
+    pool: db.pool,
+    log: log.child({ component: 'dispatcher' }),
+    handle: (row) => (row.kind === INTERNAL_EVENT ? core.events(row.payload) : bot.handleUpdate(row.payload as Parameters<typeof bot.handleUpdate>[0])),
+    onGiveUp: async (row) => {
+      if (row.lane !== 0) await core.output.gaveUp(row.lane)
+    },
+    onOutcome: (row, outcome, ms) => core.metrics.updateOutcome(row, outcome, ms),
+    ...config.inbox,
+  })
+  wake.inbox.on(() => dispatcher.wake())
+  core.services.status.watchDispatcher(() => dispatcher.status())
+  const webhookMode = config.telegram.webhookUrl !== undefined
+  const server = createHttpServer({
+    pool: db.pool,
+    log: log.child({ component: 'http' }),
+    webhookSecret: webhookMode ? config.telegram.webhookSecret : undefined,
+    onStored: () => wake.inbox.wake(),
+    dispatcherStatus: () => dispatcher.status(),
+    metrics: core.metrics,
+  })
+  const poller = webhookMode
+    ? undefined
+    : new Poller({ api: bot.api, pool: db.pool, log: log.child({ component: 'polling' }), onStored: () => wake.inbox.wake(), onReceived: (kind) => core.metrics.updatesReceived.inc({ kind }) })
+  return { dispatcher, server, poller }
+}
+
+/** The workers: the coder's task runner (when a repository is configured) and the scheduler. */
+function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups) {
+  const ws = config.workspace
+  const runner =
+    ws &&
+    new TaskRunner({
+      pool: db.pool,
+      lock: new GitLock(db),
+      repo: new Repository({ remoteUrl: ws.remoteUrl, accessToken: ws.accessToken, dir: join(ws.dir, 'repo'), author: ws.author, path: config.path }),
+      lockKey: ws.remoteUrl,
+      aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
+      path: config.path,
+      pushBranch: ws.pushBranch,
+      leaseMs: ws.taskLeaseMs,
+      pollMs: 2000,
+      log: log.child({ component: 'tasks' }),
+      scrub: createScrubber(config.secrets),
+      progress: new TaskProgressReporter({ api: bot.api, pool: db.pool, log: log.child({ component: 'task-progress' }) }),
+      onReported: () => wake.inbox.wake(),
+      observe: core.metrics.taskObserver,
+    })
+  if (runner) wake.tasks.on(() => runner.wake())
+  const scheduler = new Scheduler({
+    log: log.child({ component: 'scheduler' }),
+    everyMs: config.approvals.sweepMs,
+    jobs: [{ name: 'expire approvals', run: () => core.services.approvals.expireDue() }],
+    onQueued: () => wake.inbox.wake(),
+  })
+  return { runner, scheduler }
+}
+
+/** getMe, retried: Telegram being briefly unreachable must not stop a start (updates still queue). */
+async function initBot(bot: Bot<Context>, log: Logger, stopping: () => boolean): Promise<void> {
+  for (let delay = 1000; !stopping(); delay = Math.min(delay * 2, 30_000)) {
+    try {
+      await bot.init()
+      return
+    } catch (err) {
+      log.warn({ err, retryInMs: delay }, 'could not reach Telegram (getMe); retrying')
+      await new Promise((r) => setTimeout(r, delay))
+    }
+  }
+}
+
+/**
+ * The composition root: opens and prepares the database, builds the core, the transport and the
+ * workers in that order, and listens. `start()` then connects to Telegram and starts the work.
+ */
+export async function createApp(config: Config, log: Logger): Promise<App> {
+  const db = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, log })
+  try {
+    await prepareSchema(db, log, config.embeddings.dim)
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  const wake: Wakeups = { inbox: new Wakeup(), tasks: new Wakeup() }
+  const bot = createBot(config.telegram)
+  const core = createCore(config, log, db, bot, wake)
+  await core.services.access.seed()
+  const { dispatcher, server, poller } = createTransport(config, log, db, bot, core, wake)
+  const { runner, scheduler } = createWorkers(config, log, db, bot, core, wake)
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.http.port, config.http.host, resolve)
+  })
+  const { port } = server.address() as AddressInfo
+  log.info({ port, host: config.http.host }, 'listening')
+
+  let stopping = false
+  return {
+    port,
+    async start() {
+      await initBot(bot, log, () => stopping)
+      if (stopping) return
+      if (poller) await poller.start()
+      else await bot.api.setWebhook(config.telegram.webhookUrl!, { secret_token: config.telegram.webhookSecret, allowed_updates: [...ALLOWED_UPDATES] })
+      dispatcher.start()
+      scheduler.start()
+      runner?.start()
+      await publishCommands(bot, config.telegram.adminIds, log, config.workspace !== undefined)
+      log.info({ mode: poller ? 'polling' : 'webhook', webhookPath: WEBHOOK_PATH, database: db.kind, port, bot: bot.botInfo.username }, 'service started')
+    },
+    async stop(graceMs = config.shutdownGraceMs) {
+      if (stopping) return
+      stopping = true
+      server.draining = true
+      await poller?.stop()
+      await scheduler.stop()
+      // Both get the same grace, side by side: a task step and a chat's handler end or are handed back.
+      await Promise.all([runner?.stop(graceMs), dispatcher.stop(graceMs)])
+      server.closeIdleConnections()
+      await new Promise((r) => server.close(r))
+      await db.close()
+    },
+  }
+}

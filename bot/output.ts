@@ -1,0 +1,74 @@
+import { InputFile } from 'grammy'
+import type { Api } from 'grammy'
+import type { ModelError } from '../agents/model.ts'
+import type { ApprovalRow } from '../services/approvals.ts'
+import type { TaskRow } from '../services/tasks.ts'
+import type { Logger } from '../logger.ts'
+import type { ChatOutput, ChatTarget, Person } from '../services/output.ts'
+import { approvalKeyboard, approvalText, outcomeLine } from './approvals/message.ts'
+import { describeModelError } from './model-errors.ts'
+import { signed } from './people.ts'
+import { splitMessage } from './split-message.ts'
+import { INLINE_DIFF_CHARS, diffOf, endText, summaryText } from './tasks/report.ts'
+
+const inTopic = (target: ChatTarget) => (target.topicId ? { message_thread_id: target.topicId } : {})
+
+/** What services show in a chat, as Telegram messages: the words and buttons people see. */
+export class TelegramOutput implements ChatOutput {
+  readonly #api: Api
+  readonly #log: Logger
+
+  constructor(api: Api, log: Logger) {
+    this.#api = api
+    this.#log = log
+  }
+
+  async approvalRequested(target: ChatTarget, row: ApprovalRow): Promise<number> {
+    const message = await this.#api.sendMessage(target.chatId, approvalText(row, row.payload.requesterName ?? String(row.requesterId)), {
+      reply_markup: approvalKeyboard(row),
+      ...inTopic(target),
+    })
+    return message.message_id
+  }
+
+  async approvalSettled(row: ApprovalRow, decider: Person | undefined): Promise<void> {
+    if (row.messageId === null) return
+    const text = `${approvalText(row, row.payload.requesterName ?? String(row.requesterId))}\n\n${outcomeLine(row, decider?.name)}`
+    await this.#api.editMessageText(row.chatId, row.messageId, text)
+  }
+
+  async answer(target: ChatTarget, answer: { text: string; agent?: string | undefined }): Promise<void> {
+    for (const part of splitMessage(signed(answer.agent, answer.text))) await this.#api.sendMessage(target.chatId, part, inTopic(target))
+  }
+
+  async modelFailed(target: ChatTarget, err: ModelError): Promise<void> {
+    await this.#api.sendMessage(target.chatId, describeModelError(err), inTopic(target))
+  }
+
+  async taskReady(task: TaskRow): Promise<void> {
+    await this.#editProgress(task, `Task ${task.id}: done, waiting for your review.`)
+    const patch = task.result?.patch ?? ''
+    const inline = diffOf(patch).length <= INLINE_DIFF_CHARS
+    for (const part of splitMessage(summaryText(task, { inlineDiff: inline }))) await this.#api.sendMessage(task.chatId, part)
+    if (!inline) await this.#api.sendDocument(task.chatId, new InputFile(Buffer.from(patch), `task-${task.id}.diff`))
+  }
+
+  async taskEnded(task: TaskRow): Promise<void> {
+    await this.#editProgress(task, `Task ${task.id}: ${task.status}.`)
+    await this.#api.sendMessage(task.chatId, this.taskEndText(task))
+  }
+
+  /** An update failed for good: the person hears it, so they can send it again. */
+  async gaveUp(chatId: number): Promise<void> {
+    await this.#api.sendMessage(chatId, 'Sorry, I could not handle your last message, even after several tries. Please send it again.')
+  }
+
+  taskEndText(task: TaskRow): string {
+    return endText(task)
+  }
+
+  async #editProgress(task: TaskRow, text: string): Promise<void> {
+    if (task.progressMessageId === null) return
+    await this.#api.editMessageText(task.chatId, task.progressMessageId, text).catch((err: unknown) => this.#log.debug({ err, taskId: task.id }, 'could not edit the progress message'))
+  }
+}

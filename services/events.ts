@@ -1,0 +1,31 @@
+import { z } from 'zod'
+import type { Logger } from '../logger.ts'
+import { APPROVAL_EXPIRED } from './approvals.ts'
+import type { Approvals } from './approvals.ts'
+import { TASK_EVENT } from './tasks.ts'
+import type { TaskReports } from './tasks.ts'
+
+const eventSchema = z.object({
+  event: z.discriminatedUnion('type', [
+    z.object({ type: z.literal(APPROVAL_EXPIRED), approvalId: z.string().max(64) }),
+    z.object({ type: z.literal(TASK_EVENT), taskId: z.string().max(64) }),
+  ]),
+})
+
+/**
+ * Handles the events Mechanic queues for itself in a chat's inbox lane (an approval that expired, a
+ * task that reached a state the chat must hear about), so they run in order with that chat's
+ * updates, with the inbox's retries and leases.
+ */
+export function createEventHandler(deps: { approvals: Approvals; reports: TaskReports; log: Logger }) {
+  return async (payload: unknown): Promise<void> => {
+    const parsed = eventSchema.safeParse(payload)
+    if (!parsed.success) {
+      deps.log.error({ payload }, 'unknown internal event; skipped')
+      return
+    }
+    const { event } = parsed.data
+    if (event.type === TASK_EVENT) return deps.reports.report(event.taskId)
+    return deps.approvals.settleExpired(event.approvalId)
+  }
+}

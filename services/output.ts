@@ -1,0 +1,36 @@
+import type { ModelError } from '../agents/model.ts'
+import type { ApprovalRow } from '../db/approvals.ts'
+import type { TaskRow } from '../db/tasks.ts'
+
+/** Where a message goes: a chat, or a forum topic of it. */
+export interface ChatTarget {
+  chatId: number
+  topicId?: number | undefined
+}
+
+/** A person as services see them: who acts, and the name a chat shows for them. */
+export interface Person {
+  id: number
+  name: string
+}
+
+/**
+ * What services need shown in a chat, and nothing about how: the bot implements it (words,
+ * formatting, buttons live in bot/), so services never import grammY and arrows keep pointing down.
+ */
+export interface ChatOutput {
+  /** Sends the request with its buttons; returns the message's id. */
+  approvalRequested(target: ChatTarget, row: ApprovalRow): Promise<number>
+  /** Shows how a request ended on its message (buttons gone). Best effort. */
+  approvalSettled(row: ApprovalRow, decider: Person | undefined): Promise<void>
+  /** An agent's answer. */
+  answer(target: ChatTarget, answer: { text: string; agent?: string | undefined }): Promise<void>
+  /** The model gave up after its retries. */
+  modelFailed(target: ChatTarget, err: ModelError): Promise<void>
+  /** A task's change is ready: its summary and diff (the push approval follows). */
+  taskReady(task: TaskRow): Promise<void>
+  /** A task ended (pushed, nothing changed, failed, cancelled): tells the chat `taskEndText`. */
+  taskEnded(task: TaskRow): Promise<void>
+  /** The sentence that tells how a task ended (the agent's follow-up reads it too). */
+  taskEndText(task: TaskRow): string
+}

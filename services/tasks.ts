@@ -1,0 +1,142 @@
+import type { CodeChangeArgs, TaskQueue } from '../agents/coder.ts'
+import { ModelError } from '../agents/model.ts'
+import type { ToolContext } from '../agents/tools/tool.ts'
+import { isCurrentThread } from '../db/chat-threads.ts'
+import type { Pool } from '../db/database.ts'
+import * as db from '../db/tasks.ts'
+import type { TaskRow } from '../db/tasks.ts'
+import { taskBranch } from '../domain/names.ts'
+import type { Turns } from '../graph/turns.ts'
+import type { Logger } from '../logger.ts'
+import type { Wakeup } from '../wakeup.ts'
+import type { Approvals, ApprovalTarget } from './approvals.ts'
+import { canDecide } from './approvals.ts'
+import type { ChatOutput, Person } from './output.ts'
+
+/** The internal event that tells a chat about its task. */
+export const TASK_EVENT = db.TASK_EVENT
+export type { TaskRow } from '../db/tasks.ts'
+
+/** Where a task's messages go: its chat and thread, in the name of who asked for it. */
+const targetOf = (task: TaskRow): ApprovalTarget => ({ chatId: task.chatId, threadId: task.threadId, requester: { id: task.requesterId, name: String(task.requesterId) } })
+
+/**
+ * The coder's tasks as the chat sees them: queue one (the coder tool), cancel, list. The task runner
+ * (workspace/) does the work; TaskReports tells the chat how it went.
+ */
+export class Tasks implements TaskQueue {
+  readonly #pool: Pool
+  readonly #wake: Wakeup
+
+  constructor(deps: { pool: Pool; wake: Wakeup }) {
+    this.#pool = deps.pool
+    this.#wake = deps.wake
+  }
+
+  /** Queues an approved plan for aider; idempotent per tool call. */
+  async queueCodeTask({ instructions, files }: CodeChangeArgs, context: ToolContext): Promise<{ id: string; position: number }> {
+    const task = await db.createTask(this.#pool, { ...context, requesterId: context.userId, source: `${context.threadId}:${context.toolCallId}`, input: { instructions, files: files ?? [] } })
+    this.#wake.wake()
+    return { id: task.id, position: await db.queuePosition(this.#pool, task.id) }
+  }
+
+  /** Recent tasks of a chat, newest first. */
+  listForChat = (chatId: number) => db.listChatTasks(this.#pool, chatId)
+  counts = () => db.taskCounts(this.#pool)
+  /** The progress message a task's chat shows: edited in place from then on, and at the end. */
+  rememberProgressMessage = (taskId: string, messageId: number) => db.setProgressMessage(this.#pool, taskId, messageId)
+
+  /**
+   * Cancels the chat's newest active task, if `by` may: a queued one at once, a running one by
+   * asking its runner to stop aider.
+   */
+  async cancelNewest(chatId: number, by: Person, isAdmin: boolean): Promise<{ taskId: string; how: 'cancelled' | 'stopping' | 'denied' } | undefined> {
+    const found = await db.cancelChatTask(this.#pool, chatId, (task) => canDecide(by.id, task, isAdmin))
+    if (!found) return undefined
+    if (found.how !== 'denied') this.#wake.wake()
+    return { taskId: found.task.id, how: found.how }
+  }
+}
+
+/** Tells a chat how its tasks went: the review and its push approval, the end, the agent's follow-up. */
+export class TaskReports {
+  readonly #pool: Pool
+  readonly #turns: Turns
+  readonly #approvals: Approvals
+  readonly #output: ChatOutput
+  readonly #log: Logger
+
+  constructor(deps: { pool: Pool; turns: Turns; approvals: Approvals; output: ChatOutput; log: Logger }) {
+    this.#pool = deps.pool
+    this.#turns = deps.turns
+    this.#approvals = deps.approvals
+    this.#output = deps.output
+    this.#log = deps.log
+  }
+
+  /**
+   * Tells a chat how its task went; runs as an inbox event in the chat's lane, so in order with the
+   * chat's messages. A change waiting for review gets its summary and a push approval; an ended task
+   * gets one line, and its thread is resumed so the agent can follow up. A retried report is not
+   * sent twice (`reported` holds the last state told).
+   */
+  async report(taskId: string): Promise<void> {
+    const task = await db.getTask(this.#pool, taskId)
+    if (!task || task.status === 'queued' || task.status === 'running') return
+    const state = `${task.status}:${task.step}`
+
+    if (task.status === 'waiting') {
+      if (task.reported === state) return
+      await this.#output.taskReady(task)
+      const target = task.result?.pushTarget ?? taskBranch(task.id)
+      await this.#approvals.request(targetOf(task), {
+        interruptId: `task:${task.id}:push`,
+        type: 'push',
+        taskId: task.id,
+        payload: { tool: 'push', args: { branch: task.result?.branch, target }, description: `Push the change of task ${task.id} to ${target}? Discard deletes it.` },
+      })
+      await db.markReported(this.#pool, task.id, state)
+      return
+    }
+
+    // Told first, then followed up: `reported` moves from the state to `state+` once both happened.
+    if (task.reported === `${state}+`) return
+    if (task.reported !== state) {
+      await this.#output.taskEnded(task)
+      await db.markReported(this.#pool, task.id, state)
+      this.#log.info({ taskId: task.id, status: task.status, step: task.step }, 'task reported')
+    }
+    await this.#followUp(task, state)
+    await db.markReported(this.#pool, task.id, `${state}+`)
+  }
+
+  /** What the agent is told when a task ended: what the person read, so both know the same. */
+  #noteFor(task: TaskRow): string {
+    const told = this.#output.taskEndText(task)
+    return task.status === 'completed' && task.result?.pushedTo ? `${told} The change is on the remote now.` : told
+  }
+
+  /**
+   * Resumes the task's thread with a note about how it ended, so the agent can follow up. Skipped when
+   * the chat moved on to a new conversation or the thread waits for a decision; a model failure only
+   * costs the follow-up (the person already has the facts).
+   */
+  async #followUp(task: TaskRow, state: string): Promise<void> {
+    if (!(await isCurrentThread(this.#pool, task.threadId))) return
+    if (await this.#turns.pending(task.threadId)) return
+    try {
+      const outcome = await this.#turns.reply({
+        threadId: task.threadId,
+        turnId: `task:${task.id}:${state}`,
+        text: `[Mechanic, not the person] ${this.#noteFor(task)} Follow up briefly if useful.`,
+        agent: task.agent,
+        chatId: task.chatId,
+        userId: task.requesterId,
+      })
+      await this.#approvals.present(targetOf(task), outcome)
+    } catch (err) {
+      if (!(err instanceof ModelError)) throw err
+      this.#log.warn({ err, taskId: task.id }, 'the agent could not follow up on a task')
+    }
+  }
+}

@@ -25,7 +25,7 @@ import { DataDirLockedError } from './db/dir-lock.ts'
 import { INTERNAL_EVENT } from './db/inbox.ts'
 import { ensureMemoryIndex } from './db/memories.ts'
 import { migrate } from './db/migrate.ts'
-import { createTask, queuePosition } from './db/tasks.ts'
+import { createTask, queuePosition, setProgressMessage } from './db/tasks.ts'
 import { recordModelCall } from './db/usage.ts'
 import { seedFromEnv } from './db/users.ts'
 import { buildChatGraph } from './graph/chat-graph.ts'
@@ -86,7 +86,7 @@ function createTaskRunner(
     pollMs: 2000,
     log: log.child({ component: 'tasks' }),
     scrub,
-    progress: new TaskProgressReporter({ api: bot.api, pool: db.pool, log: log.child({ component: 'task-progress' }) }),
+    progress: new TaskProgressReporter({ api: bot.api, log: log.child({ component: 'task-progress' }), onMessage: (taskId, id) => setProgressMessage(db.pool, taskId, id) }),
     onReported,
     observe: {
       step: (step, status, ms) => metrics.taskStepSeconds.observe({ step, status }, ms / 1000),

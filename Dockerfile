@@ -9,7 +9,7 @@ ARG NODE_VERSION=24.21.0
 # --- build: compile TypeScript to dist/, then drop dev dependencies ---------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY *.ts ./

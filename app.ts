@@ -164,7 +164,7 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       pollMs: 2000,
       log: log.child({ component: 'tasks' }),
       scrub: createScrubber(config.secrets),
-      progress: new TaskProgressReporter({ api: bot.api, pool: db.pool, log: log.child({ component: 'task-progress' }) }),
+      progress: new TaskProgressReporter({ api: bot.api, log: log.child({ component: 'task-progress' }), onMessage: (taskId, id) => core.services.tasks.rememberProgressMessage(taskId, id) }),
       onReported: () => wake.inbox.wake(),
       observe: core.metrics.taskObserver,
     })

@@ -27,7 +27,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/require-await': 'off' },
   },
   {
-    files: ['eslint.config.js'],
+    files: ['eslint.config.js', 'scripts/**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },
 )

@@ -1,19 +1,8 @@
 import type { Api } from 'grammy'
-import type { Pool } from '../../db/database.ts'
-import { setProgressMessage } from '../../db/tasks.ts'
 import type { TaskRow } from '../../db/tasks.ts'
 import type { Logger } from '../../logger.ts'
 import type { TaskProgress } from '../../workspace/task-runner.ts'
-
-interface Slot {
-  chatId: number
-  messageId: number | undefined
-  shown: string
-  latest: string
-  timer: NodeJS.Timeout | undefined
-  inFlight: Promise<void> | undefined
-  lastSent: number
-}
+import { ThrottledMessage } from '../throttled-message.ts'
 
 /** The progress message's text. Pure, for tests. */
 export function progressText(taskId: string, p: TaskProgress): string {
@@ -27,66 +16,39 @@ export function progressText(taskId: string, p: TaskProgress): string {
  * the next one tries again; progress is never worth failing a task for.
  */
 export class TaskProgressReporter {
-  readonly #slots = new Map<string, Slot>()
+  readonly #messages = new Map<string, ThrottledMessage>()
   readonly #api: Api
-  readonly #pool: Pool
   readonly #log: Logger
   readonly #everyMs: number
+  readonly #onMessage: (taskId: string, messageId: number) => Promise<void>
 
-  constructor(deps: { api: Api; pool: Pool; log: Logger; everyMs?: number }) {
+  /** `onMessage` keeps a new progress message's id (the task's report edits it last). */
+  constructor(deps: { api: Api; log: Logger; onMessage: (taskId: string, messageId: number) => Promise<void>; everyMs?: number }) {
     this.#api = deps.api
-    this.#pool = deps.pool
     this.#log = deps.log
+    this.#onMessage = deps.onMessage
     this.#everyMs = deps.everyMs ?? 3000
   }
 
   update(task: TaskRow, progress: TaskProgress): void {
-    const text = progressText(task.id, progress)
-    let slot = this.#slots.get(task.id)
-    if (!slot) {
-      slot = { chatId: task.chatId, messageId: task.progressMessageId ?? undefined, shown: '', latest: text, timer: undefined, inFlight: undefined, lastSent: 0 }
-      this.#slots.set(task.id, slot)
+    let message = this.#messages.get(task.id)
+    if (!message) {
+      message = new ThrottledMessage({
+        api: this.#api,
+        target: { kind: 'message', chatId: task.chatId, messageId: task.progressMessageId ?? undefined, onMessage: (id) => this.#onMessage(task.id, id) },
+        everyMs: this.#everyMs,
+        log: this.#log.child({ taskId: task.id }),
+      })
+      this.#messages.set(task.id, message)
     }
-    slot.latest = text
-    this.#schedule(task.id, slot)
-  }
-
-  #schedule(taskId: string, slot: Slot): void {
-    if (slot.timer || slot.inFlight || slot.latest === slot.shown) return
-    const wait = Math.max(0, slot.lastSent + this.#everyMs - Date.now())
-    slot.timer = setTimeout(() => this.#flush(taskId, slot), wait)
+    message.show(progressText(task.id, progress))
   }
 
   /** The task's step ended: no further edits (the report edits the message last). */
   async settle(taskId: string): Promise<void> {
-    const slot = this.#slots.get(taskId)
-    if (!slot) return
-    this.#slots.delete(taskId)
-    clearTimeout(slot.timer)
-    await slot.inFlight
-  }
-
-  #flush(taskId: string, slot: Slot): void {
-    slot.timer = undefined
-    if (this.#slots.get(taskId) !== slot || slot.latest === slot.shown) return
-    const text = slot.latest
-    slot.lastSent = Date.now()
-    slot.inFlight = this.#send(taskId, slot, text)
-      .catch((err: unknown) => this.#log.debug({ err, taskId }, 'could not show task progress'))
-      .finally(() => {
-        slot.inFlight = undefined
-        if (this.#slots.get(taskId) === slot) this.#schedule(taskId, slot)
-      })
-  }
-
-  async #send(taskId: string, slot: Slot, text: string): Promise<void> {
-    if (slot.messageId === undefined) {
-      const message = await this.#api.sendMessage(slot.chatId, text)
-      slot.messageId = message.message_id
-      await setProgressMessage(this.#pool, taskId, message.message_id)
-    } else {
-      await this.#api.editMessageText(slot.chatId, slot.messageId, text)
-    }
-    slot.shown = text
+    const message = this.#messages.get(taskId)
+    if (!message) return
+    this.#messages.delete(taskId)
+    await message.close()
   }
 }

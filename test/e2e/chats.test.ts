@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { COMMANDS } from '../../bot/commands.ts'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { ADMIN_ID, Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
 import { sleep, waitUntil } from '../support/http.ts'
@@ -32,16 +33,19 @@ async function settled(): Promise<void> {
 }
 
 describe('admin commands', () => {
-  test('each admin command refuses others with "admins only" and an audit entry', async () => {
+  test('every admin command of the command table refuses others with "admins only" and an audit entry', async () => {
     service = await h.startService()
-    const commands = ['/users', '/allow 3001', '/deny 2001', '/model other-model', '/status', '/approvals']
-    for (const command of commands) expect(await say(command)).toBe('That command is for admins only.')
+    const adminCommands = COMMANDS.filter((c) => c.scope === 'admins').map((c) => c.name)
+    expect(adminCommands).toEqual(expect.arrayContaining(['users', 'allow', 'deny', 'model', 'status', 'approvals']))
+    // Arguments that would change something if the gate let them through.
+    const args: Record<string, string> = { allow: ' 3001', deny: ' 2001', model: ' other-model' }
+    for (const name of adminCommands) expect(await say(`/${name}${args[name] ?? ''}`)).toBe('That command is for admins only.')
     if (h.db.url) {
       const client = new pg.Client(h.db.url)
       await client.connect()
       const { rows } = await client.query<{ command: string }>(`select detail->>'command' as command from audit_log where action = 'admin_command_refused' and actor_id = $1 order by id`, [USER_ID])
       await client.end()
-      expect(rows.map((r) => r.command)).toEqual(['users', 'allow', 'deny', 'model', 'status', 'approvals'])
+      expect(rows.map((r) => r.command)).toEqual(adminCommands)
     }
     // Nothing changed: 2001 is still served, 3001 still not, and the model is the same.
     expect(await say('still me', { userId: 2001 })).toBe('[assistant] echo: still me')

@@ -34,6 +34,18 @@ export interface TelegramEmulatorOptions {
 }
 
 const TEXT_LIMIT = 4096
+const CALLBACK_DATA_LIMIT = 64
+
+/** Why Telegram would refuse this reply_markup (a button's callback_data must be 1–64 bytes), if it would. */
+function badKeyboard(markup: unknown): string | undefined {
+  const rows = (markup as { inline_keyboard?: unknown } | undefined)?.inline_keyboard
+  if (rows === undefined) return undefined
+  for (const button of (rows as Array<Array<{ callback_data?: unknown }>>).flat()) {
+    const data = button.callback_data
+    if (data !== undefined && (typeof data !== 'string' || data.length === 0 || Buffer.byteLength(data, 'utf8') > CALLBACK_DATA_LIMIT)) return 'BUTTON_DATA_INVALID'
+  }
+  return undefined
+}
 
 /**
  * A Telegram Bot API server for tests and local development. It answers the methods Mechanic calls
@@ -50,6 +62,7 @@ export class TelegramEmulator extends LoopbackServer {
   #delays = new Map<string, number>()
   #pending: Array<Record<string, unknown> & { update_id: number }> = []
   #nextMessageId = 1
+  readonly #answered = new Set<string>()
 
   constructor({ token, botId = Number(token.split(':')[0]), username = 'mechanic_test_bot' }: TelegramEmulatorOptions) {
     super()
@@ -108,6 +121,11 @@ export class TelegramEmulator extends LoopbackServer {
     return { messageId: (call.result as { message_id: number }).message_id, text: String(call.params.text), buttons: Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data])) }
   }
 
+  /** The answer to a button press (its answerCallbackQuery call), once it came. */
+  async waitForAnswer(callbackQueryId: string, timeoutMs = 5000): Promise<TelegramCall> {
+    return this.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === callbackQueryId, timeoutMs)
+  }
+
   async waitForCall(method: string, predicate: (c: TelegramCall) => boolean = () => true, timeoutMs = 20_000): Promise<TelegramCall> {
     return waitUntil(() => this.calls.find((c) => c.method === method && predicate(c)), `a ${method} call`, timeoutMs)
   }
@@ -145,6 +163,8 @@ export class TelegramEmulator extends LoopbackServer {
 
   async #answer(method: string, p: Record<string, unknown>): Promise<{ result: unknown } | { status: number; error: string }> {
     const bad = (error: string) => ({ status: 400, error: `Bad Request: ${error}` })
+    const keyboardProblem = badKeyboard(p.reply_markup)
+    if (keyboardProblem) return bad(keyboardProblem)
     switch (method) {
       case 'getMe':
         return { result: { id: this.botId, is_bot: true, first_name: 'Mechanic', username: this.username, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false } }
@@ -179,8 +199,14 @@ export class TelegramEmulator extends LoopbackServer {
         return { result: { ...this.#message(p, ''), message_id: Number(p.message_id), edit_date: now() } }
       case 'sendDocument':
         return { result: { ...this.#message(p, ''), document: { file_id: `doc-${this.#nextMessageId}`, file_unique_id: 'u', file_name: 'file' } } }
+      case 'answerCallbackQuery': {
+        // Telegram takes one answer per query; a second is refused like an expired one.
+        const id = typeof p.callback_query_id === 'string' ? p.callback_query_id : ''
+        if (!id || this.#answered.has(id)) return bad('query is too old and response timeout expired or query ID is invalid')
+        this.#answered.add(id)
+        return { result: true }
+      }
       case 'deleteMessage':
-      case 'answerCallbackQuery':
       case 'sendChatAction':
       case 'setMyCommands':
       case 'deleteMyCommands':

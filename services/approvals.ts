@@ -21,6 +21,7 @@ export interface ApprovalTarget extends ChatTarget {
 /** The internal event that settles a request which expired. */
 export const APPROVAL_EXPIRED = 'approval_expired'
 export type { ApprovalRow } from '../db/approvals.ts'
+export { InvalidDecisionError } from '../graph/approval.ts'
 
 /** Only the person who asked, or an admin, may decide. */
 export const canDecide = (userId: number, row: Pick<ApprovalRow, 'requesterId'>, isAdmin: boolean) => isAdmin || userId === row.requesterId

@@ -1,7 +1,7 @@
 import { Composer } from 'grammy'
 import type { CommandContext } from 'grammy'
 import type { Decision } from '../../domain/approvals.ts'
-import { InvalidDecisionError } from '../../graph/approval.ts'
+import { InvalidDecisionError } from '../../services/approvals.ts'
 import { canDecide, isOpen } from '../../services/approvals.ts'
 import type { ApprovalRow } from '../../services/approvals.ts'
 import { approvalButtons, approvalKeyboard, approvalText, statusWord } from '../approvals/message.ts'

@@ -17,6 +17,7 @@ COPY agents ./agents
 COPY bot ./bot
 COPY db ./db
 COPY graph ./graph
+COPY worker ./worker
 COPY workspace ./workspace
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

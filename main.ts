@@ -35,6 +35,8 @@ import { Conversation } from './graph/conversation.ts'
 import { createLogger, createScrubber } from './logger.ts'
 import { Metrics } from './metrics.ts'
 import type { Logger } from './logger.ts'
+import { ProcessLiveness } from './worker/liveness.ts'
+import type { ClaimIdentity } from './worker/leased-worker.ts'
 import { GitLock } from './workspace/git-lock.ts'
 import { Repository } from './workspace/repository.ts'
 import { TaskRunner } from './workspace/task-runner.ts'
@@ -72,6 +74,7 @@ function createTaskRunner(
   log: Logger,
   metrics: Metrics,
   onReported: () => void,
+  liveness: ClaimIdentity,
 ): TaskRunner {
   const repo = new Repository({ remoteUrl: ws.remoteUrl, accessToken: ws.accessToken, dir: join(ws.dir, 'repo'), author: ws.author, path: config.path })
   return new TaskRunner({
@@ -88,6 +91,7 @@ function createTaskRunner(
     scrub,
     progress: new TaskProgressReporter({ api: bot.api, pool: db.pool, log: log.child({ component: 'task-progress' }) }),
     onReported,
+    liveness,
     observe: {
       step: (step, status, ms) => metrics.taskStepSeconds.observe({ step, status }, ms / 1000),
       aider: (outcome, ms) => metrics.aiderSeconds.observe({ outcome }, ms / 1000),
@@ -104,6 +108,8 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     return
   }
   await seedFromEnv(db.pool, config.telegram.adminIds)
+  // Held for the life of the process: the dispatcher's and the runner's claims die with it, at once.
+  const liveness = await ProcessLiveness.acquire(db, log.child({ component: 'liveness' }))
 
   const checkpointer = createCheckpointer(db.pool)
   const model = createChatModel(config.llm)
@@ -159,6 +165,7 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
       if (row.attempts === 1) metrics.inboxLagSeconds.observe(row.waitedMs / 1000)
     },
     ...config.inbox,
+    liveness,
   })
   const dispatcherStatus = () => dispatcher.status()
   const bot = createBot({ ...config.telegram, rateLimit: config.rateLimit }, log, {
@@ -177,7 +184,7 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
   })
   const events = createEventHandler({ api: bot.api, db, conversation, log: log.child({ component: 'events' }), approvalTtlMs: config.approvals.timeoutMs, wakeTasks })
   const scrub = createScrubber(config.secrets)
-  const runner: TaskRunner | undefined = config.workspace && createTaskRunner(config, config.workspace, db, bot, scrub, log, metrics, () => dispatcher.wake())
+  const runner: TaskRunner | undefined = config.workspace && createTaskRunner(config, config.workspace, db, bot, scrub, log, metrics, () => dispatcher.wake(), liveness)
   const scheduler = new Scheduler({ pool: db.pool, log: log.child({ component: 'scheduler' }), everyMs: config.approvals.sweepMs, onQueued: () => dispatcher.wake() })
   const wake = () => dispatcher.wake()
 
@@ -202,6 +209,7 @@ async function run(config: Config, log: Logger, command: string | undefined): Pr
     await scheduler.stop()
     // Both get the same grace, side by side: a task step and a chat's handler end or are handed back.
     await Promise.all([runner?.stop(config.shutdownGraceMs), dispatcher.stop(config.shutdownGraceMs)])
+    await liveness.release()
     server.closeIdleConnections()
     await new Promise((r) => server.close(r))
     await db.close()

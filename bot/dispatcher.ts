@@ -3,6 +3,7 @@ import * as inbox from '../db/inbox.ts'
 import type { InboxRow } from '../db/inbox.ts'
 import type { Logger } from '../logger.ts'
 import { LeasedWorker } from '../worker/leased-worker.ts'
+import type { ClaimIdentity } from '../worker/leased-worker.ts'
 
 export interface DispatcherOptions {
   pool: Pool
@@ -17,6 +18,8 @@ export interface DispatcherOptions {
   maxAttempts: number
   concurrency: number
   pollMs: number
+  /** The process's liveness lock (shared with the task runner): a dead process's updates are taken over at once. */
+  liveness?: ClaimIdentity
 }
 
 /** Finished updates are kept this long to recognise a late duplicate delivery, then deleted. */
@@ -45,6 +48,7 @@ export class Dispatcher {
       concurrency: options.concurrency,
       pollMs: options.pollMs,
       renewEveryMs: Math.max(leaseMs / 3, 250),
+      ...(options.liveness && { identity: options.liveness }),
       keyOf: (row) => String(row.updateId),
       housekeeping: () => this.#housekeeping(),
       claim: (limit, claimant) => inbox.claim(pool, { limit, leaseMs, claimant }),

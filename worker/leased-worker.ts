@@ -145,7 +145,8 @@ export class LeasedWorker<Job> {
     try {
       await this.#o.housekeeping?.()
       const free = this.#o.concurrency - this.#running.size
-      if (free > 0 && !this.#stopped) {
+      // Without its liveness lock this process looks dead: a claim now could be taken over at once.
+      if (free > 0 && !this.#stopped && (this.#o.identity?.held ?? true)) {
         for (const job of await this.#o.claim(free, this.claimant)) this.#start(job)
       }
       this.#lastPollOk = Date.now()

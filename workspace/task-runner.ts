@@ -4,7 +4,7 @@ import { claimTask, finishStep, noteResult, recoverExpired, renewTask, requeueTa
 import type { TaskResult, TaskRow, TaskStatus } from '../db/tasks.ts'
 import type { Logger } from '../logger.ts'
 import { LeasedWorker } from '../worker/leased-worker.ts'
-import type { AbortReason, Unfinished } from '../worker/leased-worker.ts'
+import type { AbortReason, ClaimIdentity, Unfinished } from '../worker/leased-worker.ts'
 import { AiderStartError, killOrphan, runAider } from './aider.ts'
 import type { AiderSettings } from './aider.ts'
 import { commitMessage, explainAiderOutput } from './aider-output.ts'
@@ -43,6 +43,8 @@ export interface TaskRunnerOptions {
   onReported: () => void
   /** Told how long steps and aider runs took (metrics). */
   observe?: { step(step: string, status: string, ms: number): void; aider(outcome: 'done' | 'timeout' | 'stopped', ms: number): void }
+  /** The process's liveness lock (shared with the dispatcher): a dead process's tasks are recovered at once. */
+  liveness?: ClaimIdentity
 }
 
 type StepEnd = { status: Exclude<TaskStatus, 'queued' | 'running'>; result?: TaskResult; error?: string }
@@ -87,6 +89,7 @@ export class TaskRunner {
       pollMs: options.pollMs,
       // Renewals are also how a runner learns of /cancel from another instance: at least every 2 s.
       renewEveryMs: Math.max(200, Math.min(2000, leaseMs / 3)),
+      ...(options.liveness && { identity: options.liveness }),
       keyOf: (task) => task.id,
       housekeeping: () => this.#recover(),
       // Tasks are claimed one by one; the git lock, not the claim, decides which touches the repository first.

@@ -67,14 +67,15 @@ export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; 
     `with candidate as (
        select i.update_id from inbox i
        where i.status in ('queued', 'running')
-         and ((i.status = 'queued' and i.available_at <= now()) or (i.status = 'running' and not claim_held(i.lease_until, i.claimed_by)))
+         and ((i.status = 'queued' and i.available_at <= now())
+              or (i.status = 'running' and not claim_held(i.lease_until, i.claimed_by, (select live_lock_keys()))))
          and not exists (
            select 1 from inbox e
            where e.lane = i.lane and e.update_id < i.update_id and e.status in ('queued', 'running'))
          -- an internal event sorts first in its lane, yet waits for the update running there
          and not exists (
            select 1 from inbox r
-           where r.lane = i.lane and r.update_id <> i.update_id and r.status = 'running' and claim_held(r.lease_until, r.claimed_by))
+           where r.lane = i.lane and r.update_id <> i.update_id and r.status = 'running' and claim_held(r.lease_until, r.claimed_by, (select live_lock_keys())))
        order by i.update_id
        limit $1
        for update skip locked)
@@ -136,7 +137,7 @@ export async function failExhausted(pool: Pool, maxAttempts: number): Promise<In
   const { rows } = await pool.query<RawRow>(
     `update inbox set status = 'failed', finished_at = now(), lease_until = null,
        error = coalesce(error, 'the process handling it stopped (its claim was no longer held)')
-     where status = 'running' and not claim_held(lease_until, claimed_by) and attempts >= $1
+     where status = 'running' and not claim_held(lease_until, claimed_by, (select live_lock_keys())) and attempts >= $1
      returning ${rowColumns}`,
     [maxAttempts],
   )

@@ -204,7 +204,7 @@ export async function recoverExpired(pool: Pool): Promise<TaskRow[]> {
          error = case step when 'push' then 'Mechanic stopped while pushing; check the remote before trying again.'
                            when 'discard' then 'Mechanic stopped while discarding the change.'
                            else 'Mechanic stopped while the task ran; nothing was pushed.' end
-       where id in (select id from tasks where status = 'running' and not claim_held(lease_until, claimed_by) for update skip locked)
+       where id in (select id from tasks where status = 'running' and not claim_held(lease_until, claimed_by, (select live_lock_keys())) for update skip locked)
        returning ${columns}`,
       [],
     )

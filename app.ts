@@ -38,6 +38,8 @@ import { ServiceStatus } from './services/status.ts'
 import { TaskReports, Tasks } from './services/tasks.ts'
 import { Usage } from './services/usage.ts'
 import { Wakeup } from './wakeup.ts'
+import type { ClaimIdentity } from './worker/leased-worker.ts'
+import { ProcessLiveness } from './worker/liveness.ts'
 import { Scheduler } from './worker/scheduler.ts'
 import { GitLock } from './workspace/git-lock.ts'
 import { Repository } from './workspace/repository.ts'
@@ -118,7 +120,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
 type Core = ReturnType<typeof createCore>
 
 /** The transport: the bot's middleware, the dispatcher that feeds it from the inbox, and the HTTP server. */
-function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups) {
+function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups, liveness: ClaimIdentity) {
   installFeatures(bot, { rateLimit: config.rateLimit }, log, core.services, { wizards: wizardStorage(db.pool), rateLimits: rateLimitStore(db.pool) })
   const dispatcher = new Dispatcher({
     pool: db.pool,
@@ -128,6 +130,7 @@ function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Con
       if (row.lane !== 0) await core.output.gaveUp(row.lane)
     },
     onOutcome: (row, outcome, ms) => core.metrics.updateOutcome(row, outcome, ms),
+    liveness,
     ...config.inbox,
   })
   wake.inbox.on(() => dispatcher.wake())
@@ -148,7 +151,7 @@ function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Con
 }
 
 /** The workers: the coder's task runner (when a repository is configured) and the scheduler. */
-function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups) {
+function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups, liveness: ClaimIdentity) {
   const ws = config.workspace
   const runner =
     ws &&
@@ -167,6 +170,7 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       progress: new TaskProgressReporter({ api: bot.api, log: log.child({ component: 'task-progress' }), onMessage: (taskId, id) => core.services.tasks.rememberProgressMessage(taskId, id) }),
       onReported: () => wake.inbox.wake(),
       observe: core.metrics.taskObserver,
+      liveness,
     })
   if (runner) wake.tasks.on(() => runner.wake())
   const scheduler = new Scheduler({
@@ -207,8 +211,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const bot = createBot(config.telegram)
   const core = createCore(config, log, db, bot, wake)
   await core.services.access.seed()
-  const { dispatcher, server, poller } = createTransport(config, log, db, bot, core, wake)
-  const { runner, scheduler } = createWorkers(config, log, db, bot, core, wake)
+  // This process's claims count as held only while it lives: after a crash they are taken over at once.
+  const liveness = await ProcessLiveness.acquire(db, log.child({ component: 'liveness' }))
+  const { dispatcher, server, poller } = createTransport(config, log, db, bot, core, wake, liveness)
+  const { runner, scheduler } = createWorkers(config, log, db, bot, core, wake, liveness)
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -241,6 +247,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await Promise.all([runner?.stop(graceMs), dispatcher.stop(graceMs)])
       server.closeIdleConnections()
       await new Promise((r) => server.close(r))
+      await liveness.release()
       await db.close()
     },
   }

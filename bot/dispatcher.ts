@@ -1,10 +1,9 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
-import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import type { Pool } from '../db/database.ts'
 import * as inbox from '../db/inbox.ts'
 import type { InboxRow } from '../db/inbox.ts'
 import type { Logger } from '../logger.ts'
+import { LeasedWorker } from '../worker/leased-worker.ts'
+import type { ClaimIdentity } from '../worker/leased-worker.ts'
 
 export interface DispatcherOptions {
   pool: Pool
@@ -19,6 +18,8 @@ export interface DispatcherOptions {
   maxAttempts: number
   concurrency: number
   pollMs: number
+  /** The process's liveness lock (shared with the task runner): a dead process's updates are taken over at once. */
+  liveness?: ClaimIdentity
 }
 
 /** Finished updates are kept this long to recognise a late duplicate delivery, then deleted. */
@@ -31,52 +32,59 @@ const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.
  * Runs stored updates: claims the oldest update of each lane that has none running, at most
  * `concurrency` at a time, keeps their leases alive while they run, and records the outcome. Many
  * dispatchers (processes) can share one database; the inbox's claim query keeps lanes serial.
+ * The claim loop itself is the shared LeasedWorker.
  */
 export class Dispatcher {
-  /** Identifies this process's claims; a new one per start so a restart never inherits a lease. */
-  readonly claimant = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   readonly #o: DispatcherOptions
-  readonly #active = new Map<number, Promise<void>>()
-  #timer: NodeJS.Timeout | undefined
-  #ticking = false
-  #again = false
-  #stopped = true
-  #lastTickOk = 0
+  readonly #worker: LeasedWorker<InboxRow>
   #lastPrune = 0
-  #lastError: string | undefined
 
   constructor(options: DispatcherOptions) {
     this.#o = options
+    const { pool, leaseMs } = options
+    this.#worker = new LeasedWorker<InboxRow>({
+      name: 'dispatcher',
+      log: options.log,
+      concurrency: options.concurrency,
+      pollMs: options.pollMs,
+      renewEveryMs: Math.max(leaseMs / 3, 250),
+      ...(options.liveness && { identity: options.liveness }),
+      keyOf: (row) => String(row.updateId),
+      housekeeping: () => this.#housekeeping(),
+      claim: (limit, claimant) => inbox.claim(pool, { limit, leaseMs, claimant }),
+      renew: async (row, claimant) => {
+        if (await inbox.renewLease(pool, row.updateId, claimant, leaseMs)) return 'go'
+        options.log.warn({ updateId: row.updateId, lane: row.lane }, 'lease lost: another process took this update over')
+        return 'lost'
+      },
+      run: (row) => this.#handle(row),
+      // A handler cannot be stopped half-way; its update goes back to the queue at once, and a late
+      // finish cannot mark it done (complete is fenced by the claimant).
+      handBack: (_unfinished, claimant) => inbox.releaseClaims(pool, claimant),
+    })
+  }
+
+  /** Identifies this process's claims; a new one per start so a restart never inherits a lease. */
+  get claimant(): string {
+    return this.#worker.claimant
   }
 
   start(): void {
-    this.#stopped = false
-    this.wake()
+    this.#worker.start()
   }
-
-  readonly #detached = AsyncLocalStorage.snapshot()
 
   /** Looks for work now (after a new update was stored) instead of at the next poll. */
   wake(): void {
-    if (this.#stopped) return
-    if (this.#ticking) {
-      this.#again = true
-      return
-    }
-    clearTimeout(this.#timer)
-    // Handlers run in the context the dispatcher was made in: a wake from inside a graph run (a tool
-    // that queued work) would otherwise make every later graph run a "subgraph" of that run.
-    void this.#detached(() => this.#tick())
+    this.#worker.wake()
   }
 
   get active(): number {
-    return this.#active.size
+    return this.#worker.active
   }
 
   /** Healthy while ticks succeed; a database outage shows here within a few polls. */
   status(): { healthy: boolean; active: number; lastError: string | undefined } {
-    const healthy = !this.#stopped && Date.now() - this.#lastTickOk < Math.max(this.#o.pollMs * 4, 5000)
-    return { healthy, active: this.#active.size, lastError: healthy ? undefined : this.#lastError }
+    return this.#worker.status()
   }
 
   /**
@@ -84,75 +92,36 @@ export class Dispatcher {
    * claimed so another process (or the next start) picks it up at once.
    */
   async stop(graceMs: number): Promise<void> {
-    this.#stopped = true
-    clearTimeout(this.#timer)
-    const all = Promise.allSettled(this.#active.values())
-    let timeout: NodeJS.Timeout | undefined
-    const finished = await Promise.race([all.then(() => true), new Promise<false>((r) => (timeout = setTimeout(() => r(false), graceMs)))])
-    clearTimeout(timeout)
-    const released = await inbox.releaseClaims(this.#o.pool, this.claimant)
-    this.#o.log.info({ finished, released }, 'dispatcher stopped')
+    const { finished, handedBack } = await this.#worker.stop(graceMs)
+    this.#o.log.info({ finished, released: handedBack }, 'dispatcher stopped')
   }
 
-  async #tick(): Promise<void> {
-    this.#ticking = true
-    try {
-      for (const row of await inbox.failExhausted(this.#o.pool, this.#o.maxAttempts)) {
-        await this.#giveUp(row, 'the process handling it stopped')
-      }
-      if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
-        this.#lastPrune = Date.now()
-        const pruned = await inbox.prune(this.#o.pool, KEEP_FINISHED_DAYS)
-        if (pruned) this.#o.log.info({ pruned }, 'old inbox rows deleted')
-      }
-      const free = this.#o.concurrency - this.#active.size
-      if (free > 0 && !this.#stopped) {
-        const rows = await inbox.claim(this.#o.pool, { limit: free, leaseMs: this.#o.leaseMs, claimant: this.claimant })
-        for (const row of rows) this.#run(row)
-      }
-      this.#lastTickOk = Date.now()
-    } catch (err) {
-      this.#lastError = errorText(err)
-      this.#o.log.error({ err }, 'dispatcher tick failed')
-    } finally {
-      this.#ticking = false
-      if (!this.#stopped) {
-        if (this.#again) {
-          this.#again = false
-          setImmediate(() => this.wake())
-        } else {
-          this.#timer = setTimeout(() => this.wake(), this.#o.pollMs)
-        }
-      }
+  async #housekeeping(): Promise<void> {
+    for (const row of await inbox.failExhausted(this.#o.pool, this.#o.maxAttempts)) {
+      await this.#giveUp(row, 'the process handling it stopped')
+    }
+    if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
+      this.#lastPrune = Date.now()
+      const pruned = await inbox.prune(this.#o.pool, KEEP_FINISHED_DAYS)
+      if (pruned) this.#o.log.info({ pruned }, 'old inbox rows deleted')
     }
   }
 
-  #run(row: InboxRow): void {
+  async #handle(row: InboxRow): Promise<void> {
     const log = this.#o.log.child({ updateId: row.updateId, lane: row.lane, attempt: row.attempts })
-    const heartbeat = setInterval(() => {
-      void inbox.renewLease(this.#o.pool, row.updateId, this.claimant, this.#o.leaseMs).then(
-        (ok) => ok || log.warn('lease lost: another process took this update over'),
-        (err: unknown) => log.warn({ err }, 'lease renewal failed'),
-      )
-    }, Math.max(this.#o.leaseMs / 3, 250))
     const started = performance.now()
-    const work = (async () => {
+    try {
+      await this.#o.handle(row)
+      if (!(await inbox.complete(this.#o.pool, row.updateId, this.claimant))) log.warn('finished an update whose claim was lost')
+      this.#o.onOutcome?.(row, 'done', performance.now() - started)
+    } catch (err) {
       try {
-        await this.#o.handle(row)
-        if (!(await inbox.complete(this.#o.pool, row.updateId, this.claimant))) log.warn('finished an update whose claim was lost')
-        this.#o.onOutcome?.(row, 'done', performance.now() - started)
-      } catch (err) {
         const status = await this.#recordFailure(row, err, log)
         this.#o.onOutcome?.(row, status === 'failed' ? 'failed' : 'retry', performance.now() - started)
+      } catch (recordErr) {
+        log.error({ err: recordErr }, 'could not record the outcome of an update')
       }
-    })()
-      .catch((err: unknown) => log.error({ err }, 'could not record the outcome of an update'))
-      .finally(() => {
-        clearInterval(heartbeat)
-        this.#active.delete(row.updateId)
-        this.wake()
-      })
-    this.#active.set(row.updateId, work)
+    }
   }
 
   async #recordFailure(row: InboxRow, err: unknown, log: Logger): Promise<string | undefined> {

@@ -58,22 +58,24 @@ export async function enqueueEvent(db: Pick<Pool, 'query'>, lane: number, event:
 
 /**
  * Claims up to `limit` updates that may run now: each is the oldest unfinished update of its lane,
- * either queued and due, or running under a lease that ran out (its process died). Lanes therefore
- * run one update at a time in update_id order, across any number of processes.
+ * either queued and due, or running under a claim that is no longer held (`claim_held`, migration
+ * 0006: its lease ran out, or its process is provably dead). Lanes therefore run one update at a time
+ * in update_id order, across any number of processes.
  */
 export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; claimant: string }): Promise<InboxRow[]> {
   const { rows } = await pool.query<RawRow>(
     `with candidate as (
        select i.update_id from inbox i
        where i.status in ('queued', 'running')
-         and ((i.status = 'queued' and i.available_at <= now()) or (i.status = 'running' and i.lease_until < now()))
+         and ((i.status = 'queued' and i.available_at <= now())
+              or (i.status = 'running' and not claim_held(i.lease_until, i.claimed_by, (select live_lock_keys()))))
          and not exists (
            select 1 from inbox e
            where e.lane = i.lane and e.update_id < i.update_id and e.status in ('queued', 'running'))
          -- an internal event sorts first in its lane, yet waits for the update running there
          and not exists (
            select 1 from inbox r
-           where r.lane = i.lane and r.update_id <> i.update_id and r.status = 'running' and r.lease_until >= now())
+           where r.lane = i.lane and r.update_id <> i.update_id and r.status = 'running' and claim_held(r.lease_until, r.claimed_by, (select live_lock_keys())))
        order by i.update_id
        limit $1
        for update skip locked)
@@ -130,12 +132,12 @@ export async function recordFailure(
   return rows[0]?.status
 }
 
-/** Marks failed the running updates whose lease ran out after their last allowed attempt, and returns them. */
+/** Marks failed the running updates no longer held (see `claim`) after their last allowed attempt, and returns them. */
 export async function failExhausted(pool: Pool, maxAttempts: number): Promise<InboxRow[]> {
   const { rows } = await pool.query<RawRow>(
     `update inbox set status = 'failed', finished_at = now(), lease_until = null,
-       error = coalesce(error, 'the process handling it stopped (lease expired)')
-     where status = 'running' and lease_until < now() and attempts >= $1
+       error = coalesce(error, 'the process handling it stopped (its claim was no longer held)')
+     where status = 'running' and not claim_held(lease_until, claimed_by, (select live_lock_keys())) and attempts >= $1
      returning ${rowColumns}`,
     [maxAttempts],
   )

@@ -169,13 +169,17 @@ export async function finishStep(
   })
 }
 
-/** Hands a running task back to the queue unharmed (a shutdown interrupted it; the attempt is not counted). */
-export async function requeueTask(db: Db, id: string, claimant: string): Promise<void> {
-  await db.query(
+/**
+ * Hands a running task back to the queue unharmed (a shutdown interrupted it; the attempt is not
+ * counted). False when the claimant no longer held it (the step ended after all, or it was taken).
+ */
+export async function requeueTask(db: Db, id: string, claimant: string): Promise<boolean> {
+  const { rowCount } = await db.query(
     `update tasks set status = 'queued', claimed_by = null, lease_until = null, activity = null, attempts = greatest(attempts - 1, 0), updated_at = now()
      where id = $1 and claimed_by = $2 and status = 'running'`,
     [id, claimant],
   )
+  return rowCount === 1
 }
 
 /** A person decided on a finished change: queue its push or its discard. Undefined if it no longer waits. */
@@ -187,9 +191,10 @@ export const queueStep = (db: Db, id: string, step: 'push' | 'discard') =>
   )
 
 /**
- * Running tasks whose lease ran out: their process died (kill -9, a lost machine). Each is marked
- * failed and its chat told; the git lock died with the process's connection. Any instance may run
- * this; `skip locked` keeps two from recovering the same task.
+ * Running tasks no longer held (`claim_held`, migration 0006): their process died (kill -9, OOM, a
+ * lost machine), which shows at once when its liveness lock is gone, else when the lease runs out.
+ * Each is marked failed and its chat told; the git lock died with the process's connection. Any
+ * instance may run this; `skip locked` keeps two from recovering the same task.
  */
 export async function recoverExpired(pool: Pool): Promise<TaskRow[]> {
   return inTransaction(pool, async (client) => {
@@ -199,7 +204,7 @@ export async function recoverExpired(pool: Pool): Promise<TaskRow[]> {
          error = case step when 'push' then 'Mechanic stopped while pushing; check the remote before trying again.'
                            when 'discard' then 'Mechanic stopped while discarding the change.'
                            else 'Mechanic stopped while the task ran; nothing was pushed.' end
-       where id in (select id from tasks where status = 'running' and lease_until < now() for update skip locked)
+       where id in (select id from tasks where status = 'running' and not claim_held(lease_until, claimed_by, (select live_lock_keys())) for update skip locked)
        returning ${columns}`,
       [],
     )

@@ -1,10 +1,10 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
-import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Pool } from '../db/database.ts'
 import { claimTask, finishStep, noteResult, recoverExpired, renewTask, requeueTask, setActivity } from '../db/tasks.ts'
 import type { TaskResult, TaskRow, TaskStatus } from '../db/tasks.ts'
 import type { Logger } from '../logger.ts'
+import { LeasedWorker } from '../worker/leased-worker.ts'
+import type { AbortReason, ClaimIdentity, Unfinished } from '../worker/leased-worker.ts'
 import { AiderStartError, killOrphan, runAider } from './aider.ts'
 import type { AiderSettings } from './aider.ts'
 import { commitMessage, explainAiderOutput } from './aider-output.ts'
@@ -43,10 +43,11 @@ export interface TaskRunnerOptions {
   onReported: () => void
   /** Told how long steps and aider runs took (metrics). */
   observe?: { step(step: string, status: string, ms: number): void; aider(outcome: 'done' | 'timeout' | 'stopped', ms: number): void }
+  /** The process's liveness lock (shared with the dispatcher): a dead process's tasks are recovered at once. */
+  liveness?: ClaimIdentity
 }
 
 type StepEnd = { status: Exclude<TaskStatus, 'queued' | 'running'>; result?: TaskResult; error?: string }
-type AbortReason = 'cancel' | 'shutdown' | 'lost'
 
 /** A patch larger than this is not a change to review on a phone. */
 const MAX_PATCH_CHARS = 1_000_000
@@ -71,38 +72,56 @@ function describeRepoError(err: RepoError, target: string): string {
 /**
  * Runs tasks outside the chats' inbox lanes, so a chat stays responsive while aider works. Each step
  * (write the change, push it, discard it) holds the repository's git lock for its whole length and
- * keeps its lease alive; a task whose holder died is recovered by its lease running out.
+ * keeps its lease alive; a task whose holder died is recovered as soon as that shows (`claim_held`).
+ * The claim loop itself is the shared LeasedWorker.
  */
 export class TaskRunner {
   readonly #o: TaskRunnerOptions
-  readonly #claimant = `tasks:${randomUUID()}`
-  readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>()
-  #timer: NodeJS.Timeout | undefined
-  #polling: Promise<void> | undefined
-  #stopped = false
-  /** Runs in the context the runner was made in: a wake from inside a graph run must not pass that run's context on. */
-  readonly #detached = AsyncLocalStorage.snapshot()
+  readonly #worker: LeasedWorker<TaskRow>
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options
+    const { pool, leaseMs } = options
+    this.#worker = new LeasedWorker<TaskRow>({
+      name: 'task',
+      log: options.log,
+      concurrency: options.concurrency ?? 2,
+      pollMs: options.pollMs,
+      // Renewals are also how a runner learns of /cancel from another instance: at least every 2 s.
+      renewEveryMs: Math.max(200, Math.min(2000, leaseMs / 3)),
+      ...(options.liveness && { identity: options.liveness }),
+      keyOf: (task) => task.id,
+      housekeeping: () => this.#recover(),
+      // Tasks are claimed one by one; the git lock, not the claim, decides which touches the repository first.
+      claim: async (limit, claimant) => {
+        const tasks: TaskRow[] = []
+        while (tasks.length < limit) {
+          const task = await claimTask(pool, claimant, leaseMs)
+          if (!task) break
+          tasks.push(task)
+        }
+        return tasks
+      },
+      renew: (task, claimant) => renewTask(pool, task.id, claimant, leaseMs),
+      // A push or discard is short and must not stop half-way: only the code step is cancellable.
+      abortOn: (task, result) => result === 'lost' || task.step === 'code',
+      run: (task, signal) => this.#run(task, signal),
+      handBack: (unfinished, claimant) => this.#handBack(unfinished, claimant),
+    })
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.wake(), this.#o.pollMs)
-    this.wake()
+    this.#worker.start()
   }
 
   /** Look for work now (a task was queued or decided). */
   wake(): void {
-    if (this.#stopped) return
-    this.#polling ??= this.#detached(() => this.#poll())
-      .catch((err: unknown) => this.#o.log.error({ err }, 'task poll failed'))
-      .finally(() => (this.#polling = undefined))
+    this.#worker.wake()
   }
 
   /** Ids of the tasks this process runs now. */
   active(): string[] {
-    return [...this.#running.keys()]
+    return this.#worker.keys()
   }
 
   /**
@@ -110,53 +129,42 @@ export class TaskRunner {
    * to the queue, where the next instance picks them up from a clean clone.
    */
   async stop(graceMs: number): Promise<void> {
-    this.#stopped = true
-    clearInterval(this.#timer)
-    await this.#polling
-    const all = () => Promise.all([...this.#running.values()].map((r) => r.done))
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))])
-    clearTimeout(timer)
-    for (const r of this.#running.values()) r.abort.abort('shutdown' satisfies AbortReason)
-    await all()
+    await this.#worker.stop(graceMs)
   }
 
-  async #poll(): Promise<void> {
+  /** A stopped step first cleans up (aider killed, branch deleted), then its task is queued again. */
+  async #handBack(unfinished: Array<Unfinished<TaskRow>>, claimant: string): Promise<number> {
+    const back = await Promise.all(
+      unfinished.map(async ({ job: task, settled }) => {
+        await settled
+        if (!(await requeueTask(this.#o.pool, task.id, claimant))) return false
+        this.#o.log.info({ taskId: task.id, step: task.step, chatId: task.chatId }, 'task handed back at shutdown')
+        return true
+      }),
+    )
+    return back.filter(Boolean).length
+  }
+
+  /** Tasks whose runner died are failed and told; an orphaned aider on this host is killed. */
+  async #recover(): Promise<void> {
     const recovered = await recoverExpired(this.#o.pool)
-    if (recovered.length) {
-      const killed = recovered.filter((t) => t.result?.aiderPid && t.result.aiderHost === hostname() && killOrphan(t.result.aiderPid, this.#o.aider.bin))
-      this.#o.log.warn({ tasks: recovered.map((t) => t.id), orphansKilled: killed.map((t) => t.id) }, 'tasks whose runner died were marked failed')
-      this.#o.onReported()
-    }
-    while (!this.#stopped && this.#running.size < (this.#o.concurrency ?? 2)) {
-      const task = await claimTask(this.#o.pool, this.#claimant, this.#o.leaseMs)
-      if (!task) return
-      const abort = new AbortController()
-      const done = this.#run(task, abort).finally(() => this.#running.delete(task.id))
-      this.#running.set(task.id, { abort, done })
-    }
+    if (!recovered.length) return
+    const killed = recovered.filter((t) => t.result?.aiderPid && t.result.aiderHost === hostname() && killOrphan(t.result.aiderPid, this.#o.aider.bin))
+    this.#o.log.warn({ tasks: recovered.map((t) => t.id), orphansKilled: killed.map((t) => t.id) }, 'tasks whose runner died were marked failed')
+    this.#o.onReported()
   }
 
-  async #run(task: TaskRow, abort: AbortController): Promise<void> {
+  async #run(task: TaskRow, signal: AbortSignal): Promise<void> {
     const log = this.#o.log.child({ taskId: task.id, step: task.step, chatId: task.chatId })
-    const heartbeat = setInterval(() => {
-      renewTask(this.#o.pool, task.id, this.#claimant, this.#o.leaseMs)
-        .then((state) => {
-          // A push or discard is short and must not stop half-way: only the code step is cancellable.
-          if (state === 'lost' || (state === 'cancel' && task.step === 'code')) abort.abort(state satisfies AbortReason)
-        })
-        .catch((err: unknown) => log.warn({ err }, 'could not renew the task lease'))
-    }, Math.max(200, Math.min(2000, this.#o.leaseMs / 3)))
     const started = performance.now()
     let end: StepEnd | undefined
     try {
       log.info('task step started')
-      end = await this.#step(task, abort.signal, log)
+      end = await this.#step(task, signal, log)
     } catch (err) {
-      const reason = abort.signal.aborted ? (abort.signal.reason as AbortReason) : undefined
+      const reason = signal.aborted ? (signal.reason as AbortReason) : undefined
       if (reason === 'shutdown') {
-        await requeueTask(this.#o.pool, task.id, this.#claimant)
-        log.info('task handed back at shutdown')
+        // #handBack queues it again once this step has cleaned up.
       } else if (reason === 'lost') {
         log.warn('task lease lost; another instance took it over')
       } else if (reason === 'cancel') {
@@ -172,13 +180,12 @@ export class TaskRunner {
         end = { status: 'failed', error: 'The task failed unexpectedly; the details are in the service log.' }
       }
     } finally {
-      clearInterval(heartbeat)
       await this.#o.progress?.settle(task.id)
     }
     const ms = performance.now() - started
     this.#o.observe?.step(task.step, end?.status ?? 'handed back', ms)
     if (!end) return
-    const row = await finishStep(this.#o.pool, { id: task.id, claimant: this.#claimant, ...end })
+    const row = await finishStep(this.#o.pool, { id: task.id, claimant: this.#worker.claimant, ...end })
     log.info({ status: end.status, ms: Math.round(ms), recorded: row !== undefined }, 'task step ended')
     if (row) this.#o.onReported()
   }
@@ -190,7 +197,7 @@ export class TaskRunner {
 
   #activity(task: TaskRow, activity: string, lines: string[] = []): void {
     this.#o.progress?.update(task, { activity, lines })
-    void setActivity(this.#o.pool, task.id, this.#claimant, activity).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not record the task activity'))
+    void setActivity(this.#o.pool, task.id, this.#worker.claimant, activity).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not record the task activity'))
   }
 
   /** Runs `work` while holding the repository; waiting for it shows in /tasks. */
@@ -246,7 +253,7 @@ export class TaskRunner {
         instructions: task.input.instructions,
         files: task.input.files,
         signal,
-        onStart: (pid) => void noteResult(this.#o.pool, task.id, this.#claimant, { aiderPid: pid, aiderHost: hostname() }).catch(() => undefined),
+        onStart: (pid) => void noteResult(this.#o.pool, task.id, this.#worker.claimant, { aiderPid: pid, aiderHost: hostname() }).catch(() => undefined),
         onLine: (line) => {
           if (!line.trim()) return
           recent.push(scrub(line).slice(0, 200))

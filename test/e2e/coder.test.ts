@@ -260,17 +260,20 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     expect(env).toMatch(/^OPENAI_API_KEY=/m) // aider talks to the same endpoint with the same key as the agents
   })
 
-  test('kill -9 during a task: after a restart the task is failed and told, the orphaned aider killed, the repository usable', async () => {
+  test('kill -9 during a task: with the default lease, the restart at once fails and tells the task, kills the orphaned aider, and the repository is usable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
-    const env = { AIDER_BIN: fakeAider(dir), TASK_LEASE_SECONDS: '2' }
+    const env = { AIDER_BIN: fakeAider(dir) } // TASK_LEASE_SECONDS stays at its default (60 s)
     const first = await start(env)
     const { taskId } = await approvedPlan(first, 'hang here')
     const pid = await waitUntil(async () => (await query<{ pid: number | null }>(`select (result->>'aiderPid')::int as pid from tasks where id = $1`, [taskId]))[0]?.pid ?? undefined, 'aider started')
     expect(isRunning(pid)).toBe(true)
     await first.kill9()
-    await sleep(2500) // the lease runs out
     const second = await start(env)
-    expect(await waitForText(USER_ID, new RegExp(`Task ${taskId} failed`), 30_000)).toBe(`Task ${taskId} failed: Mechanic stopped while the task ran; nothing was pushed.`)
+    // The dead runner's liveness lock is gone, so its task is recovered on the first poll, not after the lease.
+    expect(await waitForText(USER_ID, new RegExp(`Task ${taskId} failed`), 10_000)).toBe(`Task ${taskId} failed: Mechanic stopped while the task ran; nothing was pushed.`)
+    const started = Number((await second.waitForLog((l) => l.msg === 'service started')).time)
+    const toldAt = h.telegram.callsOf('sendMessage').find((c) => textOf(c).startsWith(`Task ${taskId} failed`))!.at
+    console.info(`task crash recovery: told ${toldAt - started} ms after "service started"`)
     await waitUntil(() => !isRunning(pid) || undefined, 'the orphaned aider killed')
     const [row] = await query<{ status: string; claimed: string | null }>('select status, claimed_by as claimed from tasks where id = $1', [taskId])
     expect(row).toEqual({ status: 'failed', claimed: null })

@@ -201,9 +201,7 @@ export async function recoverExpired(pool: Pool): Promise<TaskRow[]> {
     const rows = await many(
       client,
       `update tasks set status = 'failed', claimed_by = null, lease_until = null, activity = null, updated_at = now(), finished_at = now(),
-         error = case step when 'push' then 'Mechanic stopped while pushing; check the remote before trying again.'
-                           when 'discard' then 'Mechanic stopped while discarding the change.'
-                           else 'Mechanic stopped while the task ran; nothing was pushed.' end
+         error = case step when 'push' then 'stopped_pushing' when 'discard' then 'stopped_discarding' else 'stopped_running' end
        where id in (select id from tasks where status = 'running' and not claim_held(lease_until, claimed_by, (select live_lock_keys())) for update skip locked)
        returning ${columns}`,
       [],
@@ -232,7 +230,7 @@ export async function cancelChatTask(
     }
     const row = await one(
       client,
-      `update tasks set status = 'cancelled', error = 'Cancelled before it started.', finished_at = now(), updated_at = now() where id = $1 returning ${columns}`,
+      `update tasks set status = 'cancelled', error = 'cancelled_queued', finished_at = now(), updated_at = now() where id = $1 returning ${columns}`,
       [task.id],
     )
     if (row) await announce(client, row)

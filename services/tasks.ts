@@ -93,7 +93,7 @@ export class TaskReports {
         interruptId: `task:${task.id}:push`,
         type: 'push',
         taskId: task.id,
-        payload: { tool: 'push', args: { branch: task.result?.branch, target }, description: `Push the change of task ${task.id} to ${target}? Discard deletes it.` },
+        payload: { tool: 'push', args: { branch: task.result?.branch, target }, description: `push task ${task.id} to ${target}` }, // worded by the bot
       })
       await db.markReported(this.#pool, task.id, state)
       return

@@ -2,6 +2,8 @@ import { hostname } from 'node:os'
 import type { Pool } from '../db/database.ts'
 import { claimTask, finishStep, noteResult, recoverExpired, renewTask, requeueTask, setActivity } from '../db/tasks.ts'
 import type { TaskResult, TaskRow, TaskStatus } from '../db/tasks.ts'
+import { taskBranch } from '../domain/names.ts'
+import { taskError } from '../domain/task-errors.ts'
 import type { Logger } from '../logger.ts'
 import { LeasedWorker } from '../worker/leased-worker.ts'
 import type { AbortReason, ClaimIdentity, Unfinished } from '../worker/leased-worker.ts'
@@ -53,19 +55,19 @@ type StepEnd = { status: Exclude<TaskStatus, 'queued' | 'running'>; result?: Tas
 const MAX_PATCH_CHARS = 1_000_000
 const RECENT_LINES = 6
 
-/** Why a git step failed, for the person. */
-function describeRepoError(err: RepoError, target: string): string {
+/** Why a git step failed, as a task error code (the bot words it). */
+function repoErrorCode(err: RepoError, target: string): string {
   switch (err.kind) {
     case 'conflict':
-      return `The change conflicts with ${target} on the remote, so nothing was pushed. Ask again to redo it on the current code.`
+      return taskError('repo_conflict', target)
     case 'auth':
-      return 'The remote refused the credentials; check GIT_ACCESS_TOKEN. Nothing was pushed.'
+      return taskError('repo_auth')
     case 'remote':
-      return 'The remote repository could not be reached; check GIT_REMOTE_URL and try again.'
+      return taskError('repo_remote')
     case 'rejected':
-      return `The remote kept rejecting the push to ${target}; nothing was forced. Try again.`
+      return taskError('repo_rejected', target)
     case 'state':
-      return `A git step failed (${err.message}).`
+      return taskError('repo_state', err.message)
   }
 }
 
@@ -168,16 +170,16 @@ export class TaskRunner {
       } else if (reason === 'lost') {
         log.warn('task lease lost; another instance took it over')
       } else if (reason === 'cancel') {
-        end = { status: 'cancelled', error: 'Cancelled while it ran; nothing was kept.' }
+        end = { status: 'cancelled', error: taskError('cancelled_running') }
       } else if (err instanceof RepoError) {
         log.error({ err, kind: err.kind }, 'git step failed')
-        end = { status: 'failed', error: describeRepoError(err, this.#target(task)) }
+        end = { status: 'failed', error: repoErrorCode(err, this.#target(task)) }
       } else if (err instanceof AiderStartError) {
         log.error({ err }, 'aider could not start')
-        end = { status: 'failed', error: 'aider could not be started on the server (check AIDER_BIN).' }
+        end = { status: 'failed', error: taskError('aider_start') }
       } else {
         log.error({ err }, 'task step failed')
-        end = { status: 'failed', error: 'The task failed unexpectedly; the details are in the service log.' }
+        end = { status: 'failed', error: taskError('unexpected') }
       }
     } finally {
       await this.#o.progress?.settle(task.id)
@@ -192,7 +194,7 @@ export class TaskRunner {
 
   /** Where the change goes: what the person saw when asked (recorded), else the configured branch. */
   #target(task: TaskRow): string {
-    return task.result?.pushTarget ?? this.#o.pushBranch ?? task.result?.branch ?? `mechanic/${task.id}`
+    return task.result?.pushTarget ?? this.#o.pushBranch ?? task.result?.branch ?? taskBranch(task.id)
   }
 
   #activity(task: TaskRow, activity: string, lines: string[] = []): void {
@@ -213,17 +215,17 @@ export class TaskRunner {
 
   async #step(task: TaskRow, signal: AbortSignal, log: Logger): Promise<StepEnd> {
     const { repo } = this.#o
-    const branch = task.result?.branch ?? `mechanic/${task.id}`
+    const branch = task.result?.branch ?? taskBranch(task.id)
     if (task.step === 'discard') {
       return this.#withRepository(task, signal, async () => {
         this.#activity(task, 'discarding the change')
         if (task.result?.baseBranch) await repo.deleteBranch(branch, task.result.baseBranch).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
-        return { status: 'cancelled', error: 'Discarded; nothing was pushed.' }
+        return { status: 'cancelled', error: taskError('discarded') }
       })
     }
     if (task.step === 'push') {
       const { baseSha, patch } = task.result ?? {}
-      if (!baseSha || !patch) return { status: 'failed', error: 'The task has no change to push.' }
+      if (!baseSha || !patch) return { status: 'failed', error: taskError('no_change_to_push') }
       const target = this.#target(task)
       return this.#withRepository(task, signal, async () => {
         this.#activity(task, `pushing to ${target}`)
@@ -272,19 +274,19 @@ export class TaskRunner {
     const explanation = scrub(explainAiderOutput(run.output))
     if (run.timedOut) {
       await discard()
-      return { status: 'failed', error: `aider did not finish within ${Math.round(aider.timeoutMs / 1000)} s and was stopped; nothing was kept.`, result: { aiderMs: run.durationMs } }
+      return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs } }
     }
     const commit = await repo.commitAll(commitMessage(task.id, task.input.instructions))
     if (!commit) {
       await discard()
-      if (run.exitCode !== 0) return { status: 'failed', error: `aider failed (exit code ${run.exitCode ?? 'none'}) without changing anything.`, result: { explanation, aiderMs: run.durationMs } }
+      if (run.exitCode !== 0) return { status: 'failed', error: taskError('aider_failed', run.exitCode ?? 'none'), result: { explanation, aiderMs: run.durationMs } }
       return { status: 'completed', result: { files: [], added: 0, removed: 0, explanation, aiderMs: run.durationMs } }
     }
     const changes = await repo.changes(baseSha)
     const patch = await repo.formatPatch(baseSha)
     if (patch.length > MAX_PATCH_CHARS) {
       await discard()
-      return { status: 'failed', error: `The change is too large to review from Telegram (${Math.round(patch.length / 1000)} kB); nothing was kept.` }
+      return { status: 'failed', error: taskError('too_large', Math.round(patch.length / 1000)) }
     }
     return {
       status: 'waiting',

@@ -36,11 +36,11 @@ function formatArg(value: unknown): string {
 }
 
 /** The approval message: what will happen, the arguments, who asked, and when it expires. */
-export function approvalText(row: Pick<ApprovalRow, 'payload' | 'requesterId' | 'expiresAt' | 'type'>, requesterName: string): string {
+export function approvalText(row: Pick<ApprovalRow, 'payload' | 'requesterId' | 'expiresAt' | 'type'> & Partial<Pick<ApprovalRow, 'taskId'>>, requesterName: string): string {
   const args = Object.entries(row.payload.args).map(([k, v]) => `${k}: ${formatArg(v)}`)
   return [
     `Approval needed (${row.type})`,
-    row.payload.description,
+    row.type === 'push' ? `Push the change of task ${row.taskId ?? '?'} to ${formatArg(row.payload.args.target)}? Discard deletes it.` : row.payload.description,
     '',
     `Tool: ${row.payload.tool}`,
     ...args,

@@ -2,6 +2,7 @@ import type { CommandContext } from 'grammy'
 import { coder } from '../../agents/coder.ts'
 import type { TaskRow } from '../../services/tasks.ts'
 import type { Context } from '../context.ts'
+import { taskErrorText } from '../tasks/report.ts'
 import { converse } from './chat.ts'
 
 type Ctx = CommandContext<Context>
@@ -22,8 +23,8 @@ export function taskLine(task: Pick<TaskRow, 'id' | 'status' | 'step' | 'activit
     queued: task.step === 'code' ? 'waiting to start' : `${task.step} queued`,
     waiting: `ready for review: ${r.files?.length ?? 0} file(s), +${r.added ?? 0} −${r.removed ?? 0}`,
     completed: r.pushedTo ? `pushed to ${r.pushedTo}` : 'no changes',
-    failed: task.error ?? '',
-    cancelled: task.error ?? '',
+    failed: task.error === null ? '' : taskErrorText(task.error),
+    cancelled: task.error === null ? '' : taskErrorText(task.error),
   }[task.status]
   const instructions = task.input.instructions.length > 80 ? `${task.input.instructions.slice(0, 79)}…` : task.input.instructions
   return `${task.id} · ${task.status}${detail ? ` — ${detail}` : ''} · ${ago(task.createdAt, now)}\n  "${instructions}"`

@@ -3,7 +3,8 @@ import { codeChangeSchema } from '../../agents/coder.ts'
 import { memoryPage } from '../../bot/features/memory.ts'
 import { taskLine } from '../../bot/features/tasks.ts'
 import { progressText } from '../../bot/tasks/progress.ts'
-import { diffOf, summaryText } from '../../bot/tasks/report.ts'
+import { diffOf, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
+import { parseTaskError, taskError } from '../../domain/task-errors.ts'
 import { commitMessage, explainAiderOutput, invalidFiles } from '../../workspace/aider-output.ts'
 
 // What aider 0.86.1 printed in a real offline run (whole edit format, --no-pretty).
@@ -127,5 +128,22 @@ describe('the /memory page', () => {
     const empty = memoryPage([], 0, 0)
     expect(empty.text).toMatch(/^I remember nothing about you yet/)
     expect(empty.keyboard).toBeUndefined()
+  })
+})
+
+describe('task errors: stored as codes, worded in bot/', () => {
+  test('every code a lower layer records reads as one sentence, with its detail', () => {
+    const codes = ['cancelled_queued', 'cancelled_running', 'discarded', 'no_change_to_push', 'repo_conflict', 'repo_auth', 'repo_remote', 'repo_rejected', 'repo_state', 'aider_start', 'aider_timeout', 'aider_failed', 'too_large', 'stopped_running', 'stopped_pushing', 'stopped_discarding', 'unexpected'] as const
+    for (const code of codes) {
+      const stored = taskError(code, 'x')
+      expect(parseTaskError(stored)?.code).toBe(code)
+      const text = taskErrorText(stored)
+      expect(text, code).toMatch(/^[A-Za-z].*[.)]$/)
+      expect(text).not.toContain('_')
+    }
+    expect(taskErrorText(taskError('repo_conflict', 'main'))).toBe('The change conflicts with main on the remote, so nothing was pushed. Ask again to redo it on the current code.')
+    expect(taskErrorText(taskError('aider_timeout', 2))).toBe('aider did not finish within 2 s and was stopped; nothing was kept.')
+    expect(taskErrorText('An older row already worded.')).toBe('An older row already worded.')
+    expect(taskErrorText(null)).toBe('no reason was recorded.')
   })
 })

@@ -63,7 +63,7 @@ describe('tasks', () => {
     await new Promise((r) => setTimeout(r, 20))
     const [a, b] = await Promise.all([recoverExpired(db.pool), recoverExpired(db.pool)])
     expect([...a, ...b].map((t) => t.id)).toEqual([dead.id])
-    expect(await getTask(db.pool, dead.id)).toMatchObject({ status: 'failed', error: 'Mechanic stopped while the task ran; nothing was pushed.' })
+    expect(await getTask(db.pool, dead.id)).toMatchObject({ status: 'failed', error: 'stopped_running' })
     expect(await events()).toHaveLength(1)
 
     const stopped = await task()

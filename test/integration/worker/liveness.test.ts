@@ -96,7 +96,7 @@ describe.each([
     expect(await recoverExpired(db.pool)).toEqual([])
     await h.die()
     expect((await recoverExpired(db.pool)).map((r) => r.id)).toEqual([t.id])
-    expect(await getTask(db.pool, t.id)).toMatchObject({ status: 'failed', error: 'Mechanic stopped while the task ran; nothing was pushed.' })
+    expect(await getTask(db.pool, t.id)).toMatchObject({ status: 'failed', error: 'stopped_running' })
   })
 
   test.skipIf(skip)('the check reads pg_locks once per statement and is inlined, not run as a function per row', async () => {

@@ -1,0 +1,35 @@
+/**
+ * Why a task failed or was cancelled, as stored in `tasks.error`: a code, and for some codes one
+ * detail (`repo_conflict:main`, `aider_timeout:600`). Lower layers record these; bot/ words them.
+ */
+export type TaskErrorCode =
+  | 'cancelled_queued'
+  | 'cancelled_running'
+  | 'discarded'
+  | 'no_change_to_push'
+  | 'repo_conflict'
+  | 'repo_auth'
+  | 'repo_remote'
+  | 'repo_rejected'
+  | 'repo_state'
+  | 'aider_start'
+  | 'aider_timeout'
+  | 'aider_failed'
+  | 'too_large'
+  | 'stopped_running'
+  | 'stopped_pushing'
+  | 'stopped_discarding'
+  | 'unexpected'
+
+export const taskError = (code: TaskErrorCode, detail?: string | number) => (detail === undefined ? code : `${code}:${String(detail).slice(0, 500)}`)
+
+/** The code and detail of a stored error; undefined for text that is not one (rows from before codes). */
+export function parseTaskError(stored: string): { code: TaskErrorCode; detail: string | undefined } | undefined {
+  const m = /^([a-z_]+)(?::([\s\S]*))?$/.exec(stored)
+  return m && CODES.has(m[1]!) ? { code: m[1] as TaskErrorCode, detail: m[2] } : undefined
+}
+
+const CODES = new Set<string>([
+  'cancelled_queued', 'cancelled_running', 'discarded', 'no_change_to_push', 'repo_conflict', 'repo_auth', 'repo_remote', 'repo_rejected', 'repo_state',
+  'aider_start', 'aider_timeout', 'aider_failed', 'too_large', 'stopped_running', 'stopped_pushing', 'stopped_discarding', 'unexpected',
+])

@@ -2,7 +2,7 @@ import type { Pool } from '../db/database.ts'
 import * as inbox from '../db/inbox.ts'
 import type { InboxRow } from '../db/inbox.ts'
 import type { Logger } from '../logger.ts'
-import { LeasedWorker } from '../worker/leased-worker.ts'
+import { LeasedWorker, errorText } from '../worker/leased-worker.ts'
 import type { ClaimIdentity } from '../worker/leased-worker.ts'
 
 export interface DispatcherOptions {
@@ -26,7 +26,6 @@ export interface DispatcherOptions {
 const KEEP_FINISHED_DAYS = 7
 const PRUNE_EVERY_MS = 10 * 60_000
 
-const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
 
 /**
  * Runs stored updates: claims the oldest update of each lane that has none running, at most

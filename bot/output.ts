@@ -1,6 +1,7 @@
 import { InputFile } from 'grammy'
 import type { Api } from 'grammy'
 import type { ModelError } from '../agents/model.ts'
+import { requesterOf } from '../services/approvals.ts'
 import type { ApprovalRow } from '../services/approvals.ts'
 import type { TaskRow } from '../services/tasks.ts'
 import type { Logger } from '../logger.ts'
@@ -24,7 +25,7 @@ export class TelegramOutput implements ChatOutput {
   }
 
   async approvalRequested(target: ChatTarget, row: ApprovalRow): Promise<number> {
-    const message = await this.#api.sendMessage(target.chatId, approvalText(row, row.payload.requesterName ?? String(row.requesterId)), {
+    const message = await this.#api.sendMessage(target.chatId, approvalText(row, requesterOf(row).name), {
       reply_markup: approvalKeyboard(row),
       ...inTopic(target),
     })
@@ -33,7 +34,7 @@ export class TelegramOutput implements ChatOutput {
 
   async approvalSettled(row: ApprovalRow, decider: Person | undefined): Promise<void> {
     if (row.messageId === null) return
-    const text = `${approvalText(row, row.payload.requesterName ?? String(row.requesterId))}\n\n${outcomeLine(row, decider?.name)}`
+    const text = `${approvalText(row, requesterOf(row).name)}\n\n${outcomeLine(row, decider?.name)}`
     await this.#api.editMessageText(row.chatId, row.messageId, text)
   }
 

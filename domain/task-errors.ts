@@ -2,24 +2,27 @@
  * Why a task failed or was cancelled, as stored in `tasks.error`: a code, and for some codes one
  * detail (`repo_conflict:main`, `aider_timeout:600`). Lower layers record these; bot/ words them.
  */
-export type TaskErrorCode =
-  | 'cancelled_queued'
-  | 'cancelled_running'
-  | 'discarded'
-  | 'no_change_to_push'
-  | 'repo_conflict'
-  | 'repo_auth'
-  | 'repo_remote'
-  | 'repo_rejected'
-  | 'repo_state'
-  | 'aider_start'
-  | 'aider_timeout'
-  | 'aider_failed'
-  | 'too_large'
-  | 'stopped_running'
-  | 'stopped_pushing'
-  | 'stopped_discarding'
-  | 'unexpected'
+export const TASK_ERROR_CODES = [
+  'cancelled_queued',
+  'cancelled_running',
+  'discarded',
+  'no_change_to_push',
+  'repo_conflict',
+  'repo_auth',
+  'repo_remote',
+  'repo_rejected',
+  'repo_state',
+  'aider_start',
+  'aider_timeout',
+  'aider_failed',
+  'too_large',
+  'stopped_running',
+  'stopped_pushing',
+  'stopped_discarding',
+  'unexpected',
+] as const
+export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number]
+const CODES: ReadonlySet<string> = new Set(TASK_ERROR_CODES)
 
 export const taskError = (code: TaskErrorCode, detail?: string | number) => (detail === undefined ? code : `${code}:${String(detail).slice(0, 500)}`)
 
@@ -28,8 +31,3 @@ export function parseTaskError(stored: string): { code: TaskErrorCode; detail: s
   const m = /^([a-z_]+)(?::([\s\S]*))?$/.exec(stored)
   return m && CODES.has(m[1]!) ? { code: m[1] as TaskErrorCode, detail: m[2] } : undefined
 }
-
-const CODES = new Set<string>([
-  'cancelled_queued', 'cancelled_running', 'discarded', 'no_change_to_push', 'repo_conflict', 'repo_auth', 'repo_remote', 'repo_rejected', 'repo_state',
-  'aider_start', 'aider_timeout', 'aider_failed', 'too_large', 'stopped_running', 'stopped_pushing', 'stopped_discarding', 'unexpected',
-])

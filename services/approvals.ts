@@ -26,6 +26,9 @@ export { InvalidDecisionError } from '../graph/approval.ts'
 /** Only the person who asked, or an admin, may decide. */
 export const canDecide = (userId: number, row: Pick<ApprovalRow, 'requesterId'>, isAdmin: boolean) => isAdmin || userId === row.requesterId
 
+/** Who asked for a request, with the name the chat showed for them when it was asked. */
+export const requesterOf = (row: Pick<ApprovalRow, 'requesterId' | 'payload'>): Person => ({ id: row.requesterId, name: row.payload.requesterName ?? String(row.requesterId) })
+
 /** Whether a request can still be decided. */
 export const isOpen = (row: Pick<ApprovalRow, 'status' | 'expiresAt'>, now = new Date()) => row.status === 'pending' && row.expiresAt > now
 
@@ -144,7 +147,7 @@ export class Approvals {
       await db.markResumed(this.#pool, row.id)
       return
     }
-    const target = { chatId: row.chatId, threadId: row.threadId, requester: { id: row.requesterId, name: row.payload.requesterName ?? String(row.requesterId) } }
+    const target = { chatId: row.chatId, threadId: row.threadId, requester: requesterOf(row) }
     try {
       const outcome = await this.#turns.resume(row.threadId, row.interruptId, row.decision, { chatId: row.chatId, userId: row.requesterId })
       this.#log.info({ approvalId: row.id, status: row.status, resumed: outcome !== undefined }, 'approval settled')

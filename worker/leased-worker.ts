@@ -46,7 +46,11 @@ export interface LeasedWorkerOptions<Job> {
   handBack(unfinished: Array<Unfinished<Job>>, claimant: string): Promise<number>
 }
 
-const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
+/** An error as one line for the log and the tables: its class and message. */
+export const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
+
+/** A claimant id of this process, new per start so a restart never inherits a claim: `host:pid:random`. */
+export const newClaimant = () => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
 
 /**
  * The claim loop the dispatcher (inbox updates) and the task runner (task steps) share: polls for
@@ -76,7 +80,7 @@ export class LeasedWorker<Job> {
 
   constructor(options: LeasedWorkerOptions<Job>) {
     this.#o = options
-    this.claimant = options.identity?.claimant ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+    this.claimant = options.identity?.claimant ?? newClaimant()
   }
 
   start(): void {

@@ -1,8 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
 import type { Database } from '../db/database.ts'
 import type { Logger } from '../logger.ts'
+import { newClaimant } from './leased-worker.ts'
 import type { ClaimIdentity } from './leased-worker.ts'
 
 export interface LivenessOptions {
@@ -12,12 +12,13 @@ export interface LivenessOptions {
   retryMs?: number
 }
 
-/** A bigint advisory lock in pg_locks: classid is its high 32 bits, objid its low ones, objsubid 1. */
+/** A bigint advisory lock ($1) in pg_locks: classid is its high 32 bits, objid its low ones, objsubid 1. */
+const IS_OUR_KEY = `locktype = 'advisory' and objsubid = 1
+    and classid = (($1::bigint >> 32) & 4294967295)::oid and objid = ($1::bigint & 4294967295)::oid`
 const MY_LOCK = `select exists (
   select 1 from pg_locks
-  where locktype = 'advisory' and granted and objsubid = 1 and pid = pg_backend_pid()
-    and database = (select oid from pg_database where datname = current_database())
-    and classid = (($1::bigint >> 32) & 4294967295)::oid and objid = ($1::bigint & 4294967295)::oid) as held`
+  where ${IS_OUR_KEY} and granted and pid = pg_backend_pid()
+    and database = (select oid from pg_database where datname = current_database())) as held`
 
 /**
  * A process's proof of life for its claims: a session advisory lock, keyed by a random bigint, held
@@ -58,7 +59,7 @@ export class ProcessLiveness implements ClaimIdentity {
     this.#log = log
     this.#probeMs = opts.probeMs ?? 10_000
     this.#retryMs = opts.retryMs ?? 500
-    this.claimant = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}#lock:${this.key}`
+    this.claimant = `${newClaimant()}#lock:${this.key}`
   }
 
   /** Takes the lock; call once per process, after migrating (claims rely on `claim_held`). */
@@ -111,9 +112,7 @@ export class ProcessLiveness implements ClaimIdentity {
         // Only an earlier session of ours can hold this random key: one the server has not yet
         // noticed is gone. End it, then take the lock.
         await client.query(
-          `select pg_terminate_backend(pid) from pg_locks
-           where locktype = 'advisory' and objsubid = 1 and pid <> pg_backend_pid()
-             and classid = (($1::bigint >> 32) & 4294967295)::oid and objid = ($1::bigint & 4294967295)::oid`,
+          `select pg_terminate_backend(pid) from pg_locks where ${IS_OUR_KEY} and pid <> pg_backend_pid()`,
           [this.key],
         )
         for (let i = 0; i < 20 && !ok; i++) {

@@ -14,9 +14,6 @@ export const approvalButtons = buttonCodec<{ id: string; action: ButtonAction }>
     rest.length === 0 && id !== undefined && /^[A-Za-z0-9_-]{12}$/.test(id) && letter !== undefined && letter in ACTIONS ? { id, action: ACTIONS[letter as keyof typeof ACTIONS] } : undefined,
 })
 
-/** Callback data of an approval button, decoded; undefined when it is not one. */
-export const parseCallbackData = (data: string | undefined) => approvalButtons.decode(data)
-
 /** The words on a request's buttons and in its outcome: a push is pushed or discarded. */
 export const words = (type: ApprovalRow['type']) =>
   type === 'push' ? { approve: 'Push', reject: 'Discard', approved: 'Push approved', rejected: 'Discarded' } : { approve: 'Approve', reject: 'Reject', approved: 'Approved', rejected: 'Rejected' }

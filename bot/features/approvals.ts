@@ -2,7 +2,7 @@ import { Composer } from 'grammy'
 import type { CommandContext } from 'grammy'
 import type { Decision } from '../../domain/approvals.ts'
 import { InvalidDecisionError } from '../../services/approvals.ts'
-import { canDecide, isOpen } from '../../services/approvals.ts'
+import { canDecide, isOpen, requesterOf } from '../../services/approvals.ts'
 import type { ApprovalRow } from '../../services/approvals.ts'
 import { approvalButtons, approvalKeyboard, approvalText, statusWord } from '../approvals/message.ts'
 import type { Context } from '../context.ts'
@@ -108,7 +108,7 @@ export async function pendingApprovals(ctx: CommandContext<Context>): Promise<vo
   if (rows.length === 0) return void (await ctx.reply('No approvals are pending.'))
   await ctx.reply(`${rows.length} approval(s) pending:`)
   for (const row of rows) {
-    await ctx.reply(`${approvalText(row, row.payload.requesterName ?? String(row.requesterId))}\nChat: ${row.chatId}`, { reply_markup: approvalKeyboard(row) })
+    await ctx.reply(`${approvalText(row, requesterOf(row).name)}\nChat: ${row.chatId}`, { reply_markup: approvalKeyboard(row) })
   }
 }
 

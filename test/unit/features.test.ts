@@ -4,7 +4,7 @@ import { memoryPage } from '../../bot/features/memory.ts'
 import { taskLine } from '../../bot/features/tasks.ts'
 import { progressText } from '../../bot/tasks/progress.ts'
 import { diffOf, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
-import { parseTaskError, taskError } from '../../domain/task-errors.ts'
+import { TASK_ERROR_CODES, parseTaskError, taskError } from '../../domain/task-errors.ts'
 import { commitMessage, explainAiderOutput, invalidFiles } from '../../workspace/aider-output.ts'
 
 // What aider 0.86.1 printed in a real offline run (whole edit format, --no-pretty).
@@ -133,8 +133,8 @@ describe('the /memory page', () => {
 
 describe('task errors: stored as codes, worded in bot/', () => {
   test('every code a lower layer records reads as one sentence, with its detail', () => {
-    const codes = ['cancelled_queued', 'cancelled_running', 'discarded', 'no_change_to_push', 'repo_conflict', 'repo_auth', 'repo_remote', 'repo_rejected', 'repo_state', 'aider_start', 'aider_timeout', 'aider_failed', 'too_large', 'stopped_running', 'stopped_pushing', 'stopped_discarding', 'unexpected'] as const
-    for (const code of codes) {
+    expect(TASK_ERROR_CODES.length).toBeGreaterThanOrEqual(17)
+    for (const code of TASK_ERROR_CODES) {
       const stored = taskError(code, 'x')
       expect(parseTaskError(stored)?.code).toBe(code)
       const text = taskErrorText(stored)

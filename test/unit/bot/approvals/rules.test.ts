@@ -3,7 +3,7 @@ import { END } from '@langchain/langgraph'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { canDecide } from '../../../../services/approvals.ts'
-import { approvalKeyboard, outcomeLine, parseCallbackData } from '../../../../bot/approvals/message.ts'
+import { approvalButtons, approvalKeyboard, outcomeLine } from '../../../../bot/approvals/message.ts'
 import { InvalidDecisionError, validateDecision } from '../../../../graph/approval.ts'
 import type { ApprovalRequest } from '../../../../domain/approvals.ts'
 import { routeAfterAgent } from '../../../../graph/chat-graph.ts'
@@ -14,10 +14,10 @@ const tool = defineTool({ name: 'note', description: 'd', schema: z.object({ tex
 
 describe('callback data', () => {
   test('carries only an id and a button, and anything else is refused', () => {
-    expect(parseCallbackData('ap:abcdefghijkl:a')).toEqual({ id: 'abcdefghijkl', action: 'approve' })
-    expect(parseCallbackData('ap:abcdefghijkl:e')).toEqual({ id: 'abcdefghijkl', action: 'edit' })
+    expect(approvalButtons.decode('ap:abcdefghijkl:a')).toEqual({ id: 'abcdefghijkl', action: 'approve' })
+    expect(approvalButtons.decode('ap:abcdefghijkl:e')).toEqual({ id: 'abcdefghijkl', action: 'edit' })
     for (const bad of [undefined, '', 'ap:short:a', 'ap:abcdefghijkl:x', 'ap:abcdefghijkl:a:extra', "ap:abc'; drop:a", 'xx:abcdefghijkl:a']) {
-      expect(parseCallbackData(bad)).toBeUndefined()
+      expect(approvalButtons.decode(bad)).toBeUndefined()
     }
   })
 

@@ -24,6 +24,7 @@ import { migrate } from './db/migrate.ts'
 import { rateLimitStore } from './db/rate-limits.ts'
 import { wizardStorage } from './db/wizard-state.ts'
 import { buildChatGraph } from './graph/chat-graph.ts'
+import { AttachmentStore } from './graph/attachments.ts'
 import { createCheckpointer } from './graph/checkpointer.ts'
 import { Turns } from './graph/turns.ts'
 import { createScrubber } from './logger.ts'
@@ -96,8 +97,9 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const models = new Map([[config.llm.model, model]])
   const modelFor = (name: string) => models.get(name) ?? models.set(name, createChatModel({ ...config.llm, model: name })).get(name)!
   const recall = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.recallForTurn(who, text) : undefined
-  const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, ...(recall && { recall }) }).compile({ checkpointer })
-  const turns = new Turns({ graph, checkpointer, pool: db.pool, model, modelFor, agents: directory, onModelCall: usage.record })
+  const attachments = new AttachmentStore(db.pool)
+  const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, attachments, ...(recall && { recall }) }).compile({ checkpointer })
+  const turns = new Turns({ graph, checkpointer, pool: db.pool, model, modelFor, agents: directory, onModelCall: usage.record, attachments })
 
   const approvals = new Approvals({ pool: db.pool, turns, output, ttlMs: config.approvals.timeoutMs, tasksWake: wake.tasks, log: log.child({ component: 'approvals' }) })
   const reports = new TaskReports({ pool: db.pool, turns, approvals, output, log: log.child({ component: 'tasks' }) })

@@ -4,6 +4,7 @@ import type { Runnable, RunnableConfig } from '@langchain/core/runnables'
 import { toModelError } from '../agents/model.ts'
 import type { AgentSpec } from '../agents/roster.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
+import type { AttachmentStore } from './attachments.ts'
 
 /** Any langchain chat model (ChatOpenAI in production, fakes in tests). */
 export type ChatModel = BaseChatModel
@@ -22,11 +23,18 @@ export class AgentModels {
   readonly #model: ChatModel
   readonly #modelFor: ((name: string) => ChatModel) | undefined
   readonly #onModelCall: ((call: ModelCallReport) => void) | undefined
+  readonly #attachments: AttachmentStore | undefined
 
-  constructor(o: { model: ChatModel; modelFor?: ((name: string) => ChatModel) | undefined; onModelCall?: ((call: ModelCallReport) => void) | undefined }) {
+  constructor(o: {
+    model: ChatModel
+    modelFor?: ((name: string) => ChatModel) | undefined
+    onModelCall?: ((call: ModelCallReport) => void) | undefined
+    attachments?: AttachmentStore | undefined
+  }) {
     this.#model = o.model
     this.#modelFor = o.modelFor
     this.#onModelCall = o.onModelCall
+    this.#attachments = o.attachments
   }
 
   /** The model `agent` runs on. */
@@ -34,13 +42,15 @@ export class AgentModels {
     return agent.model && this.#modelFor ? this.#modelFor(agent.model) : this.#model
   }
 
-  /** Calls `runnable` (the agent's model, perhaps with tools bound) for `who`, and reports the call. */
+  /** Calls `runnable` (the agent's model, perhaps with tools bound) for `who`, with attachments resolved, and reports the call. */
   async call(agent: AgentSpec, runnable: Runnable<BaseMessage[], BaseMessage>, messages: BaseMessage[], who: { chatId: number; userId: number }, options?: RunnableConfig): Promise<BaseMessage> {
     const started = performance.now()
     const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error'>) =>
       this.#onModelCall?.({ agent: agent.name, model: agent.model ?? nameOf(this.#model), ...who, ms: performance.now() - started, ...fields })
+    // Stored photos and documents become what the model reads; outside the try: a database error is not the model's.
+    const input = this.#attachments ? await this.#attachments.resolve(messages) : messages
     try {
-      const answer = await runnable.invoke(messages, options)
+      const answer = await runnable.invoke(input, options)
       const usage = (answer as AIMessage).usage_metadata
       report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0 })
       return answer

@@ -11,6 +11,7 @@ import type { ApprovalRequest, Decision } from '../domain/approvals.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
 import { AgentModels } from './agent-models.ts'
 import type { ChatModel } from './agent-models.ts'
+import type { AttachmentStore } from './attachments.ts'
 import { messagesToDrop, textOf } from './history.ts'
 import { HANDOFF_TOOL, addressedAgent, handoffTool, resolveAgent } from '../agents/roster.ts'
 import type { AgentRoster, AgentSpec } from '../agents/roster.ts'
@@ -45,6 +46,8 @@ export interface ChatGraphOptions {
   recall?: (who: { userId: number; chatId: number; agent: string }, text: string) => Promise<string | undefined>
   /** Told of every model call (never throws into the turn). */
   onModelCall?: ((call: ModelCallReport) => void) | undefined
+  /** Where photos and documents of the conversation are kept; their references are resolved before each model call. */
+  attachments?: AttachmentStore | undefined
 }
 
 /** What the graph reads from `configurable`, besides the thread: who the tools act for. */
@@ -101,15 +104,17 @@ const handoffsThisTurn = (messages: readonly BaseMessage[]) => {
  * interrupt brought back a person's decision. An agent may hand the turn to another. Exported
  * uncompiled so a caller (or a test) compiles it with its own checkpointer.
  */
-export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, onModelCall }: ChatGraphOptions) {
+export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, onModelCall, attachments }: ChatGraphOptions) {
   const byName = new Map(agents.tools.map((t) => [t.name, t]))
   const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
-  const models = new AgentModels({ model, modelFor, onModelCall })
+  const models = new AgentModels({ model, modelFor, onModelCall, attachments })
   const agentFor = (state: Pick<State, 'activeAgent'>) => resolveAgent(agents, state.activeAgent)
 
   /** Routing needs no model: an explicit `@name` wins, else the agent the turn's input named. */
-  async function route(state: State): Promise<Update> {
+  async function route(state: State, config: LangGraphRunnableConfig): Promise<Update> {
     const drop = messagesToDrop(state.messages, maxMessages)
+    // Idempotent: a retried turn drops the same messages again.
+    await attachments?.dropped(String(config.configurable?.thread_id), drop)
     const addressed = addressedAgent(textOf(state.messages.at(-1)))
     const agent = addressed && (await agents.get(addressed)) ? addressed : undefined
     return { messages: drop.map((m) => new RemoveMessage({ id: m.id ?? '' })), decisions: null, ...(agent && { activeAgent: agent }) }

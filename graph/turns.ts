@@ -1,15 +1,18 @@
-import { HumanMessage, SystemMessage, isAIMessageChunk } from '@langchain/core/messages'
+import { HumanMessage, RemoveMessage, SystemMessage, isAIMessageChunk } from '@langchain/core/messages'
 import type { BaseMessage, BaseMessageChunk } from '@langchain/core/messages'
 import { Command, INTERRUPT, isInterrupted } from '@langchain/langgraph'
 import type { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres'
 import type pg from 'pg'
 import { ModelError } from '../agents/model.ts'
 import type { AgentTool } from '../agents/tools/tool.ts'
+import type { Attachment } from '../domain/attachments.ts'
 import type { ApprovalRequest } from '../domain/approvals.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
 import { validateDecision } from './approval.ts'
 import { AgentModels } from './agent-models.ts'
 import type { ChatModel } from './agent-models.ts'
+import { inlineContent } from './attachments.ts'
+import type { AttachmentStore } from './attachments.ts'
 import type { ChatGraph, TurnContext } from './chat-graph.ts'
 import { pruneThread } from './checkpointer.ts'
 import { textOf } from './history.ts'
@@ -21,6 +24,8 @@ export interface TurnInput extends TurnContext {
   /** Unique per incoming message (the Telegram update id): makes a retried turn idempotent. */
   turnId: string
   text: string
+  /** Photos and documents sent with the message: stored once, referenced from the thread. */
+  attachments?: readonly Attachment[] | undefined
   /** The agent addressed; the default agent when unset. */
   agent?: string | undefined
   /** Called with the answer so far while the model streams it, and the agent writing it. */
@@ -57,6 +62,7 @@ export class Turns {
   readonly #models: AgentModels
   readonly #agents: AgentRoster
   readonly #tools: Map<string, AgentTool>
+  readonly #attachments: AttachmentStore | undefined
 
   constructor(deps: {
     graph: ChatGraph
@@ -66,6 +72,7 @@ export class Turns {
     modelFor?: ((name: string) => ChatModel) | undefined
     agents: AgentRoster
     onModelCall?: ((call: ModelCallReport) => void) | undefined
+    attachments?: AttachmentStore | undefined
   }) {
     this.#graph = deps.graph
     this.#checkpointer = deps.checkpointer
@@ -73,6 +80,7 @@ export class Turns {
     this.#models = new AgentModels(deps)
     this.#agents = deps.agents
     this.#tools = new Map(deps.agents.tools.map((t) => [t.name, t]))
+    this.#attachments = deps.attachments
   }
 
   /**
@@ -80,13 +88,32 @@ export class Turns {
    * before the answer was sent) returns that answer without asking the model again (see routeTurn).
    * Never call this while the thread waits for a decision: see `pending` and `answerAside`.
    */
-  async reply({ threadId, turnId, text, agent, chatId, userId, onText }: TurnInput): Promise<TurnOutcome> {
+  async reply({ threadId, turnId, text, attachments = [], agent, chatId, userId, onText }: TurnInput): Promise<TurnOutcome> {
     const messageId = `turn:${turnId}`
-    const input = { messages: [new HumanMessage({ id: messageId, content: text })], activeAgent: agent ?? this.#agents.fallback }
+    if (attachments.length && !this.#attachments) throw new Error('attachments need an AttachmentStore')
+    const content = this.#attachments ? await this.#attachments.content(threadId, turnId, text, attachments) : text
+    const input = { messages: [new HumanMessage({ id: messageId, content })], activeAgent: agent ?? this.#agents.fallback }
     // 'exit': one checkpoint per turn instead of one per step; a crashed turn is simply re-run.
     const options = { ...config(threadId, { chatId, userId }), durability: 'exit' as const }
-    const result = onText ? await this.#streamed(input, options, onText) : await this.#graph.invoke(input, options)
+    let result: Record<string, unknown>
+    try {
+      result = onText ? await this.#streamed(input, options, onText) : await this.#graph.invoke(input, options)
+    } catch (err) {
+      // A failed run still stores its input. A message the model refuses (an image for a text-only
+      // model) would then be refused again with every later turn: take it back out of the thread.
+      if (attachments.length && err instanceof ModelError && err.kind === 'rejected') await this.#withdraw(threadId, messageId)
+      throw err
+    }
     return this.#outcome(threadId, result, storedReply(result.messages as BaseMessage[], messageId))
+  }
+
+  async #withdraw(threadId: string, messageId: string): Promise<void> {
+    const state = await this.#graph.getState(config(threadId))
+    const messages = (state.values as { messages?: BaseMessage[] }).messages ?? []
+    const gone = messages.filter((m) => m.id === messageId)
+    if (gone.length === 0) return
+    await this.#graph.updateState(config(threadId), { messages: gone.map((m) => new RemoveMessage({ id: m.id! })) })
+    await this.#attachments?.dropped(threadId, gone)
   }
 
   /** Runs a turn while passing the answer on as it is written; returns what `invoke` would. */
@@ -136,13 +163,13 @@ export class Turns {
    * Answers a message while the thread waits for a decision, without touching the thread: a new
    * message in an interrupted thread would drop the interrupt and leave a tool call without result.
    */
-  async answerAside(threadId: string, text: string, waitingFor: ApprovalRequest, who: TurnContext): Promise<{ text: string; agent: string }> {
+  async answerAside(threadId: string, text: string, waitingFor: ApprovalRequest, who: TurnContext, attachments: readonly Attachment[] = []): Promise<{ text: string; agent: string }> {
     const state = await this.#graph.getState(config(threadId))
     const values = state.values as { messages?: BaseMessage[]; activeAgent?: string }
     const history = (values.messages ?? []).slice(0, -1) // without the waiting tool call
     const agent = await resolveAgent(this.#agents, values.activeAgent)
     const note = `An action is waiting for the person's decision on the approval message above: ${waitingFor.description}. It stays pending; do not claim it was done.`
-    const messages = [new SystemMessage(agent.systemPrompt), ...history, new SystemMessage(note), new HumanMessage(text)]
+    const messages = [new SystemMessage(agent.systemPrompt), ...history, new SystemMessage(note), new HumanMessage({ content: inlineContent(text, attachments) })]
     const out = textOf(await this.#models.call(agent, this.#models.of(agent), messages, who)).trim()
     if (!out) throw new ModelError('bad_output', 'model returned an empty answer')
     return { text: out, agent: agent.name }
@@ -156,6 +183,7 @@ export class Turns {
   /** Forgets a thread's checkpoints (after /new). */
   async forget(threadId: string): Promise<void> {
     await this.#checkpointer.deleteThread(threadId)
+    await this.#attachments?.forget(threadId)
   }
 
   async #outcome(threadId: string, result: Record<string, unknown>, answer: BaseMessage | undefined): Promise<TurnOutcome> {

@@ -2,6 +2,7 @@ import type { AgentDirectory, AgentListing } from '../agents/directory.ts'
 import * as db from '../db/chat-threads.ts'
 import type { ChatPlace } from '../db/chat-threads.ts'
 import type { Pool } from '../db/database.ts'
+import type { Attachment } from '../domain/attachments.ts'
 import type { TurnOutcome, Turns } from '../graph/turns.ts'
 import type { Approvals } from './approvals.ts'
 import type { Person } from './output.ts'
@@ -18,6 +19,8 @@ export interface ChatMessage {
   /** The Telegram update it came in: makes a retried turn idempotent. */
   updateId: number
   text: string
+  /** Photos and documents that came with it. */
+  attachments?: readonly Attachment[] | undefined
   /** The agent the message is for; else the place's active agent. */
   agent?: string | undefined
   onText?: ((textSoFar: string, agent: string) => void) | undefined
@@ -78,12 +81,12 @@ export class Chats {
     const who = { chatId: m.place.chatId, userId: m.person.id }
     const pending = await this.#turns.pending(threadId)
     if (!pending) {
-      const outcome = await this.#turns.reply({ threadId, turnId: String(m.updateId), text: m.text, agent: m.agent ?? session.activeAgent, ...who, onText: m.onText })
+      const outcome = await this.#turns.reply({ threadId, turnId: String(m.updateId), text: m.text, attachments: m.attachments, agent: m.agent ?? session.activeAgent, ...who, onText: m.onText })
       return { threadId, outcome }
     }
     const request = await this.#approvals.byInterrupt(pending.interruptId)
     if (!request || request.messageId === null) return { threadId, outcome: { kind: 'approval', ...pending } }
-    const answer = await this.#turns.answerAside(threadId, m.text, pending.request, who)
+    const answer = await this.#turns.answerAside(threadId, m.text, pending.request, who, m.attachments)
     return { threadId, outcome: { kind: 'aside', ...answer } }
   }
 }

@@ -6,6 +6,7 @@ import { coder, requestCodeChangeTool } from './agents/coder.ts'
 import { AgentDirectory } from './agents/directory.ts'
 import { Memory, createEmbedder, memoryTools } from './agents/memory.ts'
 import { createChatModel } from './agents/model.ts'
+import { Transcriber } from './agents/transcriber.ts'
 import { appendToFileTool } from './agents/tools/append-to-file.ts'
 import type { Context, Services } from './bot/context.ts'
 import { createBot, installFeatures, publishCommands } from './bot/create-bot.ts'
@@ -34,6 +35,7 @@ import { Access } from './services/access.ts'
 import { Agents } from './services/agents.ts'
 import { Approvals } from './services/approvals.ts'
 import { Chats } from './services/chats.ts'
+import { Media } from './services/media.ts'
 import { createEventHandler } from './services/events.ts'
 import { ServiceStatus } from './services/status.ts'
 import { TaskReports, Tasks } from './services/tasks.ts'
@@ -110,6 +112,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
     agents,
     approvals,
     chats: new Chats({ pool: db.pool, turns, approvals, agents: directory }),
+    media: new Media({ pool: db.pool, transcriber: new Transcriber(config.transcription), record: usage.record, observe: metrics.mediaObserver, documentMaxChars: config.media.documentMaxChars }),
     memory,
     status,
     tasks,
@@ -123,7 +126,7 @@ type Core = ReturnType<typeof createCore>
 
 /** The transport: the bot's middleware, the dispatcher that feeds it from the inbox, and the HTTP server. */
 function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups, liveness: ClaimIdentity) {
-  installFeatures(bot, { rateLimit: config.rateLimit }, log, core.services, { wizards: wizardStorage(db.pool), rateLimits: rateLimitStore(db.pool) })
+  installFeatures(bot, { rateLimit: config.rateLimit, media: config.media }, log, core.services, { wizards: wizardStorage(db.pool), rateLimits: rateLimitStore(db.pool) })
   const dispatcher = new Dispatcher({
     pool: db.pool,
     log: log.child({ component: 'dispatcher' }),

@@ -28,6 +28,8 @@ const idList = z
 
 const url = (hint: string) => z.url({ error: `must be a URL, ${hint}` }).transform((u) => u.replace(/\/+$/, ''))
 const seconds = (fallback: number) => z.coerce.number().positive({ error: 'must be a positive number of seconds' }).default(fallback)
+/** A size cap in MB, at most Telegram's 20 MB download limit (getFile refuses bigger files). */
+const megabytes = (fallback: number) => z.coerce.number().positive({ error: 'must be a positive number of MB' }).max(20, { error: 'must be at most 20 (Telegram lets bots download files up to 20 MB)' }).default(fallback)
 const count = (fallback: number) => z.coerce.number().int().positive({ error: 'must be a positive whole number' }).default(fallback)
 
 const schema = z
@@ -57,6 +59,13 @@ const schema = z
     EMBEDDING_MODEL: z.string().min(1).default('openai/text-embedding-3-small'),
     EMBEDDING_DIM: z.coerce.number().int().min(1).max(2000, { error: 'must be at most 2000 (the most pgvector indexes with HNSW)' }).default(1536),
     EMBEDDING_BASE_URL: url('an OpenAI-compatible endpoint with /embeddings').optional(),
+    TRANSCRIPTION_BASE_URL: url('an OpenAI-compatible endpoint with /audio/transcriptions, such as https://api.openai.com/v1').optional(),
+    TRANSCRIPTION_API_KEY: z.string().min(1).optional(),
+    TRANSCRIPTION_MODEL: z.string().min(1).default('whisper-1'),
+    VOICE_MAX_MB: megabytes(20),
+    PHOTO_MAX_MB: megabytes(10),
+    DOCUMENT_MAX_MB: megabytes(10),
+    DOCUMENT_MAX_CHARS: count(40_000),
     MEMORY_RECALL_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
     MEMORY_MIN_SIMILARITY: z.coerce.number().min(-1).max(1).default(0.3),
     MEMORY_DEDUPE_SIMILARITY: z.coerce.number().min(0).max(1).default(0.92),
@@ -124,6 +133,10 @@ export interface Config {
   llm: { apiKey: string; baseUrl: string; model: string; timeoutMs: number; maxRetries: number; historyMaxMessages: number }
   embeddings: { apiKey: string; baseUrl: string; model: string; dim: number; timeoutMs: number; maxRetries: number }
   memory: { recallLimit: number; minSimilarity: number; dedupeSimilarity: number }
+  /** Speech to text for voice notes, audio and video notes. */
+  transcription: { apiKey: string; baseUrl: string; model: string; timeoutMs: number; maxRetries: number }
+  /** What people may send besides text: caps checked before a download, and how much of a document is read. */
+  media: { voiceMaxBytes: number; photoMaxBytes: number; documentMaxBytes: number; documentMaxChars: number }
   http: { host: string; port: number }
   logLevel: Env['LOG_LEVEL']
   inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number }
@@ -156,7 +169,8 @@ export interface Config {
 }
 
 function toConfig(env: Env): Config {
-  const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL, env.GIT_ACCESS_TOKEN]
+  const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL, env.GIT_ACCESS_TOKEN, env.TRANSCRIPTION_API_KEY]
+  const mb = (n: number) => Math.round(n * 1024 * 1024)
   return {
     telegram: {
       token: env.TELEGRAM_BOT_TOKEN,
@@ -183,6 +197,14 @@ function toConfig(env: Env): Config {
       timeoutMs: env.LLM_TIMEOUT_SECONDS * 1000,
       maxRetries: env.LLM_MAX_RETRIES,
     },
+    transcription: {
+      apiKey: env.TRANSCRIPTION_API_KEY ?? env.OPENROUTER_API_KEY,
+      baseUrl: env.TRANSCRIPTION_BASE_URL ?? env.LLM_BASE_URL,
+      model: env.TRANSCRIPTION_MODEL,
+      timeoutMs: env.LLM_TIMEOUT_SECONDS * 1000,
+      maxRetries: env.LLM_MAX_RETRIES,
+    },
+    media: { voiceMaxBytes: mb(env.VOICE_MAX_MB), photoMaxBytes: mb(env.PHOTO_MAX_MB), documentMaxBytes: mb(env.DOCUMENT_MAX_MB), documentMaxChars: env.DOCUMENT_MAX_CHARS },
     memory: { recallLimit: env.MEMORY_RECALL_LIMIT, minSimilarity: env.MEMORY_MIN_SIMILARITY, dedupeSimilarity: env.MEMORY_DEDUPE_SIMILARITY },
     http: { host: env.HOST, port: env.PORT },
     logLevel: env.LOG_LEVEL,

@@ -26,6 +26,9 @@ export class Metrics {
   readonly modelErrors = new Counter({ name: 'mechanic_model_errors_total', help: 'Failed model calls, by kind', labelNames: ['agent', 'model', 'kind'], registers: [this.registry] })
   readonly tokens = new Counter({ name: 'mechanic_model_tokens_total', help: 'Tokens the model endpoint reported', labelNames: ['agent', 'model', 'direction'], registers: [this.registry] })
   readonly taskStepSeconds = new Histogram({ name: 'mechanic_task_step_seconds', help: 'Task step duration, by step and how it ended', labelNames: ['step', 'status'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
+  readonly mediaReceived = new Counter({ name: 'mechanic_media_received_total', help: 'Input beyond text, by kind (voice, audio, video_note, photo, document, other)', labelNames: ['kind'], registers: [this.registry] })
+  readonly transcriptionSeconds = new Histogram({ name: 'mechanic_transcription_seconds', help: 'Transcription latency, by outcome', labelNames: ['outcome'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60], registers: [this.registry] })
+  readonly transcriptionFailures = new Counter({ name: 'mechanic_transcription_failures_total', help: 'Failed transcriptions, by kind (not_set_up, unreadable, unavailable)', labelNames: ['kind'], registers: [this.registry] })
   readonly aiderSeconds = new Histogram({ name: 'mechanic_aider_seconds', help: 'aider run duration, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
 
   constructor(pool: Pool) {
@@ -81,6 +84,15 @@ export class Metrics {
     this.updatesHandled.inc({ outcome })
     this.turnSeconds.observe({ kind: row.kind }, seconds(ms))
     if (row.attempts === 1) this.inboxLagSeconds.observe(seconds(row.waitedMs))
+  }
+
+  /** Media received, and transcriptions: how long each took and how it ended. */
+  readonly mediaObserver = {
+    received: (kind: string) => this.mediaReceived.inc({ kind }),
+    transcription: (outcome: string, ms: number) => {
+      this.transcriptionSeconds.observe({ outcome }, seconds(ms))
+      if (outcome !== 'ok') this.transcriptionFailures.inc({ kind: outcome })
+    },
   }
 
   /** A task step's and an aider run's length, by how they ended. */

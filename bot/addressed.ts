@@ -6,18 +6,18 @@ interface Me {
   username: string
 }
 
-type Addressable = Pick<Message, 'text' | 'caption' | 'entities' | 'reply_to_message' | 'chat'>
+type Addressable = Pick<Message, 'text' | 'caption' | 'entities' | 'caption_entities' | 'reply_to_message' | 'chat'>
 
 /**
- * In a group the bot speaks only when spoken to: a message that mentions it, or replies to one of
- * its messages. Returns the text without the mention, or undefined when the message is not for the
- * bot. In a private chat every message is.
+ * In a group the bot speaks only when spoken to: a message (or a photo's, voice note's or file's
+ * caption) that mentions it, or a reply to one of its messages. Returns the text (or caption) without
+ * the mention, or undefined when the message is not for the bot. In a private chat every message is.
  */
 export function textForBot(message: Addressable, me: Me): string | undefined {
-  const text = message.text ?? ''
+  const text = message.text ?? message.caption ?? ''
   if (message.chat.type === 'private') return text
   const handle = `@${me.username}`.toLowerCase()
-  const mention = (message.entities ?? []).find(
+  const mention = (message.entities ?? message.caption_entities ?? []).find(
     (e) => (e.type === 'mention' && text.slice(e.offset, e.offset + e.length).toLowerCase() === handle) || (e.type === 'text_mention' && e.user.id === me.id),
   )
   if (mention) return `${text.slice(0, mention.offset)}${text.slice(mention.offset + mention.length)}`.replace(/\s+/g, ' ').trim()

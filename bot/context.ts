@@ -6,6 +6,7 @@ import type { Access } from '../services/access.ts'
 import type { Agents } from '../services/agents.ts'
 import type { Approvals } from '../services/approvals.ts'
 import type { Chats } from '../services/chats.ts'
+import type { Media } from '../services/media.ts'
 import type { ServiceStatus } from '../services/status.ts'
 import type { Tasks } from '../services/tasks.ts'
 import type { Usage } from '../services/usage.ts'
@@ -16,6 +17,8 @@ export interface Services {
   agents: Agents
   approvals: Approvals
   chats: Chats
+  /** Voice to text, files read, albums gathered. */
+  media: Media
   memory: Memory
   status: ServiceStatus
   tasks: Tasks

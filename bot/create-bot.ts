@@ -7,6 +7,8 @@ import type { Context, Services } from './context.ts'
 import { agentsFeature } from './features/agents.ts'
 import { approvalsFeature } from './features/approvals.ts'
 import { chatFeature } from './features/chat.ts'
+import { mediaFeature } from './features/media.ts'
+import type { MediaLimits } from './features/media.ts'
 import { memoryFeature } from './features/memory.ts'
 import { unhandledFeature } from './features/unhandled.ts'
 import { wizardsFeature } from './features/wizards.ts'
@@ -21,6 +23,7 @@ export interface BotOptions {
   token: string
   apiRoot: string
   rateLimit: RateLimitSettings
+  media: MediaLimits
 }
 
 /** Where the bot keeps what must outlive a process: wizards in progress and rate-limit counters. */
@@ -39,10 +42,10 @@ export function createBot({ token, apiRoot }: Pick<BotOptions, 'token' | 'apiRoo
 
 /**
  * The bot's middleware: logging → every button answered → auth → rate limit → wizards → the command
- * table → each feature's buttons and replies → chat → unhandled. No error boundary of its own: a
+ * table → each feature's buttons and replies → voice, photos and files → chat → unhandled. No error boundary of its own: a
  * failing update throws out of handleUpdate so the dispatcher can retry it.
  */
-export function installFeatures(bot: Bot<Context>, { rateLimit: limits }: Pick<BotOptions, 'rateLimit'>, log: Logger, services: Services, stores: BotStores): void {
+export function installFeatures(bot: Bot<Context>, { rateLimit: limits, media }: Pick<BotOptions, 'rateLimit' | 'media'>, log: Logger, services: Services, stores: BotStores): void {
   bot.use(attach(log, services))
   bot.use(answerEveryButton)
   bot.use(auth)
@@ -51,7 +54,7 @@ export function installFeatures(bot: Bot<Context>, { rateLimit: limits }: Pick<B
   bot.use(wizardsFeature(stores.wizards))
   bot.use(commandsComposer(COMMANDS))
   // Approvals before chat: a reply to an Edit prompt is a decision, not a chat message.
-  bot.use(agentsFeature, memoryFeature, approvalsFeature, chatFeature, unhandledFeature)
+  bot.use(agentsFeature, memoryFeature, approvalsFeature, mediaFeature(media), chatFeature, unhandledFeature)
 }
 
 /** The command menus, from the command table: everyone's, and the admins' in each admin's private chat. */

@@ -187,3 +187,32 @@ export async function prune(pool: Pool, days: number): Promise<number> {
   )
   return rowCount ?? 0
 }
+
+/** One message of an album (a media group) as stored in the inbox. */
+export interface AlbumMember {
+  updateId: number
+  status: InboxStatus
+  payload: unknown
+  /** Since the update was stored. */
+  ageMs: number
+}
+
+/**
+ * The messages of album `groupId` in a lane from update `fromUpdateId` on, oldest first. Telegram
+ * sends an album as one update per item, close together; they share `media_group_id`.
+ */
+export async function albumMembers(pool: Pool, lane: number, groupId: string, fromUpdateId: number): Promise<AlbumMember[]> {
+  const { rows } = await pool.query<{ updateId: string; status: InboxStatus; payload: unknown; ageMs: string }>(
+    `select update_id as "updateId", status, payload, extract(epoch from (now() - received_at)) * 1000 as "ageMs"
+     from inbox where update_id >= $3 and lane = $1 and payload -> 'message' ->> 'media_group_id' = $2
+     order by update_id limit 20`,
+    [lane, groupId, fromUpdateId],
+  )
+  return rows.map((r) => ({ updateId: Number(r.updateId), status: r.status, payload: r.payload, ageMs: Number(r.ageMs) }))
+}
+
+/** Marks queued updates done without running them: the album's first update answered them with it. */
+export async function absorb(pool: Pool, updateIds: readonly number[]): Promise<void> {
+  if (updateIds.length === 0) return
+  await pool.query(`update inbox set status = 'done', finished_at = now() where update_id = any($1) and status = 'queued'`, [updateIds])
+}

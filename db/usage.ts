@@ -3,8 +3,8 @@ import type { Pool } from './database.ts'
 
 export async function recordModelCall(pool: Pool, c: ModelCallReport): Promise<void> {
   await pool.query(
-    `insert into model_usage (user_id, chat_id, agent, model, input_tokens, output_tokens, ms, error) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [c.userId, c.chatId, c.agent, c.model, c.inputTokens, c.outputTokens, Math.round(c.ms), c.error ?? null],
+    `insert into model_usage (user_id, chat_id, agent, model, input_tokens, output_tokens, ms, error, audio_seconds) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [c.userId, c.chatId, c.agent, c.model, c.inputTokens, c.outputTokens, Math.round(c.ms), c.error ?? null, c.audioSeconds ?? null],
   )
 }
 

@@ -7,6 +7,8 @@ export interface ModelCallReport {
   inputTokens: number
   outputTokens: number
   ms: number
+  /** Speech transcribed, where the endpoint reports its length. */
+  audioSeconds?: number | undefined
   /** The kind of failure (a ModelFailure); undefined when the call succeeded. */
   error?: string | undefined
 }

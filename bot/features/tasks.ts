@@ -33,7 +33,7 @@ export function taskLine(task: Pick<TaskRow, 'id' | 'status' | 'step' | 'activit
 export async function code(ctx: Ctx): Promise<void> {
   const request = ctx.match.trim()
   if (!request) return void (await ctx.reply('Tell me what to change, for example: /code add a NOTES.md saying hello'))
-  await converse(ctx, request, coder.name)
+  await converse(ctx, { text: request }, coder.name)
 }
 
 export async function tasks(ctx: Ctx): Promise<void> {

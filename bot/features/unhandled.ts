@@ -4,10 +4,11 @@ import type { Context } from '../context.ts'
 
 const composer = new Composer<Context>()
 
-// Photos, voice, stickers...: say what we can do rather than stay silent.
+// Stickers, locations, polls...: say what we can do rather than stay silent.
 composer.on('message', async (ctx, next) => {
   if (!addressesBot(ctx)) return next() // a group's conversation among people
-  await ctx.reply('I read text for now. Please send your request as a text message.')
+  ctx.services.media.received('other')
+  await ctx.reply('I read text, voice messages, photos and files (text, code, PDF). Please send your request as one of those.')
 })
 
 // A button nobody owns (an old message's, or forged data): answered, so it does not spin.

@@ -126,12 +126,12 @@ describe('webhook mode, end to end through the real service process', () => {
     expect(names(calls[1]!)).toContain('status')
   })
 
-  test('a photo gets "I read text for now"; an edited message is ignored without error', async () => {
-    const photo = { update_id: h.nextUpdateId(), message: { message_id: 9, date: 1, chat: { id: USER_ID, type: 'private' }, from: { id: USER_ID, is_bot: false, first_name: 'T' }, photo: [{ file_id: 'x', file_unique_id: 'y', width: 1, height: 1 }] } }
+  test('a sticker gets a sentence saying what Mechanic reads; an edited message is ignored without error', async () => {
+    const sticker = { update_id: h.nextUpdateId(), message: { message_id: 9, date: 1, chat: { id: USER_ID, type: 'private' }, from: { id: USER_ID, is_bot: false, first_name: 'T' }, sticker: { file_id: 'x', file_unique_id: 'y', type: 'regular', width: 512, height: 512, is_animated: false, is_video: false } } }
     const edited = { update_id: h.nextUpdateId(), edited_message: { message_id: 8, date: 1, edit_date: 2, chat: { id: USER_ID, type: 'private' }, from: { id: USER_ID, is_bot: false, first_name: 'T' }, text: 'changed' } }
-    await service.deliver(photo, WEBHOOK_SECRET)
+    await service.deliver(sticker, WEBHOOK_SECRET)
     await service.deliver(edited, WEBHOOK_SECRET)
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['I read text for now. Please send your request as a text message.'])
+    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['I read text, voice messages, photos and files (text, code, PDF). Please send your request as one of those.'])
     await service.waitForLog((l) => l.msg === 'update ignored' && l.updateId === edited.update_id)
     const health = await service.health()
     expect((health.body.components as { inbox: { failedLastDay: number } }).inbox.failedLastDay).toBe(0)

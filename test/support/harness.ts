@@ -11,6 +11,24 @@ export const LLM_KEY = 'sk-test-openrouter-key-for-emulators'
 export const ADMIN_ID = 1000
 export const USER_ID = 2000
 
+export interface MessageOptions {
+  chatId?: number
+  userId?: number
+  updateId?: number
+  topicId?: number
+  replyTo?: number
+}
+
+/** The entities Telegram gives a text: a leading command (in texts), and a mention of the bot. */
+function entitiesOf(text: string, username: string, commands: boolean): Array<{ type: string; offset: number; length: number }> | undefined {
+  const mention = `@${username}`
+  const entities = [
+    ...(commands && text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }] : []),
+    ...(text.includes(mention) ? [{ type: 'mention', offset: text.indexOf(mention), length: mention.length }] : []),
+  ]
+  return entities.length ? entities : undefined
+}
+
 /** Everything an end-to-end test talks to: both emulators, a fresh database, and service processes. */
 export class Harness {
   readonly telegram = new TelegramEmulator({ token: BOT_TOKEN })
@@ -66,14 +84,24 @@ export class Harness {
    * negative id is a group). A mention of the bot gets its entity; `topicId` puts it in a forum
    * topic; `replyTo` makes it a reply to that message of the bot.
    */
-  text(text: string, opts: { chatId?: number; userId?: number; updateId?: number; topicId?: number; replyTo?: number } = {}) {
+  text(text: string, opts: MessageOptions = {}) {
+    const entities = entitiesOf(text, this.telegram.username, true)
+    return this.message({ text, ...(entities && { entities }) }, opts)
+  }
+
+  /**
+   * A message with media (`fields` such as `voice`, `photo`, `document`, `media_group_id`), with an
+   * optional caption whose mention of the bot gets its entity, as Telegram sends it.
+   */
+  media(fields: Record<string, unknown>, opts: MessageOptions & { caption?: string } = {}) {
+    const caption = opts.caption
+    const entities = caption === undefined ? undefined : entitiesOf(caption, this.telegram.username, false)
+    return this.message({ ...fields, ...(caption !== undefined && { caption }), ...(entities && { caption_entities: entities }) }, opts)
+  }
+
+  message(fields: Record<string, unknown>, opts: MessageOptions = {}) {
     const userId = opts.userId ?? USER_ID
     const chatId = opts.chatId ?? userId
-    const mention = `@${this.telegram.username}`
-    const entities = [
-      ...(text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }] : []),
-      ...(text.includes(mention) ? [{ type: 'mention', offset: text.indexOf(mention), length: mention.length }] : []),
-    ]
     const chat = chatId > 0 ? { id: chatId, type: 'private', first_name: 'Tester' } : { id: chatId, type: opts.topicId ? 'supergroup' : 'group', title: 'Group', ...(opts.topicId && { is_forum: true }) }
     return {
       update_id: opts.updateId ?? this.#nextUpdateId++,
@@ -82,8 +110,7 @@ export class Harness {
         date: Math.floor(Date.now() / 1000),
         chat,
         from: { id: userId, is_bot: false, first_name: 'Tester', username: `user${userId}` },
-        text,
-        ...(entities.length && { entities }),
+        ...fields,
         ...(opts.topicId && { message_thread_id: opts.topicId, is_topic_message: true }),
         ...(opts.replyTo && { reply_to_message: { message_id: opts.replyTo, date: 0, chat, from: { id: this.telegram.botId, is_bot: true, first_name: 'Mechanic' }, text: 'earlier' } }),
       },

@@ -2,11 +2,48 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-/** Reads a request body as text. */
-export async function readBody(req: IncomingMessage): Promise<string> {
+/** Reads a request body as bytes. */
+export async function readBytes(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
+}
+
+/** Reads a request body as text. */
+export async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBytes(req)).toString('utf8')
+}
+
+/** One field of a multipart/form-data body: a file's bytes and name, or a text value (as bytes). */
+export interface FormField {
+  data: Buffer
+  filename?: string | undefined
+  contentType?: string | undefined
+}
+
+/** Parses a multipart/form-data body, binary-safe (files are bytes, not text). */
+export function parseMultipart(body: Buffer, contentType: string): Map<string, FormField> {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType)
+  const fields = new Map<string, FormField>()
+  if (!boundary) return fields
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`)
+  let at = body.indexOf(delimiter)
+  while (at >= 0) {
+    const start = at + delimiter.length
+    const next = body.indexOf(delimiter, start)
+    if (next < 0) break
+    const part = body.subarray(start, next)
+    const headerEnd = part.indexOf('\r\n\r\n')
+    if (headerEnd >= 0) {
+      const headers = part.subarray(0, headerEnd).toString('utf8')
+      const name = /name="([^"]*)"/.exec(headers)?.[1]
+      // The part's data ends before the CRLF that precedes the next delimiter.
+      const data = part.subarray(headerEnd + 4, part.length - 2)
+      if (name !== undefined) fields.set(name, { data, filename: /filename="([^"]*)"/.exec(headers)?.[1], contentType: /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1] })
+    }
+    at = next
+  }
+  return fields
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { LoopbackServer, readBody, sendJson, sleep, waitUntil } from './http.ts'
+import { LoopbackServer, parseMultipart, readBytes, sendJson, sleep, waitUntil } from './http.ts'
 
 export interface ChatMessage {
   role: string
@@ -31,6 +31,30 @@ export interface ModelTurn {
 
 export type Responder = (req: ChatRequest) => ModelTurn | Promise<ModelTurn>
 
+/** One POST /v1/audio/transcriptions the emulator received. */
+export interface TranscriptionRequest {
+  model: string
+  fileName: string | undefined
+  bytes: number
+  authorization: string | undefined
+}
+
+const AUDIO_HEADER = 'OggS-emulated\n'
+
+/**
+ * Audio the emulator "hears" as `words`: a header, then the words. Real speech recognition is not the
+ * point of the tests; the bytes travel through getFile, the download and the multipart upload as any
+ * voice note's would.
+ */
+export const spokenAudio = (words: string): Buffer => Buffer.from(AUDIO_HEADER + words, 'utf8')
+
+/** The image parts (data URLs) of a chat request's messages. */
+export function imagesIn(req: Pick<ChatRequest, 'messages'>): string[] {
+  return req.messages.flatMap((m) => (Array.isArray(m.content) ? (m.content as Array<{ type?: string; image_url?: { url?: string } }>) : []))
+    .filter((p) => p.type === 'image_url')
+    .map((p) => String(p.image_url?.url))
+}
+
 /** The default model: repeats the last thing the person said, so tests can see what reached it. */
 export const echoResponder: Responder = (req) => ({ content: `echo: ${lastUserText(req)}` })
 
@@ -50,6 +74,11 @@ export function lastUserText(req: ChatRequest): string {
 export class OpenAIEmulator extends LoopbackServer {
   readonly requests: ChatRequest[] = []
   readonly embeddingRequests: Array<{ input: string[]; model: string }> = []
+  readonly transcriptions: TranscriptionRequest[] = []
+  /** Models that cannot read images: a request with an image part gets OpenRouter's 404 for them. */
+  readonly textOnlyModels = new Set<string>()
+  /** How the transcription endpoint answers: normally, with an HTTP error, or not at all (404: not offered). */
+  transcription: { status?: number; delayMs?: number } = {}
   /** Added to every chat completion. */
   latencyMs = 0
   embeddingDim = 256
@@ -82,9 +111,11 @@ export class OpenAIEmulator extends LoopbackServer {
     if (!authorization?.startsWith('Bearer ') || authorization.length <= 'Bearer '.length) {
       return sendJson(res, 401, { error: { message: 'missing API key', type: 'invalid_request_error' } })
     }
+    const bytes = await readBytes(req)
+    if (req.method === 'POST' && path === '/v1/audio/transcriptions') return this.#transcribe(bytes, String(req.headers['content-type']), authorization, res)
     let body: Record<string, unknown>
     try {
-      body = JSON.parse(await readBody(req)) as Record<string, unknown>
+      body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
     } catch {
       return sendJson(res, 400, { error: { message: 'invalid JSON body', type: 'invalid_request_error' } })
     }
@@ -104,6 +135,9 @@ export class OpenAIEmulator extends LoopbackServer {
       authorization,
     }
     this.requests.push(request)
+    if (this.textOnlyModels.has(request.model) && imagesIn(request).length) {
+      return sendJson(res, 404, { error: { message: 'No endpoints found that support image input', code: 404 } })
+    }
     const turn = this.#script.shift() ?? (await this.#responder(request))
     const delay = this.latencyMs + (turn.delayMs ?? 0)
     if (delay) await sleep(delay)
@@ -143,6 +177,21 @@ export class OpenAIEmulator extends LoopbackServer {
     chunk({}, finish)
     res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', choices: [], usage })}\n\n`)
     res.end('data: [DONE]\n\n')
+  }
+
+  /** Whisper's API: multipart `file` + `model`, answering `{ text }` with the duration it heard. */
+  async #transcribe(body: Buffer, contentType: string, authorization: string, res: ServerResponse): Promise<void> {
+    const form = parseMultipart(body, contentType)
+    const file = form.get('file')
+    const model = form.get('model')?.data.toString('utf8')
+    this.transcriptions.push({ model: String(model), fileName: file?.filename, bytes: file?.data.length ?? 0, authorization })
+    if (this.transcription.delayMs) await sleep(this.transcription.delayMs)
+    if (this.transcription.status) return sendJson(res, this.transcription.status, { error: { message: `emulated ${this.transcription.status}`, type: 'server_error' } })
+    if (!file || !model) return sendJson(res, 400, { error: { message: "you must provide a 'file' and a 'model'", type: 'invalid_request_error' } })
+    const audio = file.data.toString('utf8')
+    if (!audio.startsWith(AUDIO_HEADER)) return sendJson(res, 400, { error: { message: 'Audio file might be corrupted or unsupported', type: 'invalid_request_error' } })
+    const text = audio.slice(AUDIO_HEADER.length)
+    sendJson(res, 200, { text, usage: { type: 'duration', seconds: Math.max(1, Math.ceil(text.length / 15)) } })
   }
 
   #embeddings(body: Record<string, unknown>, res: ServerResponse): void {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { LoopbackServer, readBody, sendJson, sleep, waitUntil } from './http.ts'
+import { createHash } from 'node:crypto'
+import { LoopbackServer, parseMultipart, readBytes, sendJson, sleep, waitUntil } from './http.ts'
 
 /** One Bot API call the emulator received. */
 export interface TelegramCall {
@@ -35,6 +36,15 @@ export interface TelegramEmulatorOptions {
 
 const TEXT_LIMIT = 4096
 const CALLBACK_DATA_LIMIT = 64
+/** Bots may download files up to 20 MB with getFile. */
+export const GET_FILE_LIMIT = 20 * 1024 * 1024
+
+/** A file the emulator holds, as a message would refer to it. */
+export interface EmulatedFile {
+  file_id: string
+  file_unique_id: string
+  file_size: number
+}
 
 /** Why Telegram would refuse this reply_markup (a button's callback_data must be 1–64 bytes), if it would. */
 function badKeyboard(markup: unknown): string | undefined {
@@ -63,6 +73,9 @@ export class TelegramEmulator extends LoopbackServer {
   #pending: Array<Record<string, unknown> & { update_id: number }> = []
   #nextMessageId = 1
   readonly #answered = new Set<string>()
+  readonly #files = new Map<string, { bytes: Buffer; size: number; path: string }>()
+  /** File downloads (GET /file/bot<token>/<path>), by path. */
+  readonly downloads: string[] = []
 
   constructor({ token, botId = Number(token.split(':')[0]), username = 'mechanic_test_bot' }: TelegramEmulatorOptions) {
     super()
@@ -85,6 +98,18 @@ export class TelegramEmulator extends LoopbackServer {
   /** Delays every answer to `method` by `ms`. */
   delay(method: string, ms: number): void {
     this.#delays.set(method, ms)
+  }
+
+  /**
+   * Holds a file for getFile and download, as if a person had sent it; `size` claims another size
+   * (a file too big to download needs no bytes).
+   */
+  addFile(bytes: Buffer, opts: { ext?: string; size?: number } = {}): EmulatedFile {
+    const unique = createHash('sha256').update(bytes).digest('hex').slice(0, 16)
+    const id = `file-${this.#files.size + 1}-${unique}`
+    const size = opts.size ?? bytes.length
+    this.#files.set(id, { bytes, size, path: `documents/${id}.${opts.ext ?? 'bin'}` })
+    return { file_id: id, file_unique_id: unique, file_size: size }
   }
 
   /** Queues an update for getUpdates (long polling). */
@@ -131,7 +156,10 @@ export class TelegramEmulator extends LoopbackServer {
   }
 
   protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname)
+    const path = new URL(req.url ?? '/', 'http://x').pathname
+    const download = /^\/file\/bot([^/]+)\/(.+)$/.exec(path)
+    if (download) return this.#download(download[1]!, decodeURIComponent(download[2]!), res)
+    const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(path)
     if (!match) return sendJson(res, 404, { ok: false, error_code: 404, description: 'Not Found' })
     const [, token, method = ''] = match
     if (token !== this.token) return sendJson(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' })
@@ -206,6 +234,12 @@ export class TelegramEmulator extends LoopbackServer {
         this.#answered.add(id)
         return { result: true }
       }
+      case 'getFile': {
+        const file = typeof p.file_id === 'string' ? this.#files.get(p.file_id) : undefined
+        if (!file) return bad('invalid file_id')
+        if (file.size > GET_FILE_LIMIT) return bad('file is too big')
+        return { result: { file_id: p.file_id, file_unique_id: 'u', file_size: file.size, file_path: file.path } }
+      }
       case 'deleteMessage':
       case 'sendChatAction':
       case 'setMyCommands':
@@ -214,6 +248,15 @@ export class TelegramEmulator extends LoopbackServer {
       default:
         return { status: 404, error: 'Not Found: method not found' }
     }
+  }
+
+  /** A file download as Telegram serves it: the bytes, or 404 for a wrong token or path. */
+  #download(token: string, path: string, res: ServerResponse): void {
+    const file = [...this.#files.values()].find((f) => f.path === path)
+    if (token !== this.token || !file) return sendJson(res, 404, { ok: false, error_code: 404, description: 'Not Found' })
+    this.downloads.push(path)
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.bytes.length })
+    res.end(file.bytes)
   }
 
   #message(p: Record<string, unknown>, text: string) {
@@ -244,26 +287,17 @@ const now = () => Math.floor(Date.now() / 1000)
 
 async function parseParams(req: IncomingMessage): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? ''
-  const body = await readBody(req)
-  if (!body) return {}
-  if (type.includes('application/json')) return JSON.parse(body) as Record<string, unknown>
-  if (type.includes('multipart/form-data')) return parseMultipart(body, type)
-  return Object.fromEntries(new URLSearchParams(body))
-}
-
-/** Enough multipart parsing for grammY's file uploads: text fields parsed as JSON where they are JSON. */
-function parseMultipart(body: string, type: string): Record<string, unknown> {
-  const boundary = /boundary=(.+)$/.exec(type)?.[1]
-  if (!boundary) return {}
-  const out: Record<string, unknown> = {}
-  for (const part of body.split(`--${boundary}`)) {
-    const name = /name="([^"]+)"/.exec(part)?.[1]
-    if (!name) continue
-    const value = part.split('\r\n\r\n').slice(1).join('\r\n\r\n').replace(/\r\n$/, '')
-    const filename = /filename="?([^";\r\n]*)"?/.exec(part)?.[1]
-    out[name] = filename !== undefined ? { filename, content: value } : tryJson(value)
+  const bytes = await readBytes(req)
+  if (bytes.length === 0) return {}
+  if (type.includes('multipart/form-data')) {
+    // grammY's uploads: files as { filename, content }, text fields parsed as JSON where they are JSON.
+    return Object.fromEntries(
+      [...parseMultipart(bytes, type)].map(([name, f]) => [name, f.filename !== undefined ? { filename: f.filename, content: f.data.toString('utf8') } : tryJson(f.data.toString('utf8'))]),
+    )
   }
-  return out
+  const body = bytes.toString('utf8')
+  if (type.includes('application/json')) return JSON.parse(body) as Record<string, unknown>
+  return Object.fromEntries(new URLSearchParams(body))
 }
 
 function tryJson(value: string): unknown {

@@ -213,7 +213,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     throw err
   }
   const wake: Wakeups = { inbox: new Wakeup(), tasks: new Wakeup() }
-  const bot = createBot(config.telegram)
+  const bot = createBot(config.telegram, log)
   const core = createCore(config, log, db, bot, wake)
   await core.services.access.seed()
   // This process's claims count as held only while it lives: after a crash they are taken over at once.

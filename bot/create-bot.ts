@@ -14,6 +14,7 @@ import { unhandledFeature } from './features/unhandled.ts'
 import { wizardsFeature } from './features/wizards.ts'
 import type { WizardStorage } from './features/wizards.ts'
 import { answerEveryButton } from './middlewares/answer-buttons.ts'
+import { plainTextFallback } from './middlewares/plain-fallback.ts'
 import { attach } from './middlewares/attach.ts'
 import { auth } from './middlewares/auth.ts'
 import { rateLimit } from './middlewares/rate-limit.ts'
@@ -32,11 +33,15 @@ export interface BotStores {
   rateLimits: RateLimitStore
 }
 
-/** The grammY bot with its API client, before any middleware: the services' output needs the API first. */
-export function createBot({ token, apiRoot }: Pick<BotOptions, 'token' | 'apiRoot'>): Bot<Context> {
+/**
+ * The grammY bot with its API client, before any middleware: the services' output needs the API first.
+ * Every call is retried on 429 and 5xx (bounded), and a text whose formatting Telegram refuses is
+ * sent again as plain text.
+ */
+export function createBot({ token, apiRoot }: Pick<BotOptions, 'token' | 'apiRoot'>, log: Logger): Bot<Context> {
   const bot = new Bot<Context>(token, { client: { apiRoot } })
   // Bounded: auto-retry's defaults wait forever on repeated 429s.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }))
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }), plainTextFallback(log.child({ component: 'telegram' })))
   return bot
 }
 

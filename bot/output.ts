@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts'
 import type { ChatOutput, ChatTarget, Person } from '../services/output.ts'
 import { approvalKeyboard, approvalText, outcomeLine } from './approvals/message.ts'
 import { describeModelError } from './model-errors.ts'
-import { signed } from './people.ts'
+import { answerParts } from './format/reply.ts'
 import { splitMessage } from './split-message.ts'
 import { INLINE_DIFF_CHARS, diffOf, endText, summaryText } from './tasks/report.ts'
 
@@ -39,7 +39,7 @@ export class TelegramOutput implements ChatOutput {
   }
 
   async answer(target: ChatTarget, answer: { text: string; agent?: string | undefined }): Promise<void> {
-    for (const part of splitMessage(signed(answer.agent, answer.text))) await this.#api.sendMessage(target.chatId, part, inTopic(target))
+    for (const part of answerParts(answer.agent, answer.text)) await this.#api.sendMessage(target.chatId, part, { parse_mode: 'HTML', ...inTopic(target) })
   }
 
   async modelFailed(target: ChatTarget, err: ModelError): Promise<void> {

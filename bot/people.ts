@@ -11,5 +11,3 @@ export const placeOf = (ctx: Context): ChatPlace => {
   return { chatId: ctx.chat?.id ?? 0, topicId: msg?.is_topic_message ? msg.message_thread_id : undefined }
 }
 
-/** An answer as the chat sees it: which agent wrote it, then the text. */
-export const signed = (agent: string | undefined, text: string) => (agent ? `[${agent}] ${text}` : text)

@@ -42,11 +42,18 @@ export class ThrottledMessage {
   #lastCallAt = -Infinity
   #closed = false
 
-  constructor(deps: { api: MessageApi; target: MessageTarget; everyMs: number; log: Logger }) {
+  readonly #format: ((text: string) => string) | undefined
+
+  /**
+   * `format`, when given, turns the text into Telegram HTML (at most one message's worth) when it is
+   * sent, so a fast-changing text is formatted once per call, not once per change.
+   */
+  constructor(deps: { api: MessageApi; target: MessageTarget; everyMs: number; log: Logger; format?: ((text: string) => string) | undefined }) {
     this.#api = deps.api
     this.#target = deps.target
     this.#everyMs = deps.everyMs
     this.#log = deps.log
+    this.#format = deps.format
     this.#messageId = deps.target.kind === 'message' ? deps.target.messageId : undefined
   }
 
@@ -58,7 +65,7 @@ export class ThrottledMessage {
   /** Shows `text` (the whole of it) as soon as the throttle allows; ignored once closed. */
   show(text: string): void {
     if (this.#closed) return
-    this.#latest = clip(text)
+    this.#latest = this.#format ? text : clip(text)
     this.#schedule()
   }
 
@@ -92,16 +99,19 @@ export class ThrottledMessage {
 
   async #send(text: string): Promise<void> {
     const target = this.#target
-    const thread = target.topicId ? { message_thread_id: target.topicId } : {}
+    const body = this.#format ? this.#format(text) : text
+    const mode = this.#format ? { parse_mode: 'HTML' as const } : {}
+    const thread = { ...(target.topicId ? { message_thread_id: target.topicId } : {}), ...mode }
+    if (!body.trim()) return
     if (target.kind === 'draft') {
-      await this.#api.sendMessageDraft(target.chatId, target.draftId, text, thread)
+      await this.#api.sendMessageDraft(target.chatId, target.draftId, body, thread)
     } else if (this.#messageId === undefined) {
-      const messageId = (await this.#api.sendMessage(target.chatId, text, thread)).message_id
+      const messageId = (await this.#api.sendMessage(target.chatId, body, thread)).message_id
       this.#messageId = messageId
       // The text is shown even when keeping the id fails: that failure is not worth a second edit.
       await target.onMessage?.(messageId).catch((err: unknown) => this.#log.warn({ err, chatId: target.chatId, messageId }, 'could not keep the id of the message'))
     } else {
-      await this.#api.editMessageText(target.chatId, this.#messageId, text).catch((err: unknown) => {
+      await this.#api.editMessageText(target.chatId, this.#messageId, body, mode).catch((err: unknown) => {
         if (!isNotModified(err)) throw err
       })
     }

@@ -4,9 +4,9 @@ import type { Attachment } from '../../domain/attachments.ts'
 import { textForBot } from '../addressed.ts'
 import type { Context } from '../context.ts'
 import { describeModelError } from '../model-errors.ts'
-import { personOf, placeOf, signed } from '../people.ts'
+import { answerParts } from '../format/reply.ts'
+import { personOf, placeOf } from '../people.ts'
 import { ReplyStream } from '../reply-stream.ts'
-import { splitMessage } from '../split-message.ts'
 
 const composer = new Composer<Context>()
 const MODEL_CANNOT_SEE = 'This model cannot read images. Please describe it in words, or ask an admin for a model that takes images (/model).'
@@ -44,11 +44,11 @@ export async function converse(ctx: Context, { text, attachments }: SaidMessage,
   const stream = new ReplyStream(ctx.api, { ...place, private: chat.type === 'private' }, ctx.log, ctx.update.update_id % 2 ** 31)
   try {
     await whileTyping(ctx, async () => {
-      const { threadId, outcome } = await chats.converse({ place, person, updateId: ctx.update.update_id, text, attachments, agent, onText: (soFar, writer) => stream.push(signed(writer, soFar)) })
+      const { threadId, outcome } = await chats.converse({ place, person, updateId: ctx.update.update_id, text, attachments, agent, onText: (soFar, writer) => stream.push(writer, soFar) })
       ctx.log.info({ threadId, agent: outcome.kind === 'approval' ? undefined : outcome.agent, outcome: outcome.kind }, 'turn finished')
-      if (outcome.kind === 'answer') return stream.finish(signed(outcome.agent, outcome.text))
+      if (outcome.kind === 'answer') return stream.finish(outcome.agent, outcome.text)
       if (outcome.kind === 'aside') {
-        for (const part of splitMessage(signed(outcome.agent, outcome.text))) await ctx.reply(part)
+        for (const part of answerParts(outcome.agent, outcome.text)) await ctx.reply(part, { parse_mode: 'HTML' })
         return
       }
       await stream.discard()

@@ -6,6 +6,7 @@ import type { MediaKind } from '../../services/media.ts'
 import { textForBot } from '../addressed.ts'
 import type { Context } from '../context.ts'
 import { DownloadError, TELEGRAM_DOWNLOAD_LIMIT, downloadFile } from '../files.ts'
+import { html, italic } from '../format/html.ts'
 import { converse } from './chat.ts'
 
 /** Caps on what is downloaded, in bytes (checked against the update's file_size first). */
@@ -116,7 +117,7 @@ export function mediaFeature(limits: MediaLimits) {
       }
       if (!transcript) throw new Refusal('I could not hear any words in that recording.')
       const echo = transcript.length > ECHO_CHARS ? `${transcript.slice(0, ECHO_CHARS - 1)}…` : transcript
-      await ctx.reply(`🎤 “${echo}”`, { reply_parameters: { message_id: msg.message_id, allow_sending_without_reply: true } })
+      await ctx.reply(html`🎤 ${italic(`“${echo}”`)}`.html, { parse_mode: 'HTML', reply_parameters: { message_id: msg.message_id, allow_sending_without_reply: true } })
       await converse(ctx, { text: caption ? `${caption}\n\n${transcript}` : transcript })
     })
   })

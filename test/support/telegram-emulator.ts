@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createHash } from 'node:crypto'
 import { LoopbackServer, parseMultipart, readBytes, sendJson, sleep, waitUntil } from './http.ts'
+import { parseTelegramHtml } from './telegram-html.ts'
+import type { TelegramEntity } from './telegram-html.ts'
 
 /** One Bot API call the emulator received. */
 export interface TelegramCall {
@@ -9,6 +11,8 @@ export interface TelegramCall {
   at: number
   /** What the emulator answered, when it answered ok. */
   result?: unknown
+  /** For texts sent or edited: what the reader sees (formatting parsed away) and its entities. */
+  shown?: { text: string; entities: TelegramEntity[] }
 }
 
 export interface InlineButton {
@@ -121,11 +125,11 @@ export class TelegramEmulator extends LoopbackServer {
     return this.calls.filter((c) => c.method === method)
   }
 
-  /** The texts sent to a chat with sendMessage, in order. */
+  /** The texts sent to a chat with sendMessage, in order, as the reader sees them (formatting parsed away). */
   sentTexts(chatId: number): string[] {
     return this.callsOf('sendMessage')
-      .filter((c) => Number(c.params.chat_id) === chatId)
-      .map((c) => String(c.params.text))
+      .filter((c) => Number(c.params.chat_id) === chatId && c.shown)
+      .map((c) => c.shown!.text)
   }
 
   /** Waits until `count` messages were sent to the chat, and returns their texts. */
@@ -183,13 +187,13 @@ export class TelegramEmulator extends LoopbackServer {
         ...(fault.retryAfter !== undefined && { parameters: { retry_after: fault.retryAfter } }),
       })
     }
-    const outcome = await this.#answer(method, params)
+    const outcome = await this.#answer(method, params, call)
     if ('error' in outcome) return sendJson(res, outcome.status, { ok: false, error_code: outcome.status, description: outcome.error })
     call.result = outcome.result
     sendJson(res, 200, { ok: true, result: outcome.result })
   }
 
-  async #answer(method: string, p: Record<string, unknown>): Promise<{ result: unknown } | { status: number; error: string }> {
+  async #answer(method: string, p: Record<string, unknown>, call: TelegramCall): Promise<{ result: unknown } | { status: number; error: string }> {
     const bad = (error: string) => ({ status: 400, error: `Bad Request: ${error}` })
     const keyboardProblem = badKeyboard(p.reply_markup)
     if (keyboardProblem) return bad(keyboardProblem)
@@ -209,19 +213,15 @@ export class TelegramEmulator extends LoopbackServer {
       case 'getUpdates':
         return { result: await this.#getUpdates(p) }
       case 'sendMessage':
-      case 'sendMessageDraft': {
-        const text = typeof p.text === 'string' ? p.text : ''
-        if (p.chat_id === undefined) return bad('chat_id is empty')
-        if (!text.trim()) return bad('message text is empty')
-        if (text.length > TEXT_LIMIT) return bad('message is too long')
-        if (method === 'sendMessageDraft') return { result: true }
-        return { result: this.#message(p, text) }
-      }
+      case 'sendMessageDraft':
       case 'editMessageText': {
-        const text = typeof p.text === 'string' ? p.text : ''
-        if (!text.trim()) return bad('message text is empty')
-        if (text.length > TEXT_LIMIT) return bad('message is too long')
-        return { result: { ...this.#message(p, text), message_id: Number(p.message_id), edit_date: now() } }
+        if (method !== 'editMessageText' && p.chat_id === undefined) return bad('chat_id is empty')
+        const shown = showText(p)
+        if ('error' in shown) return { status: 400, error: shown.error }
+        call.shown = shown
+        if (method === 'sendMessageDraft') return { result: true }
+        const message = this.#message(p, shown.text)
+        return { result: method === 'editMessageText' ? { ...message, message_id: Number(p.message_id), edit_date: now() } : message }
       }
       case 'editMessageReplyMarkup':
         return { result: { ...this.#message(p, ''), message_id: Number(p.message_id), edit_date: now() } }
@@ -284,6 +284,23 @@ export class TelegramEmulator extends LoopbackServer {
 }
 
 const now = () => Math.floor(Date.now() / 1000)
+
+/**
+ * What a text would show, or Telegram's refusal: parse_mode HTML is parsed as Telegram parses it
+ * (strictly: markup Telegram would silently drop is refused too, so our own mistakes show), and the
+ * 4096 limit counts the text after parsing, as Telegram's does.
+ */
+function showText(p: Record<string, unknown>): { text: string; entities: TelegramEntity[] } | { error: string } {
+  const raw = typeof p.text === 'string' ? p.text : ''
+  if (raw === '') return { error: 'Bad Request: message text is empty' }
+  if (!raw.trim()) return { error: 'Bad Request: text must be non-empty' }
+  const mode = typeof p.parse_mode === 'string' ? p.parse_mode.toLowerCase() : undefined
+  if (mode !== undefined && mode !== 'html') return { error: `Bad Request: unsupported parse_mode "${String(p.parse_mode)}"` }
+  const shown = mode === 'html' ? parseTelegramHtml(raw, { strict: true }) : { text: raw.trim(), entities: [] }
+  if ('error' in shown) return shown
+  if (shown.text.length > TEXT_LIMIT) return { error: 'Bad Request: message is too long' }
+  return shown
+}
 
 async function parseParams(req: IncomingMessage): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? ''

@@ -15,18 +15,20 @@ export interface UsageLine {
   calls: number
   inputTokens: number
   outputTokens: number
+  /** Speech transcribed (transcription calls), in seconds. */
+  audioSeconds: number
 }
 
 /** Tokens by person, agent and model since `since`; one person's when `userId` is given. */
 export async function usageSince(pool: Pool, since: Date, userId?: number): Promise<UsageLine[]> {
-  const { rows } = await pool.query<{ userId: string; agent: string; model: string; calls: string; inputTokens: string; outputTokens: string }>(
+  const { rows } = await pool.query<{ userId: string; agent: string; model: string; calls: string; inputTokens: string; outputTokens: string; audioSeconds: string | null }>(
     `select user_id as "userId", agent, model, count(*) as calls,
-            sum(input_tokens) as "inputTokens", sum(output_tokens) as "outputTokens"
+            sum(input_tokens) as "inputTokens", sum(output_tokens) as "outputTokens", sum(audio_seconds) as "audioSeconds"
      from model_usage where at >= $1 and error is null and ($2::bigint is null or user_id = $2)
      group by user_id, agent, model order by sum(input_tokens + output_tokens) desc limit 50`,
     [since, userId ?? null],
   )
-  return rows.map((r) => ({ userId: Number(r.userId), agent: r.agent, model: r.model, calls: Number(r.calls), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens) }))
+  return rows.map((r) => ({ userId: Number(r.userId), agent: r.agent, model: r.model, calls: Number(r.calls), inputTokens: Number(r.inputTokens), outputTokens: Number(r.outputTokens), audioSeconds: Number(r.audioSeconds ?? 0) }))
 }
 
 /** Failed model calls since `since` (for /status). */

@@ -15,7 +15,7 @@ export function usageText(lines: readonly UsageLine[], everyone: boolean): strin
   return [
     `${everyone ? "Everyone's" : 'Your'} usage, last ${DAYS} days: ${n(input + output)} tokens (${n(input)} in, ${n(output)} out) in ${n(calls)} model call(s).`,
     '',
-    ...lines.map((l) => `${everyone ? `${l.userId} · ` : ''}${l.agent} · ${l.model}: ${n(l.inputTokens)} in, ${n(l.outputTokens)} out, ${n(l.calls)} call(s)`),
+    ...lines.map((l) => `${everyone ? `${l.userId} · ` : ''}${l.agent} · ${l.model}: ${n(l.inputTokens)} in, ${n(l.outputTokens)} out, ${n(l.calls)} call(s)${l.audioSeconds ? `, ${n(Math.round(l.audioSeconds))} s of speech` : ''}`),
   ].join('\n')
 }
 

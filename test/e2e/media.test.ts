@@ -52,6 +52,9 @@ describe('voice notes', () => {
     expect(t.bytes).toBe(spokenAudio('what time is it in Tokyo').length)
     expect(await metric('mechanic_transcription_seconds_count{outcome="ok"}')).toBe(before + 1)
     expect(await metric('mechanic_media_received_total{kind="voice"}')).toBeGreaterThanOrEqual(1)
+    // The transcription is recorded like a model call: /usage shows it, with the speech's length.
+    await service.deliver(h.text('/usage', { userId }), WEBHOOK_SECRET)
+    expect((await h.telegram.waitForTexts(userId, 3))[2]).toMatch(/transcription · whisper-test: 0 in, 0 out, 1 call\(s\), 2 s of speech/)
   })
 
   test('an endpoint without transcription gets one sentence, and no model call', async () => {

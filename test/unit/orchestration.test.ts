@@ -92,13 +92,15 @@ describe('admin and usage texts', () => {
 
   test('/usage totals its lines; everyone\'s names the person', () => {
     const lines = [
-      { userId: 5, agent: 'assistant', model: 'm1', calls: 2, inputTokens: 1000, outputTokens: 20 },
-      { userId: 6, agent: 'coder', model: 'm2', calls: 1, inputTokens: 500, outputTokens: 5 },
+      { userId: 5, agent: 'assistant', model: 'm1', calls: 2, inputTokens: 1000, outputTokens: 20, audioSeconds: 0 },
+      { userId: 6, agent: 'coder', model: 'm2', calls: 1, inputTokens: 500, outputTokens: 5, audioSeconds: 0 },
     ]
     expect(usageText(lines, true)).toBe(
       "Everyone's usage, last 30 days: 1,525 tokens (1,500 in, 25 out) in 3 model call(s).\n\n5 · assistant · m1: 1,000 in, 20 out, 2 call(s)\n6 · coder · m2: 500 in, 5 out, 1 call(s)",
     )
     expect(usageText(lines.slice(0, 1), false)).toMatch(/^Your usage[\s\S]*\nassistant · m1: 1,000 in/)
+    const voice = { userId: 5, agent: 'transcription', model: 'whisper-1', calls: 2, inputTokens: 0, outputTokens: 0, audioSeconds: 75.4 }
+    expect(usageText([voice], false)).toMatch(/\ntranscription · whisper-1: 0 in, 0 out, 2 call\(s\), 75 s of speech$/)
     expect(usageText([], false)).toBe('You have not used a model in the last 30 days.')
     expect(usageText([], true)).toBe('Nobody has used a model in the last 30 days.')
   })

@@ -1,10 +1,11 @@
 // npm run bench (formatting): the time to turn a model's Markdown reply into Telegram HTML and split
 // it into messages, for a typical 1.5 KB reply and a long 12 KB one, in microseconds per reply
-// (render, split, and both). Prints a table and writes bench/results/format-*.json.
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+// (render, split, and both), against marked's own HTML renderer on the same text in the same run.
+// Prints a table and writes bench/results/format-*.json.
+import { marked } from 'marked'
 import { renderMarkdown } from '../bot/format/markdown.ts'
 import { splitHtml } from '../bot/format/split.ts'
+import { figures as figuresOf, printTable, writeResult } from './report.ts'
 
 const WARMUP = 200
 const REPLIES = { small: 3000, large: 500 } // measured runs per size
@@ -25,19 +26,20 @@ function reply(bytes: number): string {
   return parts.join('\n\n')
 }
 
-function figures(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN
-  const round = (x: number) => Math.round(x * 10) / 10
-  return { n: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) }
-}
+const figures = (samples: number[]) => figuresOf(samples, 1)
 
 function bench(name: string, markdown: string, runs: number) {
   const render: number[] = []
   const split: number[] = []
   const both: number[] = []
+  const baseline: number[] = []
   let parts = 0
   for (let i = 0; i < WARMUP + runs; i++) {
+    // The baseline: marked's own HTML renderer on the same text (browser HTML, no splitting).
+    const b0 = performance.now()
+    marked.parse(markdown, { async: false })
+    const b1 = performance.now()
+    if (i >= WARMUP) baseline.push((b1 - b0) * 1000)
     const t0 = performance.now()
     const html = renderMarkdown(markdown)
     const t1 = performance.now()
@@ -48,21 +50,17 @@ function bench(name: string, markdown: string, runs: number) {
     split.push((t2 - t1) * 1000)
     both.push((t2 - t0) * 1000)
   }
-  return { reply: name, bytes: Buffer.byteLength(markdown), parts, renderUs: figures(render), splitUs: figures(split), totalUs: figures(both) }
+  const total = figures(both)
+  const markedHtml = figures(baseline)
+  return { reply: name, bytes: Buffer.byteLength(markdown), parts, renderUs: figures(render), splitUs: figures(split), totalUs: total, markedParseUs: markedHtml, ratioP50: Math.round((total.p50 / markedHtml.p50) * 100) / 100 }
 }
 
 const runs = [bench('1.5 KB', reply(1500), REPLIES.small), bench('12 KB', reply(12_000), REPLIES.large)]
 
 const table = [
-  ['reply', 'bytes', 'parts', 'render p50 µs', 'p99 µs', 'split p50 µs', 'p99 µs', 'total p50 µs', 'p99 µs'],
-  ...runs.map((r) => [r.reply, r.bytes, r.parts, r.renderUs.p50, r.renderUs.p99, r.splitUs.p50, r.splitUs.p99, r.totalUs.p50, r.totalUs.p99]),
+  ['reply', 'bytes', 'parts', 'render p50 µs', 'p99 µs', 'split p50 µs', 'p99 µs', 'total p50 µs', 'p99 µs', 'marked.parse p50 µs', 'ratio'],
+  ...runs.map((r) => [r.reply, r.bytes, r.parts, r.renderUs.p50, r.renderUs.p99, r.splitUs.p50, r.splitUs.p99, r.totalUs.p50, r.totalUs.p99, r.markedParseUs.p50, r.ratioP50]),
 ]
-const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)))
-for (const row of table) console.log(row.map((cell, i) => String(cell).padEnd(widths[i]!)).join('  '))
+printTable(table)
 
-const result = { at: new Date().toISOString(), node: process.version, settings: { warmup: WARMUP, replies: REPLIES }, runs }
-const dir = fileURLToPath(new URL('./results/', import.meta.url))
-mkdirSync(dir, { recursive: true })
-const file = `${dir}format-${result.at.replace(/[:.]/g, '-')}.json`
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
-console.log(`\nwrote ${file}`)
+writeResult('format', { settings: { warmup: WARMUP, replies: REPLIES }, runs })

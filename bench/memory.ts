@@ -1,12 +1,11 @@
 // npm run bench (second part): recall latency over 10k and 100k memories, HNSW against an exact scan
 // measured in the same run, and HNSW's recall@10 against the exact answer. Native Postgres
 // (TEST_DATABASE_URL) for both sizes. HNSW runs with pgvector's default ef_search (40) and with 100; the embedded database for 10k. Writes bench/results/memory-*.json.
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import pgvector from 'pgvector'
 import { ensureMemoryIndex, search } from '../db/memories.ts'
 import { TEST_DATABASE_URL, openPreparedDatabase } from '../test/support/database.ts'
 import { hashedEmbedding } from '../test/support/openai-emulator.ts'
+import { figures, writeResult } from './report.ts'
 
 const DIM = 256
 const QUERIES = 200
@@ -19,11 +18,6 @@ const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
 const vocabulary = Array.from({ length: 3000 }, (_, i) => `w${i.toString(36)}`)
 const sentence = () => Array.from({ length: 6 + Math.floor(rand() * 8) }, () => vocabulary[Math.floor(rand() ** 2 * vocabulary.length)]).join(' ')
 
-function figures(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN
-  return { n: sorted.length, p50: Math.round(at(0.5) * 100) / 100, p99: Math.round(at(0.99) * 100) / 100 }
-}
 
 async function benchSize(embedded: boolean, size: number) {
   const db = await openPreparedDatabase({ embedded })
@@ -97,8 +91,4 @@ for (const r of runs) {
       `×${out.speedupP50} at p50  recall@10 ${out.recallAt10} (by id ${out.recallAt10ById}; ef_search 100: ${out.efSearch100.recallAt10}, p50 ${out.efSearch100.ms.p50} ms)  (insert ${out.insertSeconds} s, index ${out.indexSeconds} s)`,
   )
 }
-const dir = fileURLToPath(new URL('./results/', import.meta.url))
-mkdirSync(dir, { recursive: true })
-const file = `${dir}memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
-writeFileSync(file, `${JSON.stringify({ dim: DIM, queries: QUERIES, k: K, node: process.version, results }, null, 2)}\n`)
-console.log(`wrote ${file}`)
+writeResult('memory', { dim: DIM, queries: QUERIES, k: K, results })

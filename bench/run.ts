@@ -2,12 +2,11 @@
 // scraped ten times a second), and per-turn overhead
 // (end-to-end time minus the model's latency) across 100 chats, on the embedded database and, when
 // TEST_DATABASE_URL is set, on native Postgres. Prints a table and writes bench/results/*.json.
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { TEST_DATABASE_URL } from '../test/support/database.ts'
 import { Harness, WEBHOOK_SECRET } from '../test/support/harness.ts'
 import { closeServer, listenLocal, sleep, waitUntil } from '../test/support/http.ts'
 import { lastUserText } from '../test/support/openai-emulator.ts'
+import { figures, printTable, writeResult } from './report.ts'
 
 const ACK_RATE_PER_SECOND = 50
 const ACK_SECONDS = 6
@@ -18,19 +17,7 @@ const SCRAPES_PER_SECOND = 10
 const ACK_USER = 3000
 const TURN_USER = 5000
 
-interface Figures {
-  n: number
-  p50: number
-  p99: number
-  mean: number
-}
 
-function figures(samples: number[]): Figures {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN
-  const round = (x: number) => Math.round(x * 100) / 100
-  return { n: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) }
-}
 
 /** Fires POSTs on a fixed schedule (open loop: a slow answer does not delay the next request). */
 async function ackLatencies(post: (i: number) => Promise<Response>): Promise<number[]> {
@@ -137,18 +124,10 @@ const table = [
     r.turnOverhead.p99,
   ]),
 ]
-const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)))
-for (const row of table) console.log(row.map((cell, i) => String(cell).padEnd(widths[i]!)).join('  '))
+printTable(table)
 
-const result = {
-  at: new Date().toISOString(),
-  node: process.version,
+writeResult('bench', {
   settings: { ackRatePerSecond: ACK_RATE_PER_SECOND, ackSeconds: ACK_SECONDS, scrapesPerSecond: SCRAPES_PER_SECOND, chats: CHATS, turnsPerChat: TURNS_PER_CHAT, modelLatencyMs: MODEL_LATENCY_MS },
   baselineAck: baseline,
   runs,
-}
-const dir = fileURLToPath(new URL('./results/', import.meta.url))
-mkdirSync(dir, { recursive: true })
-const file = `${dir}bench-${result.at.replace(/[:.]/g, '-')}.json`
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
-console.log(`\nwrote ${file}`)
+})

@@ -1,0 +1,34 @@
+// What every benchmark shares: percentiles of a sample, a table on the console, and a JSON file of
+// the run in bench/results/ (git-ignored).
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export interface Figures {
+  n: number
+  p50: number
+  p99: number
+  mean: number
+}
+
+/** Median, 99th percentile and mean of `samples`, rounded to `decimals`. */
+export function figures(samples: readonly number[], decimals = 2): Figures {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN
+  const round = (x: number) => Math.round(x * 10 ** decimals) / 10 ** decimals
+  return { n: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) }
+}
+
+/** Prints rows as aligned columns (the first row is the header). */
+export function printTable(rows: ReadonlyArray<ReadonlyArray<unknown>>): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)))
+  for (const row of rows) console.log(row.map((cell, i) => String(cell).padEnd(widths[i]!)).join('  '))
+}
+
+/** Writes a run's figures to bench/results/<name>-<time>.json and says where. */
+export function writeResult(name: string, result: object): void {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  const file = `${dir}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+  writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...result }, null, 2)}\n`)
+  console.log(`\nwrote ${file}`)
+}

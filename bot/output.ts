@@ -8,11 +8,14 @@ import type { Logger } from '../logger.ts'
 import type { ChatOutput, ChatTarget, Person } from '../services/output.ts'
 import { approvalKeyboard, approvalText, outcomeLine } from './approvals/message.ts'
 import { describeModelError } from './model-errors.ts'
+import { bold, code, html, htmlToPlain } from './format/html.ts'
+import type { Html } from './format/html.ts'
 import { answerParts } from './format/reply.ts'
-import { splitMessage } from './split-message.ts'
+import { splitHtml } from './format/split.ts'
 import { INLINE_DIFF_CHARS, diffOf, endText, summaryText } from './tasks/report.ts'
 
 const inTopic = (target: ChatTarget) => (target.topicId ? { message_thread_id: target.topicId } : {})
+const HTML = { parse_mode: 'HTML' } as const
 
 /** What services show in a chat, as Telegram messages: the words and buttons people see. */
 export class TelegramOutput implements ChatOutput {
@@ -25,8 +28,9 @@ export class TelegramOutput implements ChatOutput {
   }
 
   async approvalRequested(target: ChatTarget, row: ApprovalRow): Promise<number> {
-    const message = await this.#api.sendMessage(target.chatId, approvalText(row, requesterOf(row).name), {
+    const message = await this.#api.sendMessage(target.chatId, approvalText(row, requesterOf(row).name).html, {
       reply_markup: approvalKeyboard(row),
+      ...HTML,
       ...inTopic(target),
     })
     return message.message_id
@@ -34,12 +38,12 @@ export class TelegramOutput implements ChatOutput {
 
   async approvalSettled(row: ApprovalRow, decider: Person | undefined): Promise<void> {
     if (row.messageId === null) return
-    const text = `${approvalText(row, requesterOf(row).name)}\n\n${outcomeLine(row, decider?.name)}`
-    await this.#api.editMessageText(row.chatId, row.messageId, text)
+    const text = html`${approvalText(row, requesterOf(row).name)}\n\n${outcomeLine(row, decider?.name)}`
+    await this.#api.editMessageText(row.chatId, row.messageId, text.html, HTML)
   }
 
   async answer(target: ChatTarget, answer: { text: string; agent?: string | undefined }): Promise<void> {
-    for (const part of answerParts(answer.agent, answer.text)) await this.#api.sendMessage(target.chatId, part, { parse_mode: 'HTML', ...inTopic(target) })
+    for (const part of answerParts(answer.agent, answer.text)) await this.#api.sendMessage(target.chatId, part, { ...HTML, ...inTopic(target) })
   }
 
   async modelFailed(target: ChatTarget, err: ModelError): Promise<void> {
@@ -47,16 +51,16 @@ export class TelegramOutput implements ChatOutput {
   }
 
   async taskReady(task: TaskRow): Promise<void> {
-    await this.#editProgress(task, `Task ${task.id}: done, waiting for your review.`)
+    await this.#editProgress(task, html`Task ${code(task.id)}: ${bold('done')}, waiting for your review.`)
     const patch = task.result?.patch ?? ''
     const inline = diffOf(patch).length <= INLINE_DIFF_CHARS
-    for (const part of splitMessage(summaryText(task, { inlineDiff: inline }))) await this.#api.sendMessage(task.chatId, part)
+    for (const part of splitHtml(summaryText(task, { inlineDiff: inline }).html)) await this.#api.sendMessage(task.chatId, part, HTML)
     if (!inline) await this.#api.sendDocument(task.chatId, new InputFile(Buffer.from(patch), `task-${task.id}.diff`))
   }
 
   async taskEnded(task: TaskRow): Promise<void> {
-    await this.#editProgress(task, `Task ${task.id}: ${task.status}.`)
-    await this.#api.sendMessage(task.chatId, this.taskEndText(task))
+    await this.#editProgress(task, html`Task ${code(task.id)}: ${bold(task.status)}.`)
+    await this.#api.sendMessage(task.chatId, endText(task).html, HTML)
   }
 
   /** An update failed for good: the person hears it, so they can send it again. */
@@ -64,12 +68,13 @@ export class TelegramOutput implements ChatOutput {
     await this.#api.sendMessage(chatId, 'Sorry, I could not handle your last message, even after several tries. Please send it again.')
   }
 
+  /** The chat's end-of-task message as plain text, for the agent's follow-up: the same words the person read. */
   taskEndText(task: TaskRow): string {
-    return endText(task)
+    return htmlToPlain(endText(task).html)
   }
 
-  async #editProgress(task: TaskRow, text: string): Promise<void> {
+  async #editProgress(task: TaskRow, text: Html): Promise<void> {
     if (task.progressMessageId === null) return
-    await this.#api.editMessageText(task.chatId, task.progressMessageId, text).catch((err: unknown) => this.#log.debug({ err, taskId: task.id }, 'could not edit the progress message'))
+    await this.#api.editMessageText(task.chatId, task.progressMessageId, text.html, HTML).catch((err: unknown) => this.#log.debug({ err, taskId: task.id }, 'could not edit the progress message'))
   }
 }

@@ -1,6 +1,6 @@
 import type { Api } from 'grammy'
 import type { Logger } from '../logger.ts'
-import { MESSAGE_LIMIT } from './split-message.ts'
+import { MESSAGE_LIMIT } from './format/split.ts'
 
 /** The Telegram calls the editor makes (all a test needs to fake). */
 export type MessageApi = Pick<Api, 'sendMessage' | 'editMessageText' | 'sendMessageDraft'>

@@ -2,6 +2,8 @@ import { InlineKeyboard } from 'grammy'
 import type { ApprovalRow } from '../../services/approvals.ts'
 import type { ApprovalStatus } from '../../domain/approvals.ts'
 import { buttonCodec } from '../callback-data.ts'
+import { bold, code, html, pre } from '../format/html.ts'
+import type { Html } from '../format/html.ts'
 
 export type ButtonAction = 'approve' | 'reject' | 'edit'
 const ACTIONS = { a: 'approve', r: 'reject', e: 'edit' } as const
@@ -18,6 +20,7 @@ export const approvalButtons = buttonCodec<{ id: string; action: ButtonAction }>
 export const words = (type: ApprovalRow['type']) =>
   type === 'push' ? { approve: 'Push', reject: 'Discard', approved: 'Push approved', rejected: 'Discarded' } : { approve: 'Approve', reject: 'Reject', approved: 'Approved', rejected: 'Rejected' }
 
+/** The request's buttons: approve and reject (push or discard), and Edit when an argument can be changed. */
 export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type'>): InlineKeyboard {
   const w = words(row.type)
   const button = (action: ButtonAction) => approvalButtons.encode({ id: row.id, action })
@@ -27,24 +30,34 @@ export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type
 
 const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
 
-function formatArg(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value)
+function argText(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
   return text.length > 300 ? `${text.slice(0, 300)}…` : text
 }
 
-/** The approval message: what will happen, the arguments, who asked, and when it expires. */
-export function approvalText(row: Pick<ApprovalRow, 'payload' | 'requesterId' | 'expiresAt' | 'type'> & Partial<Pick<ApprovalRow, 'taskId'>>, requesterName: string): string {
-  const args = Object.entries(row.payload.args).map(([k, v]) => `${k}: ${formatArg(v)}`)
-  return [
-    `Approval needed (${row.type})`,
-    row.type === 'push' ? `Push the change of task ${row.taskId ?? '?'} to ${formatArg(row.payload.args.target)}? Discard deletes it.` : row.payload.description,
-    '',
-    `Tool: ${row.payload.tool}`,
-    ...args,
-    '',
-    `Asked by: ${requesterName === String(row.requesterId) ? requesterName : `${requesterName} (${row.requesterId})`}`,
-    `Expires: ${time(row.expiresAt)}`,
-  ].join('\n')
+/** An argument's value as code: inline, or a block when it spans lines. */
+function argHtml(value: unknown): Html {
+  const text = argText(value)
+  return text.includes('\n') ? pre(text) : code(text)
+}
+
+/** Who asked: their name, with their id when the name is not just the id. */
+const askedBy = (name: string, id: number) => (name === String(id) ? html`${name}` : html`${name} (${code(String(id))})`)
+
+/**
+ * The approval message as Telegram HTML: what will happen, the tool (bold) and its arguments (code),
+ * who asked, and when it expires. Everything the model or a person wrote is escaped. Pure, for tests.
+ */
+export function approvalText(row: Pick<ApprovalRow, 'payload' | 'requesterId' | 'expiresAt' | 'type'> & Partial<Pick<ApprovalRow, 'taskId'>>, requesterName: string): Html {
+  const what = row.type === 'push' ? html`Push the change of task ${code(row.taskId ?? '?')} to ${argHtml(row.payload.args.target)}? Discard deletes it.` : html`${row.payload.description}`
+  const args = Object.entries(row.payload.args).map(([k, v]) => html`\n${k}: ${argHtml(v)}`)
+  return html`${bold(`Approval needed (${row.type})`)}
+${what}
+
+Tool: ${bold(row.payload.tool)}${args}
+
+Asked by: ${askedBy(requesterName, row.requesterId)}
+Expires: ${time(row.expiresAt)}`
 }
 
 const OUTCOME: Record<Exclude<ApprovalStatus, 'pending'>, string> = {
@@ -54,14 +67,15 @@ const OUTCOME: Record<Exclude<ApprovalStatus, 'pending'>, string> = {
   cancelled: 'Cancelled',
 }
 
-/** The line added to the message once decided: the outcome, who decided, and when. */
-export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'decision' | 'type'>, deciderName: string | undefined): string {
+/** The line added to the message once decided, in bold: the outcome, who decided, and when. */
+export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'decision' | 'type'>, deciderName: string | undefined): Html {
   const status = row.status === 'pending' ? 'approved' : row.status
   const w = words(row.type)
   const label = status === 'approved' ? w.approved : status === 'rejected' ? w.rejected : OUTCOME[status]
   const edited = (row.decision as { type?: string } | null)?.type === 'edit' ? ' (with changes)' : ''
   const by = deciderName && row.status !== 'timeout' ? ` by ${deciderName}` : ''
-  return `${label}${edited}${by} at ${time(row.resolvedAt ?? new Date())}`
+  return bold(`${label}${edited}${by} at ${time(row.resolvedAt ?? new Date())}`)
 }
 
+/** The request's state in a sentence ("This request was already …"), plain text for alerts. */
 export const statusWord = (status: ApprovalStatus) => (status === 'pending' ? 'pending' : OUTCOME[status].toLowerCase())

@@ -6,9 +6,11 @@ import { canDecide, isOpen, requesterOf } from '../../services/approvals.ts'
 import type { ApprovalRow } from '../../services/approvals.ts'
 import { approvalButtons, approvalKeyboard, approvalText, statusWord } from '../approvals/message.ts'
 import type { Context } from '../context.ts'
+import { bold, code, html } from '../format/html.ts'
 import { personOf } from '../people.ts'
 
 const composer = new Composer<Context>()
+const HTML = { parse_mode: 'HTML' } as const
 
 async function alert(ctx: Context, text: string, removeButtons: boolean): Promise<void> {
   await ctx.answerCallbackQuery({ text, show_alert: true })
@@ -42,7 +44,8 @@ composer.on('callback_query:data').filter(
     if (data.action === 'edit') {
       if (!row.payload.editableArg) return alert(ctx, 'This request cannot be edited.', false)
       await ctx.answerCallbackQuery({ text: 'Reply to my next message with your changes.' })
-      const prompt = await ctx.api.sendMessage(row.chatId, `Reply to this message with the new ${row.payload.editableArg} for ${row.payload.tool}.`, {
+      const prompt = await ctx.api.sendMessage(row.chatId, html`Reply to this message with the new ${code(row.payload.editableArg)} for ${bold(row.payload.tool)}.`.html, {
+        ...HTML,
         reply_markup: { force_reply: true, selective: true, input_field_placeholder: row.payload.editableArg },
         ...(row.messageId !== null && { reply_parameters: { message_id: row.messageId, allow_sending_without_reply: true } }),
       })
@@ -99,7 +102,7 @@ export async function cancel(ctx: CommandContext<Context>): Promise<void> {
   const found = await tasks.cancelNewest(ctx.chat.id, by, ctx.isAdmin)
   if (!found) return void (await ctx.reply('There is nothing to cancel here.'))
   if (found.how === 'denied') return void (await ctx.reply('Only the person who asked, or an admin, can cancel this task.'))
-  await ctx.reply(found.how === 'stopping' ? `Stopping task ${found.taskId}…` : `Cancelling task ${found.taskId}…`)
+  await ctx.reply(html`${found.how === 'stopping' ? 'Stopping' : 'Cancelling'} task ${code(found.taskId)}…`.html, HTML)
 }
 
 /** /approvals: every chat's pending requests, with their buttons. */
@@ -108,7 +111,7 @@ export async function pendingApprovals(ctx: CommandContext<Context>): Promise<vo
   if (rows.length === 0) return void (await ctx.reply('No approvals are pending.'))
   await ctx.reply(`${rows.length} approval(s) pending:`)
   for (const row of rows) {
-    await ctx.reply(`${approvalText(row, requesterOf(row).name)}\nChat: ${row.chatId}`, { reply_markup: approvalKeyboard(row) })
+    await ctx.reply(html`${approvalText(row, requesterOf(row).name)}\nChat: ${code(String(row.chatId))}`.html, { ...HTML, reply_markup: approvalKeyboard(row) })
   }
 }
 

@@ -4,6 +4,8 @@ import { personalMemory } from '../../agents/memory.ts'
 import type { MemoryRow } from '../../agents/memory.ts'
 import { buttonCodec, intField } from '../callback-data.ts'
 import type { Context } from '../context.ts'
+import { code, html } from '../format/html.ts'
+import type { Html } from '../format/html.ts'
 
 const composer = new Composer<Context>()
 export const PAGE_SIZE = 5
@@ -33,31 +35,38 @@ export const memoryButtons = buttonCodec<MemoryButton>('mem', {
   },
 })
 
-/** One page of a person's memories and its buttons: forget one, or turn the page. Pure, for tests. */
-export function memoryPage(rows: readonly MemoryRow[], total: number, page: number): { text: string; keyboard: InlineKeyboard | undefined } {
-  if (total === 0) return { text: 'I remember nothing about you yet. Tell me something worth keeping, and I will remember it.', keyboard: undefined }
+/** A page of memories as Telegram HTML, and its buttons. */
+type Page = { text: Html; keyboard: InlineKeyboard | undefined }
+
+/** One memory on the page: its id as code, what it says (escaped, clipped), and the day it was kept. */
+const memoryLine = (m: MemoryRow) => html`\n${code(`#${m.id}`)} ${clip(m.content)} (${m.createdAt.toISOString().slice(0, 10)})`
+
+/** One page of a person's memories (ids as code) and its buttons: forget one, or turn the page. Pure, for tests. */
+export function memoryPage(rows: readonly MemoryRow[], total: number, page: number): Page {
+  if (total === 0) return { text: html`I remember nothing about you yet. Tell me something worth keeping, and I will remember it.`, keyboard: undefined }
   const pages = Math.ceil(total / PAGE_SIZE)
-  const lines = rows.map((m) => `#${m.id} ${clip(m.content)} (${m.createdAt.toISOString().slice(0, 10)})`)
   const keyboard = new InlineKeyboard()
   for (const m of rows) keyboard.text(`Forget #${m.id}`, memoryButtons.encode({ action: 'forget', id: m.id, page })).row()
   if (page > 0) keyboard.text('‹ Newer', memoryButtons.encode({ action: 'page', page: page - 1 }))
   if (page < pages - 1) keyboard.text('Older ›', memoryButtons.encode({ action: 'page', page: page + 1 }))
-  return { text: [`Your memories (${total}), newest first, page ${page + 1} of ${pages}:`, '', ...lines].join('\n'), keyboard }
+  return { text: html`Your memories (${total}), newest first, page ${page + 1} of ${pages}:\n${rows.map(memoryLine)}`, keyboard }
 }
 
-async function render(ctx: Context, userId: number, page: number): Promise<{ text: string; keyboard: InlineKeyboard | undefined }> {
+async function render(ctx: Context, userId: number, page: number): Promise<Page> {
   const { rows, total } = await ctx.services.memory.list(personalMemory(userId), page, PAGE_SIZE)
   // A page emptied by forgetting its last memory shows the one before it.
   if (rows.length === 0 && page > 0) return render(ctx, userId, page - 1)
   return memoryPage(rows, total, page)
 }
 
+/** /memory: the newest page of the person's memories. */
 export async function memory(ctx: CommandContext<Context>): Promise<void> {
   if (!ctx.from) return
   const { text, keyboard } = await render(ctx, ctx.from.id, 0)
-  await ctx.reply(text, keyboard && { reply_markup: keyboard })
+  await ctx.reply(text.html, { parse_mode: 'HTML', ...(keyboard && { reply_markup: keyboard }) })
 }
 
+/** /forget all: asks first, with buttons only the person can press. */
 export async function forget(ctx: CommandContext<Context>): Promise<void> {
   if (!ctx.from) return
   if (ctx.match.trim() !== 'all') return void (await ctx.reply('Use /memory to forget one memory, or /forget all to forget everything I remember about you.'))
@@ -97,7 +106,7 @@ composer.on('callback_query:data').filter(
       await ctx.answerCallbackQuery()
     }
     const { text, keyboard } = await render(ctx, userId, button.page)
-    await ctx.editMessageText(text, keyboard && { reply_markup: keyboard }).catch((err: unknown) => ctx.log.debug({ err }, 'memory page unchanged'))
+    await ctx.editMessageText(text.html, { parse_mode: 'HTML', ...(keyboard && { reply_markup: keyboard }) }).catch((err: unknown) => ctx.log.debug({ err }, 'memory page unchanged'))
   },
 )
 

@@ -10,6 +10,9 @@ import { mayChange } from '../../services/agents.ts'
 import type { AgentDraft, AgentListing } from '../../services/agents.ts'
 import { buttonCodec } from '../callback-data.ts'
 import type { Context } from '../context.ts'
+import { bold, code, html, quote } from '../format/html.ts'
+import type { Html } from '../format/html.ts'
+import { splitHtml } from '../format/split.ts'
 import { personOf } from '../people.ts'
 
 /** The wizards' conversations: the outside context has our services, the inside one is grammY's own. */
@@ -65,15 +68,15 @@ export function parseTools(text: string, known: readonly string[]): Parsed<strin
   return ok(names)
 }
 
-export function describeAgent(a: AgentDraft): string {
-  return [
-    `Name: ${a.name}`,
-    `Description: ${a.description}`,
-    `Model: ${a.model ?? 'the default model'}`,
-    `Tools: ${a.tools.length ? a.tools.join(', ') : 'none'}`,
-    'Instructions:',
-    a.systemPrompt,
-  ].join('\n')
+/** An agent as the confirmation shows it, in Telegram HTML: the name in bold, model and tools as code, the instructions quoted. Pure, for tests. */
+export function describeAgent(a: AgentDraft): Html {
+  const tools = a.tools.length ? a.tools.map((t, i) => html`${i ? ', ' : ''}${code(t)}`) : 'none'
+  return html`Name: ${bold(a.name)}
+Description: ${a.description}
+Model: ${a.model ? code(a.model) : 'the default model'}
+Tools: ${tools}
+Instructions:
+${quote(a.systemPrompt)}`
 }
 
 /** Leaves the wizard: /cancel (always), or a press of a wizard's Cancel. */
@@ -150,9 +153,11 @@ async function defineSteps(conversation: Wizard, ctx: InnerContext, what: string
   return { name, description, systemPrompt, model, tools }
 }
 
-/** The confirmation step: returns when the person taps the confirming button (Cancel leaves). */
-async function confirm(conversation: Wizard, ctx: InnerContext, what: string, text: string, yes: string): Promise<void> {
-  await ctx.reply(text, { reply_markup: keyboard([yes, YES], ['Cancel', NO]) })
+/** The confirmation step: returns when the person taps the confirming button (Cancel leaves). A long text is split; its last part has the buttons. */
+async function confirm(conversation: Wizard, ctx: InnerContext, what: string, text: Html, yes: string): Promise<void> {
+  const parts = splitHtml(text.html)
+  for (const part of parts.slice(0, -1)) await ctx.reply(part, { parse_mode: 'HTML' })
+  await ctx.reply(parts.at(-1) ?? '', { parse_mode: 'HTML', reply_markup: keyboard([yes, YES], ['Cancel', NO]) })
   await ask(conversation, what, () => no(`Tap "${yes}" or "Cancel" above, or send /cancel.`), [YES, NO])
 }
 
@@ -166,7 +171,7 @@ async function newAgent(conversation: Wizard, ctx: InnerContext, _given?: string
   await ctx.reply(`Let us make an agent. Send /cancel at any time to stop.\n\nStep 1 of 5. Its name: lowercase letters, digits, - or _ (people address it as @name).`)
   const name = await ask(conversation, what, (t) => parseName(t, (n) => names.includes(n)))
   const draft = await defineSteps(conversation, ctx, what, name, toolNames)
-  await confirm(conversation, ctx, what, `Create this agent?\n\n${describeAgent(draft)}`, 'Create')
+  await confirm(conversation, ctx, what, html`Create this agent?\n\n${describeAgent(draft)}`, 'Create')
   const created = await conversation.external((o: Context) => o.services.agents.create(draft, personOf(o), o.chat?.id))
   await ctx.reply(created ? `Created ${name}. Talk to it with @${name} at the start of a message, or make it this chat's agent with /agent ${name}.` : `Someone made an agent called ${name} meanwhile; nothing was changed. Start again with /newagent.`)
 }
@@ -204,7 +209,7 @@ async function editAgent(conversation: Wizard, ctx: InnerContext, given: string)
   const toolNames = await conversation.external((o: Context) => o.services.agents.toolNames())
   const current: Draft = { name: agent.name, description: agent.description, systemPrompt: agent.instructions, model: agent.ownModel, tools: agent.toolNames }
   const draft = await defineSteps(conversation, ctx, what, agent.name, toolNames, current)
-  await confirm(conversation, ctx, what, `Save ${agent.name} like this?\n\n${describeAgent(draft)}`, 'Save')
+  await confirm(conversation, ctx, what, html`Save ${bold(agent.name)} like this?\n\n${describeAgent(draft)}`, 'Save')
   const saved = await conversation.external((o: Context) => o.services.agents.update(draft, personOf(o), o.chat?.id))
   await ctx.reply(saved ? `Saved ${agent.name}.` : `${agent.name} was deleted meanwhile; nothing was saved.`)
 }
@@ -212,7 +217,7 @@ async function editAgent(conversation: Wizard, ctx: InnerContext, given: string)
 async function removeAgent(conversation: Wizard, ctx: InnerContext, given: string): Promise<void> {
   const what = 'Deleting'
   const agent = await pickAgent(conversation, ctx, what, given)
-  await confirm(conversation, ctx, what, `Delete ${agent.name} (${agent.description})? Chats talking to it go back to the default agent.`, 'Delete')
+  await confirm(conversation, ctx, what, html`Delete ${bold(agent.name)} (${agent.description})? Chats talking to it go back to the default agent.`, 'Delete')
   const deleted = await conversation.external((o: Context) => o.services.agents.remove(agent.name, personOf(o), o.chat?.id))
   await ctx.reply(deleted ? `Deleted ${agent.name}.` : `${agent.name} was already gone.`)
 }

@@ -1,7 +1,9 @@
 // Our Telegram HTML, cut into messages Telegram accepts. A small scanner walks tags, entities and
 // text once (a cut rewinds at most half a part), counting only what Telegram shows against the limit.
-import { MESSAGE_LIMIT } from '../split-message.ts'
 import { decodeEntityAt, htmlToPlain, visibleLength } from './html.ts'
+
+/** Telegram's limit for one message's text. */
+export const MESSAGE_LIMIT = 4096
 
 /** The tags open at a point, innermost first (shared tails, so keeping one is free). */
 interface Open {

@@ -2,12 +2,15 @@ import type { Api } from 'grammy'
 import type { TaskRow } from '../../db/tasks.ts'
 import type { Logger } from '../../logger.ts'
 import type { TaskProgress } from '../../workspace/task-runner.ts'
+import { code, html, pre } from '../format/html.ts'
+import type { Html } from '../format/html.ts'
+import { firstPart } from '../format/split.ts'
 import { ThrottledMessage } from '../throttled-message.ts'
 
-/** The progress message's text. Pure, for tests. */
-export function progressText(taskId: string, p: TaskProgress): string {
-  const head = `Task ${taskId}: ${p.activity}…`
-  return p.lines.length ? `${head}\n\n${p.lines.join('\n')}` : head
+/** The progress message as Telegram HTML: the task id as code, the activity, aider's last lines as a code block. Pure, for tests. */
+export function progressText(taskId: string, p: TaskProgress): Html {
+  const head = html`Task ${code(taskId)}: ${p.activity}…`
+  return p.lines.length ? html`${head}\n\n${pre(p.lines.join('\n'))}` : head
 }
 
 /**
@@ -38,10 +41,11 @@ export class TaskProgressReporter {
         target: { kind: 'message', chatId: task.chatId, messageId: task.progressMessageId ?? undefined, onMessage: (id) => this.#onMessage(task.id, id) },
         everyMs: this.#everyMs,
         log: this.#log.child({ taskId: task.id }),
+        format: (text) => firstPart(text), // already HTML: kept to one message
       })
       this.#messages.set(task.id, message)
     }
-    message.show(progressText(task.id, progress))
+    message.show(progressText(task.id, progress).html)
   }
 
   /** The task's step ended: no further edits (the report edits the message last). */

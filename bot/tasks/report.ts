@@ -1,24 +1,32 @@
 import { parseTaskError } from '../../domain/task-errors.ts'
 import type { TaskRow } from '../../services/tasks.ts'
+import { bold, code, html, pre } from '../format/html.ts'
+import type { Html } from '../format/html.ts'
 
 /** A diff up to this long is shown in the summary itself; a longer one goes as a `.diff` document. */
 export const INLINE_DIFF_CHARS = 1500
 
+/** Lines of HTML joined with line breaks. */
+const joinLines = (lines: readonly Html[]): Html => html`${lines.map((l, i) => (i ? html`\n${l}` : l))}`
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
-/** The review summary of a finished change: files, line counts, aider's explanation. Pure, for tests. */
-export function summaryText(task: Pick<TaskRow, 'id' | 'result'>, opts: { inlineDiff: boolean }): string {
+/**
+ * The review summary of a finished change, as Telegram HTML: the task id and file paths as code,
+ * line counts, aider's explanation, and the diff as a `diff` code block (or where to find it). Pure, for tests.
+ */
+export function summaryText(task: Pick<TaskRow, 'id' | 'result'>, opts: { inlineDiff: boolean }): Html {
   const r = task.result ?? {}
   const files = r.files ?? []
-  const lines = [
-    `Task ${task.id} is ready for review: ${plural(files.length, 'file')} changed, +${r.added ?? 0} −${r.removed ?? 0}`,
-    ...files.slice(0, 20).map((f) => `• ${f.path} (+${f.added} −${f.removed})`),
-    ...(files.length > 20 ? [`• … and ${files.length - 20} more`] : []),
+  const lines: Html[] = [
+    html`Task ${code(task.id)} is ${bold('ready for review')}: ${plural(files.length, 'file')} changed, +${r.added ?? 0} −${r.removed ?? 0}`,
+    ...files.slice(0, 20).map((f) => html`• ${code(f.path)} (+${f.added} −${f.removed})`),
+    ...(files.length > 20 ? [html`• … and ${files.length - 20} more`] : []),
   ]
-  if (r.explanation) lines.push('', `aider: ${r.explanation}`)
-  if (opts.inlineDiff && r.patch) lines.push('', diffOf(r.patch))
-  else if (r.patch) lines.push('', `The full diff is in task-${task.id}.diff below.`)
-  return lines.join('\n')
+  if (r.explanation) lines.push(html``, html`aider: ${r.explanation}`)
+  if (opts.inlineDiff && r.patch) lines.push(html``, pre(diffOf(r.patch), 'diff'))
+  else if (r.patch) lines.push(html``, html`The full diff is in ${code(`task-${task.id}.diff`)} below.`)
+  return joinLines(lines)
 }
 
 /** The diff part of a patch (without its mail headers), for showing. */
@@ -27,55 +35,59 @@ export function diffOf(patch: string): string {
   return (at >= 0 ? patch.slice(at + 1) : patch).replace(/\n-- \n[\s\S]*$/, '').trimEnd()
 }
 
-/** Why a task failed or was cancelled, in a sentence, from its stored code. Pure, for tests. */
-export function taskErrorText(stored: string | null): string {
-  if (stored === null) return 'no reason was recorded.'
+/** A branch a detail names, as code, or the words for it when the detail is missing. */
+const branch = (detail: string | undefined) => (detail ? code(detail) : html`the target branch`)
+
+/** Why a task failed or was cancelled, in a sentence of Telegram HTML (branches and settings as code), from its stored code. Pure, for tests. */
+export function taskErrorText(stored: string | null): Html {
+  if (stored === null) return html`no reason was recorded.`
   const parsed = parseTaskError(stored)
-  if (!parsed) return stored // a row from before codes: already a sentence
-  const { code, detail } = parsed
-  switch (code) {
+  if (!parsed) return html`${stored}` // a row from before codes: already a sentence
+  const { code: reason, detail } = parsed
+  switch (reason) {
     case 'cancelled_queued':
-      return 'Cancelled before it started.'
+      return html`Cancelled before it started.`
     case 'cancelled_running':
-      return 'Cancelled while it ran; nothing was kept.'
+      return html`Cancelled while it ran; nothing was kept.`
     case 'discarded':
-      return 'Discarded; nothing was pushed.'
+      return html`Discarded; nothing was pushed.`
     case 'no_change_to_push':
-      return 'The task has no change to push.'
+      return html`The task has no change to push.`
     case 'repo_conflict':
-      return `The change conflicts with ${detail ?? 'the target branch'} on the remote, so nothing was pushed. Ask again to redo it on the current code.`
+      return html`The change conflicts with ${branch(detail)} on the remote, so nothing was pushed. Ask again to redo it on the current code.`
     case 'repo_auth':
-      return 'The remote refused the credentials; check GIT_ACCESS_TOKEN. Nothing was pushed.'
+      return html`The remote refused the credentials; check ${code('GIT_ACCESS_TOKEN')}. Nothing was pushed.`
     case 'repo_remote':
-      return 'The remote repository could not be reached; check GIT_REMOTE_URL and try again.'
+      return html`The remote repository could not be reached; check ${code('GIT_REMOTE_URL')} and try again.`
     case 'repo_rejected':
-      return `The remote kept rejecting the push to ${detail ?? 'the target branch'}; nothing was forced. Try again.`
+      return html`The remote kept rejecting the push to ${branch(detail)}; nothing was forced. Try again.`
     case 'repo_state':
-      return `A git step failed (${detail ?? 'no detail'}).`
+      return html`A git step failed (${detail ?? 'no detail'}).`
     case 'aider_start':
-      return 'aider could not be started on the server (check AIDER_BIN).'
+      return html`aider could not be started on the server (check ${code('AIDER_BIN')}).`
     case 'aider_timeout':
-      return `aider did not finish within ${detail ?? '?'} s and was stopped; nothing was kept.`
+      return html`aider did not finish within ${detail ?? '?'} s and was stopped; nothing was kept.`
     case 'aider_failed':
-      return `aider failed (exit code ${detail ?? 'none'}) without changing anything.`
+      return html`aider failed (exit code ${detail ?? 'none'}) without changing anything.`
     case 'too_large':
-      return `The change is too large to review from Telegram (${detail ?? '?'} kB); nothing was kept.`
+      return html`The change is too large to review from Telegram (${detail ?? '?'} kB); nothing was kept.`
     case 'stopped_running':
-      return 'Mechanic stopped while the task ran; nothing was pushed.'
+      return html`Mechanic stopped while the task ran; nothing was pushed.`
     case 'stopped_pushing':
-      return 'Mechanic stopped while pushing; check the remote before trying again.'
+      return html`Mechanic stopped while pushing; check the remote before trying again.`
     case 'stopped_discarding':
-      return 'Mechanic stopped while discarding the change.'
+      return html`Mechanic stopped while discarding the change.`
     case 'unexpected':
-      return 'The task failed unexpectedly; the details are in the service log.'
+      return html`The task failed unexpectedly; the details are in the service log.`
   }
 }
 
-/** What the person reads when a task ends. Pure, for tests. */
-export function endText(task: Pick<TaskRow, 'id' | 'status' | 'result' | 'error'>): string {
+/** What the person reads when a task ends, as Telegram HTML: the id and branch as code, the outcome in bold. Pure, for tests. */
+export function endText(task: Pick<TaskRow, 'id' | 'status' | 'result' | 'error'>): Html {
   const r = task.result ?? {}
-  if (task.status === 'completed' && r.pushedTo) return `Task ${task.id}: pushed to ${r.pushedTo} (${r.pushedSha?.slice(0, 10) ?? '?'}).`
-  if (task.status === 'completed') return `Task ${task.id} finished, but aider changed nothing.${r.explanation ? `\n\naider: ${r.explanation}` : ''}`
+  const id = code(task.id)
+  if (task.status === 'completed' && r.pushedTo) return html`Task ${id}: ${bold('pushed')} to ${code(r.pushedTo)} (${code(r.pushedSha?.slice(0, 10) ?? '?')}).`
+  if (task.status === 'completed') return html`Task ${id} finished, but aider ${bold('changed nothing')}.${r.explanation ? html`\n\naider: ${r.explanation}` : ''}`
   const word = task.status === 'failed' ? 'failed' : 'was cancelled'
-  return `Task ${task.id} ${word}: ${taskErrorText(task.error)}`
+  return html`Task ${id} ${bold(word)}: ${taskErrorText(task.error)}`
 }

@@ -62,7 +62,7 @@ describe('several agents in one chat', () => {
     const list = await h.telegram.waitForButtons(USER_ID, 1)
     expect(Object.keys(list.buttons).sort()).toEqual(['assistant', '✓ coder'])
     await service.deliver(h.press(list.messageId, list.buttons.assistant!), WEBHOOK_SECRET)
-    await h.telegram.waitForCall('editMessageText', (c) => c.params.message_id === list.messageId && /▶ assistant \(active\)/.test(String(c.params.text)))
+    await h.telegram.waitForCall('editMessageText', (c) => c.params.message_id === list.messageId && /▶ assistant \(active\)/.test(c.shown?.text ?? ''))
     expect(await say('back?')).toBe('[assistant] echo: back?')
 
     expect(await say('/agent nobody')).toBe('There is no agent called nobody. /agents lists them.')

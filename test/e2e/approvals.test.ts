@@ -34,8 +34,12 @@ afterEach(() => h.closeAndCheckLogs())
 
 const written = () => (existsSync(notes) ? readFileSync(notes, 'utf8') : '')
 
-/** Waits for the `n`th approval message in a chat and returns its id, text and buttons. */
-const approvalMessage = (chatId = USER_ID, n = 1) => h.telegram.waitForButtons(chatId, n)
+/** Waits for the `n`th approval message in a chat and returns its id, the text the person sees (formatting parsed away) and its buttons. */
+async function approvalMessage(chatId = USER_ID, n = 1) {
+  const message = await h.telegram.waitForButtons(chatId, n)
+  const sent = h.telegram.callsOf('sendMessage').find((c) => (c.result as { message_id?: number } | undefined)?.message_id === message.messageId)
+  return { ...message, text: sent?.shown?.text ?? '', entities: sent?.shown?.entities ?? [] }
+}
 
 const edits = (messageId: number) => h.telegram.callsOf('editMessageText').filter((c) => c.params.message_id === messageId)
 const alerts = () => h.telegram.callsOf('answerCallbackQuery').filter((c) => c.params.show_alert === true).map((c) => String(c.params.text))
@@ -53,6 +57,8 @@ describe('approvals through inline buttons, end to end', () => {
     expect(approval.text).toMatch(/text: buy milk/)
     expect(approval.text).toMatch(/Asked by: Tester \(2000\)/)
     expect(approval.text).toMatch(/Expires: \d{4}-\d\d-\d\d \d\d:\d\d UTC/)
+    const formatted = approval.entities.map((e) => [e.type, approval.text.slice(e.offset, e.offset + e.length)])
+    expect(formatted).toEqual(expect.arrayContaining([['bold', 'Approval needed (tool)'], ['bold', 'append_to_file'], ['code', 'buy milk']]))
     expect(Object.keys(approval.buttons)).toEqual(['Approve', 'Reject', 'Edit'])
     for (const data of Object.values(approval.buttons)) expect(Buffer.byteLength(data)).toBeLessThanOrEqual(64)
     await sleep(500)
@@ -63,7 +69,7 @@ describe('approvals through inline buttons, end to end', () => {
     expect(written()).toBe('buy milk\n')
     expect(h.telegram.callsOf('answerCallbackQuery')[0]?.params).toMatchObject({ text: 'Approved' })
     const [edit] = edits(approval.messageId)
-    expect(edit?.params.text).toMatch(/Approved by User2000 at \d{4}-\d\d-\d\d \d\d:\d\d UTC$/)
+    expect(edit?.shown?.text).toMatch(/Approved by User2000 at \d{4}-\d\d-\d\d \d\d:\d\d UTC$/)
     expect(edit?.params.reply_markup).toBeUndefined() // buttons removed
     if (h.db.url) {
       const client = new pg.Client({ connectionString: h.db.url })
@@ -80,7 +86,7 @@ describe('approvals through inline buttons, end to end', () => {
     await service.deliver(h.press(approval.messageId, approval.buttons.Reject!), WEBHOOK_SECRET)
     const texts = await h.telegram.waitForTexts(USER_ID, 2)
     expect(texts[1]).toMatch(/^\[assistant\] after tool: The person did not approve this action, so it was not done\. Rejected by User2000\./)
-    expect(edits(approval.messageId)[0]?.params.text).toMatch(/Rejected by User2000/)
+    expect(edits(approval.messageId)[0]?.shown?.text).toMatch(/Rejected by User2000/)
     expect(written()).toBe('')
   })
 
@@ -89,12 +95,12 @@ describe('approvals through inline buttons, end to end', () => {
     const approval = await ask()
     await service.deliver(h.press(approval.messageId, approval.buttons.Edit!), WEBHOOK_SECRET)
     const prompt = await h.telegram.waitForCall('sendMessage', (c) => (c.params.reply_markup as { force_reply?: boolean } | undefined)?.force_reply === true)
-    expect(prompt.params.text).toMatch(/new text for append_to_file/)
+    expect(prompt.shown?.text).toMatch(/new text for append_to_file/)
     const promptId = (prompt.result as { message_id: number }).message_id
     await service.deliver(h.text('buy oat milk', { replyTo: promptId }), WEBHOOK_SECRET)
     await waitUntil(() => h.telegram.sentTexts(USER_ID).includes('[assistant] after tool: Appended: buy oat milk'), 'the follow-up')
     expect(written()).toBe('buy oat milk\n')
-    expect(edits(approval.messageId)[0]?.params.text).toMatch(/Approved \(with changes\) by Tester at /) // the reply's sender
+    expect(edits(approval.messageId)[0]?.shown?.text).toMatch(/Approved \(with changes\) by Tester at /) // the reply's sender
   })
 
   test('someone else pressing gets an alert and nothing changes; an admin may decide', async () => {
@@ -108,7 +114,7 @@ describe('approvals through inline buttons, end to end', () => {
     expect(edits(approval.messageId)).toHaveLength(0)
     await service.deliver(h.press(approval.messageId, approval.buttons.Approve!, { userId: ADMIN_ID }), WEBHOOK_SECRET)
     await waitUntil(() => written() === 'buy milk\n', 'the tool to run')
-    expect((await waitUntil(() => edits(approval.messageId)[0], 'the edit')).params.text).toMatch(/Approved by User1000/)
+    expect((await waitUntil(() => edits(approval.messageId)[0], 'the edit')).shown?.text).toMatch(/Approved by User1000/)
   })
 
   test('a double press yields one decision; the second press is told and its buttons removed', async () => {
@@ -149,7 +155,7 @@ describe('approvals through inline buttons, end to end', () => {
     await start({ APPROVAL_TIMEOUT_MINUTES: '0.03', APPROVAL_SWEEP_SECONDS: '0.5' })
     const approval = await ask()
     const edit = await waitUntil(() => edits(approval.messageId)[0], 'the expiry edit', 15_000)
-    expect(edit.params.text).toMatch(/Expired without a decision at /)
+    expect(edit.shown?.text).toMatch(/Expired without a decision at /)
     await waitUntil(() => h.telegram.sentTexts(USER_ID).some((t) => /^\[assistant\] after tool: .*expired without a decision/.test(t)), 'the follow-up')
     await service.deliver(h.press(approval.messageId, approval.buttons.Approve!), WEBHOOK_SECRET)
     await waitUntil(() => alerts().length === 1, 'the late press to be answered')
@@ -197,7 +203,7 @@ describe('approvals through inline buttons, end to end', () => {
     const approval = await ask()
     await service.deliver(h.text('/cancel'), WEBHOOK_SECRET)
     await waitUntil(() => edits(approval.messageId)[0], 'the cancel edit')
-    expect(edits(approval.messageId)[0]?.params.text).toMatch(/Cancelled by Tester/)
+    expect(edits(approval.messageId)[0]?.shown?.text).toMatch(/Cancelled by Tester/)
     await waitUntil(() => h.telegram.sentTexts(USER_ID).some((t) => /cancelled this request/.test(t)), 'the follow-up')
     expect(written()).toBe('')
   })

@@ -68,10 +68,15 @@ afterEach(async () => {
   if (h.allOutput().includes(GIT_TOKEN)) throw new Error('the git token appeared in the logs')
 })
 
-const textOf = (c: TelegramCall) => (typeof c.params.text === 'string' ? c.params.text : '')
+/** The text a call showed, as the person sees it (formatting parsed away). */
+const textOf = (c: TelegramCall) => c.shown?.text ?? ''
 
-/** The `n`th message with buttons in a chat: its id, text and buttons by label. */
-const buttonsMessage = (n: number, chatId = USER_ID, timeoutMs = 60_000) => h.telegram.waitForButtons(chatId, n, timeoutMs)
+/** The `n`th message with buttons in a chat: its id, the text the person sees, and its buttons by label. */
+async function buttonsMessage(n: number, chatId = USER_ID, timeoutMs = 60_000) {
+  const message = await h.telegram.waitForButtons(chatId, n, timeoutMs)
+  const sent = h.telegram.callsOf('sendMessage').find((c) => (c.result as { message_id?: number } | undefined)?.message_id === message.messageId)
+  return { ...message, text: sent ? textOf(sent) : '' }
+}
 
 const waitForText = (chatId: number, re: RegExp, timeoutMs = 60_000) =>
   waitUntil(() => h.telegram.sentTexts(chatId).find((t) => re.test(t)), `a message matching ${re}`, timeoutMs)
@@ -109,6 +114,9 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     expect(summary).toMatch(new RegExp(`^Task ${taskId} is ready for review: 1 file changed, \\+1 −0\\n• NOTES.md \\(\\+1 −0\\)`))
     expect(summary).toMatch(/aider: Creating NOTES.md\./)
     expect(summary).toMatch(/\+\+\+ b\/NOTES.md\n@@ -0,0 \+1 @@\n\+hello/) // the short diff, inline
+    const entities = h.telegram.callsOf('sendMessage').find((c) => textOf(c) === summary)?.shown?.entities ?? []
+    expect(entities.find((e) => e.type === 'pre')?.language).toBe('diff')
+    expect(entities.filter((e) => e.type === 'code').map((e) => summary.slice(e.offset, e.offset + e.length))).toEqual([taskId, 'NOTES.md'])
     const progress = h.telegram.calls.filter((c) => /^Task \w+: (running aider|preparing|waiting|done)/.test(textOf(c)))
     expect(progress.length).toBeGreaterThan(0)
 
@@ -142,7 +150,7 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     expect(remoteBranches()).toEqual(['main'])
     await waitUntil(() => git(join(workspace, 'repo'), 'branch', '--list', 'mechanic/*') === '' || undefined, 'the local branch deleted')
     const edit = h.telegram.callsOf('editMessageText').find((c) => c.params.message_id === push.messageId)
-    expect(String(edit?.params.text)).toMatch(/Discarded by User2000 at/)
+    expect(edit && textOf(edit)).toMatch(/Discarded by User2000 at/)
   })
 
   test('a rejected plan runs nothing', async () => {

@@ -4,6 +4,7 @@ import { waitUntil } from '../support/http.ts'
 import { lastUserText } from '../support/openai-emulator.ts'
 import type { ChatRequest, ModelTurn } from '../support/openai-emulator.ts'
 import { buttonsOf } from '../support/telegram-emulator.ts'
+import type { TelegramCall } from '../support/telegram-emulator.ts'
 
 let h: Harness
 beforeEach(async () => {
@@ -20,6 +21,8 @@ function model(req: ChatRequest): ModelTurn {
   return fact ? { toolCalls: [{ name: 'remember', args: { content: fact[1] } }] } : { content: `echo: ${text}` }
 }
 
+/** The text a call showed, as the person sees it (formatting parsed away). */
+const shownText = (c: TelegramCall) => c.shown?.text ?? ''
 const systemTexts = (req: ChatRequest | undefined) => (req?.messages ?? []).filter((m) => m.role === 'system').map((m) => (typeof m.content === 'string' ? m.content : ''))
 
 describe('long-term memory, end to end', () => {
@@ -57,14 +60,15 @@ describe('long-term memory, end to end', () => {
     for (const fact of ['my cat is called Tom', 'I live in Lisbon']) await service.deliver(h.text(`remember that ${fact}`), WEBHOOK_SECRET)
     await h.telegram.waitForTexts(USER_ID, 2)
     await service.deliver(h.text('/memory'), WEBHOOK_SECRET)
-    const list = await waitUntil(() => h.telegram.callsOf('sendMessage').find((c) => String(c.params.text).startsWith('Your memories')), 'the memory list')
-    expect(String(list.params.text)).toMatch(/^Your memories \(2\), newest first, page 1 of 1:\n\n#\d+ I live in Lisbon .*\n#\d+ my cat is called Tom/)
-    const forgetTom = buttonsOf(list).find((b) => String(list.params.text).includes(`${b.text.replace('Forget ', '')} my cat`))!
+    const list = await waitUntil(() => h.telegram.callsOf('sendMessage').find((c) => shownText(c).startsWith('Your memories')), 'the memory list')
+    expect(shownText(list)).toMatch(/^Your memories \(2\), newest first, page 1 of 1:\n\n#\d+ I live in Lisbon .*\n#\d+ my cat is called Tom/)
+    expect(list.shown?.entities.filter((e) => e.type === 'code')).toHaveLength(2) // the ids
+    const forgetTom = buttonsOf(list).find((b) => shownText(list).includes(`${b.text.replace('Forget ', '')} my cat`))!
     const messageId = (list.result as { message_id: number }).message_id
     await service.deliver(h.press(messageId, forgetTom.callback_data), WEBHOOK_SECRET)
     const edited = await h.telegram.waitForCall('editMessageText', (c) => c.params.message_id === messageId)
-    expect(String(edited.params.text)).toMatch(/^Your memories \(1\)/)
-    expect(String(edited.params.text)).not.toMatch(/cat/)
+    expect(shownText(edited)).toMatch(/^Your memories \(1\)/)
+    expect(shownText(edited)).not.toMatch(/cat/)
     // Someone else cannot press the Forget all of this person.
     await service.deliver(h.text('/forget all'), WEBHOOK_SECRET)
     const confirm = await waitUntil(() => h.telegram.callsOf('sendMessage').find((c) => String(c.params.text).startsWith('Forget all 1 memories')), 'the confirmation')

@@ -39,7 +39,7 @@ export function parseMultipart(body: Buffer, contentType: string): Map<string, F
       const name = /name="([^"]*)"/.exec(headers)?.[1]
       // The part's data ends before the CRLF that precedes the next delimiter.
       const data = part.subarray(headerEnd + 4, part.length - 2)
-      if (name !== undefined) fields.set(name, { data, filename: /filename="([^"]*)"/.exec(headers)?.[1], contentType: /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1] })
+      if (name !== undefined) fields.set(name, { data, filename: /filename="?([^";\r\n]*)"?/.exec(headers)?.[1], contentType: /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1] })
     }
     at = next
   }

@@ -147,7 +147,7 @@ export class TelegramEmulator extends LoopbackServer {
       `button message ${n} in chat ${chatId}`,
       timeoutMs,
     )
-    return { messageId: (call.result as { message_id: number }).message_id, text: String(call.params.text), buttons: Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data])) }
+    return { messageId: (call.result as { message_id: number }).message_id, text: call.shown?.text ?? '', buttons: Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data])) }
   }
 
   /** The answer to a button press (its answerCallbackQuery call), once it came. */

@@ -3,9 +3,24 @@ import { codeChangeSchema } from '../../agents/coder.ts'
 import { memoryPage } from '../../bot/features/memory.ts'
 import { taskLine } from '../../bot/features/tasks.ts'
 import { progressText } from '../../bot/tasks/progress.ts'
-import { diffOf, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
+import { diffOf, endText, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
 import { TASK_ERROR_CODES, parseTaskError, taskError } from '../../domain/task-errors.ts'
 import { commitMessage, explainAiderOutput, invalidFiles } from '../../workspace/aider-output.ts'
+import { parseTelegramHtml } from '../support/telegram-html.ts'
+import type { TelegramEntity } from '../support/telegram-html.ts'
+
+/** What Telegram shows for our HTML, failing the test when Telegram would refuse it or drop part of it. */
+function shown(html: { html: string } | string): { text: string; entities: TelegramEntity[] } {
+  const text = typeof html === 'string' ? html : html.html
+  const parsed = parseTelegramHtml(text, { strict: true })
+  if ('error' in parsed) throw new Error(`${parsed.error}\nin: ${text}`)
+  return parsed
+}
+/** The parts of the shown text that carry an entity of `type`. */
+const marked = (html: { html: string }, type: string) => {
+  const s = shown(html)
+  return s.entities.filter((e) => e.type === type).map((e) => s.text.slice(e.offset, e.offset + e.length))
+}
 
 // What aider 0.86.1 printed in a real offline run (whole edit format, --no-pretty).
 const REAL_OUTPUT =
@@ -85,48 +100,102 @@ describe('the review summary', () => {
     expect(diffOf(patch)).toBe('diff --git a/NOTES.md b/NOTES.md\nnew file mode 100644\n--- /dev/null\n+++ b/NOTES.md\n@@ -0,0 +1 @@\n+hello')
   })
 
-  test('files, counts and explanation; the diff inline or pointed to', () => {
-    expect(summaryText(task, { inlineDiff: true })).toBe(
-      'Task abc is ready for review: 1 file changed, +1 −0\n• NOTES.md (+1 −0)\n\naider: Creating the notes file.\n\n' + diffOf(patch),
+  test('files, counts and explanation; the diff inline as a diff code block, or pointed to', () => {
+    const inline = summaryText(task, { inlineDiff: true })
+    expect(inline.html).toBe(
+      'Task <code>abc</code> is <b>ready for review</b>: 1 file changed, +1 −0\n• <code>NOTES.md</code> (+1 −0)\n\naider: Creating the notes file.\n\n' +
+        `<pre><code class="language-diff">${diffOf(patch)}</code></pre>`,
     )
-    expect(summaryText(task, { inlineDiff: false })).toMatch(/\n\nThe full diff is in task-abc\.diff below\.$/)
+    expect(shown(inline).text).toBe('Task abc is ready for review: 1 file changed, +1 −0\n• NOTES.md (+1 −0)\n\naider: Creating the notes file.\n\n' + diffOf(patch))
+    expect(shown(inline).entities.find((e) => e.type === 'pre')?.language).toBe('diff')
+    const pointed = summaryText(task, { inlineDiff: false })
+    expect(shown(pointed).text).toMatch(/\n\nThe full diff is in task-abc\.diff below\.$/)
+    expect(marked(pointed, 'code')).toEqual(['abc', 'NOTES.md', 'task-abc.diff'])
+  })
+
+  test('paths, explanations and diffs are escaped', () => {
+    const odd = { id: 'x', result: { files: [{ path: 'a<b>&"c".ts', added: 1, removed: 0 }], explanation: 'Use <b> & "quotes"', patch: 'diff --git a/x b/x\n+if (a < b && c > "d") {}' } }
+    const text = summaryText(odd, { inlineDiff: true })
+    expect(text.html).toContain('<code>a&lt;b&gt;&amp;&quot;c&quot;.ts</code>')
+    expect(shown(text).text).toContain('• a<b>&"c".ts (+1 −0)\n\naider: Use <b> & "quotes"\n\ndiff --git a/x b/x\n+if (a < b && c > "d") {}')
+    expect(marked(text, 'bold')).toEqual(['ready for review'])
   })
 
   test('many files are listed up to 20', () => {
     const files = Array.from({ length: 25 }, (_, i) => ({ path: `f${i}`, added: 1, removed: 1 }))
-    const text = summaryText({ id: 'x', result: { files, added: 25, removed: 25 } }, { inlineDiff: false })
+    const text = shown(summaryText({ id: 'x', result: { files, added: 25, removed: 25 } }, { inlineDiff: false })).text
     expect(text).toMatch(/^Task x is ready for review: 25 files changed, \+25 −25/)
     expect(text).toContain('• … and 5 more')
   })
 })
 
-describe('task lines and progress', () => {
-  const base = { id: 'abc', step: 'code' as const, activity: null, result: null, error: null, input: { instructions: 'add notes', files: [] }, createdAt: new Date(0) }
-  test('/tasks says what a task does or did', () => {
-    const now = 120_000
-    expect(taskLine({ ...base, status: 'running', activity: 'waiting for the repository' }, now)).toBe('abc · running — waiting for the repository · 2 min ago\n  "add notes"')
-    expect(taskLine({ ...base, status: 'queued' }, now)).toMatch(/^abc · queued — waiting to start/)
-    expect(taskLine({ ...base, status: 'completed', result: { pushedTo: 'main' } }, now)).toMatch(/^abc · completed — pushed to main/)
-    expect(taskLine({ ...base, status: 'failed', error: 'boom' }, now)).toMatch(/^abc · failed — boom/)
+describe('how a task ended', () => {
+  const task = { id: 'abc', status: 'completed' as const, result: { pushedTo: 'mechanic/abc', pushedSha: '0123456789abcdef' }, error: null }
+  test('pushed: the id, branch and commit as code, the outcome in bold', () => {
+    const text = endText(task)
+    expect(text.html).toBe('Task <code>abc</code>: <b>pushed</b> to <code>mechanic/abc</code> (<code>0123456789</code>).')
+    expect(shown(text).text).toBe('Task abc: pushed to mechanic/abc (0123456789).')
   })
 
-  test('progress shows the activity and the last lines', () => {
-    expect(progressText('abc', { activity: 'running aider', lines: [] })).toBe('Task abc: running aider…')
-    expect(progressText('abc', { activity: 'running aider', lines: ['a', 'b'] })).toBe('Task abc: running aider…\n\na\nb')
+  test('nothing changed, failed, cancelled: the outcome in bold, the reason after it, escaped', () => {
+    const nothing = endText({ ...task, result: { explanation: 'No <changes> needed & done.' } })
+    expect(shown(nothing).text).toBe('Task abc finished, but aider changed nothing.\n\naider: No <changes> needed & done.')
+    expect(marked(nothing, 'bold')).toEqual(['changed nothing'])
+    const failed = endText({ ...task, status: 'failed', result: null, error: taskError('repo_conflict', 'main') })
+    expect(failed.html).toBe('Task <code>abc</code> <b>failed</b>: The change conflicts with <code>main</code> on the remote, so nothing was pushed. Ask again to redo it on the current code.')
+    const cancelled = endText({ ...task, status: 'cancelled', result: null, error: 'An <old> row & more.' })
+    expect(shown(cancelled).text).toBe('Task abc was cancelled: An <old> row & more.')
+    expect(marked(cancelled, 'bold')).toEqual(['was cancelled'])
+  })
+})
+
+describe('task lines and progress', () => {
+  const base = { id: 'abc', step: 'code' as const, activity: null, result: null, error: null, input: { instructions: 'add notes', files: [] }, createdAt: new Date(0) }
+  test('/tasks says what a task does or did: the id as code, the status in bold', () => {
+    const now = 120_000
+    const line = (extra: object) => taskLine({ ...base, status: 'running', ...extra }, now)
+    expect(line({ activity: 'waiting for the repository' }).html).toBe('<code>abc</code> · <b>running</b> — waiting for the repository · 2 min ago\n  "add notes"')
+    expect(shown(line({ activity: 'waiting for the repository' })).text).toBe('abc · running — waiting for the repository · 2 min ago\n  "add notes"')
+    expect(shown(line({ status: 'queued' })).text).toMatch(/^abc · queued — waiting to start/)
+    const pushed = line({ status: 'completed', result: { pushedTo: 'main' } })
+    expect(shown(pushed).text).toMatch(/^abc · completed — pushed to main/)
+    expect(marked(pushed, 'code')).toEqual(['abc', 'main'])
+    expect(shown(line({ status: 'failed', error: 'boom' })).text).toMatch(/^abc · failed — boom/)
+  })
+
+  test("a task's request is escaped", () => {
+    const text = taskLine({ ...base, status: 'queued', input: { instructions: 'make <b>bold</b> & "quoted"', files: [] } }, 0)
+    expect(text.html).toContain('"make &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;"')
+    expect(shown(text).text).toMatch(/\n {2}"make <b>bold<\/b> & "quoted""$/)
+    expect(marked(text, 'bold')).toEqual(['queued'])
+  })
+
+  test("progress shows the id as code, the activity, and aider's last lines as a code block", () => {
+    expect(progressText('abc', { activity: 'running aider', lines: [] }).html).toBe('Task <code>abc</code>: running aider…')
+    const lines = progressText('abc', { activity: 'running aider', lines: ['a <b>', 'b & c'] })
+    expect(lines.html).toBe('Task <code>abc</code>: running aider…\n\n<pre>a &lt;b&gt;\nb &amp; c</pre>')
+    expect(shown(lines).text).toBe('Task abc: running aider…\n\na <b>\nb & c')
   })
 })
 
 describe('the /memory page', () => {
   const row = (id: number, content: string) => ({ id, content, scope: 'user' as const, ownerId: '1', metadata: {}, createdAt: new Date('2026-11-20T10:00:00Z'), updatedAt: new Date() })
-  test('lists memories with a Forget button each and turns pages both ways', () => {
+  test('lists memories (ids as code) with a Forget button each and turns pages both ways', () => {
     const { text, keyboard } = memoryPage([row(9, 'my cat is called Tom'), row(8, 'I live in Lisbon')], 12, 1)
-    expect(text).toBe('Your memories (12), newest first, page 2 of 3:\n\n#9 my cat is called Tom (2026-11-20)\n#8 I live in Lisbon (2026-11-20)')
+    expect(text.html).toBe('Your memories (12), newest first, page 2 of 3:\n\n<code>#9</code> my cat is called Tom (2026-11-20)\n<code>#8</code> I live in Lisbon (2026-11-20)')
+    expect(shown(text).text).toBe('Your memories (12), newest first, page 2 of 3:\n\n#9 my cat is called Tom (2026-11-20)\n#8 I live in Lisbon (2026-11-20)')
     const buttons = keyboard!.inline_keyboard.flat().map((b) => [b.text, (b as { callback_data: string }).callback_data])
     expect(buttons).toEqual([['Forget #9', 'mem:f:9:1'], ['Forget #8', 'mem:f:8:1'], ['‹ Newer', 'mem:p:0'], ['Older ›', 'mem:p:2']])
   })
+  test('what a memory says is escaped, after it is clipped', () => {
+    const { text } = memoryPage([row(3, 'a < b & c, "quoted" <i>x</i>'), row(2, '&'.repeat(300))], 2, 0)
+    expect(text.html).toContain('<code>#3</code> a &lt; b &amp; c, &quot;quoted&quot; &lt;i&gt;x&lt;/i&gt; (2026-11-20)')
+    expect(shown(text).text).toContain(`#3 a < b & c, "quoted" <i>x</i> (2026-11-20)\n#2 ${'&'.repeat(199)}… (2026-11-20)`)
+    expect(marked(text, 'code')).toEqual(['#3', '#2'])
+  })
   test('nothing remembered: a plain sentence, no buttons', () => {
     const empty = memoryPage([], 0, 0)
-    expect(empty.text).toMatch(/^I remember nothing about you yet/)
+    expect(shown(empty.text).text).toMatch(/^I remember nothing about you yet/)
     expect(empty.keyboard).toBeUndefined()
   })
 })
@@ -138,12 +207,15 @@ describe('task errors: stored as codes, worded in bot/', () => {
       const stored = taskError(code, 'x')
       expect(parseTaskError(stored)?.code).toBe(code)
       const text = taskErrorText(stored)
-      expect(text, code).toMatch(/^[A-Za-z].*[.)]$/)
-      expect(text).not.toMatch(/[a-z]+_[a-z_]+(:|$)/) // a sentence, not a code
+      const plain = shown(text).text
+      expect(plain, code).toMatch(/^[A-Za-z].*[.)]$/)
+      expect(plain).not.toMatch(/[a-z]+_[a-z_]+(:|$)/) // a sentence, not a code
     }
-    expect(taskErrorText(taskError('repo_conflict', 'main'))).toBe('The change conflicts with main on the remote, so nothing was pushed. Ask again to redo it on the current code.')
-    expect(taskErrorText(taskError('aider_timeout', 2))).toBe('aider did not finish within 2 s and was stopped; nothing was kept.')
-    expect(taskErrorText('An older row already worded.')).toBe('An older row already worded.')
-    expect(taskErrorText(null)).toBe('no reason was recorded.')
+    expect(taskErrorText(taskError('repo_conflict', 'main')).html).toBe('The change conflicts with <code>main</code> on the remote, so nothing was pushed. Ask again to redo it on the current code.')
+    expect(taskErrorText(taskError('repo_auth')).html).toBe('The remote refused the credentials; check <code>GIT_ACCESS_TOKEN</code>. Nothing was pushed.')
+    expect(taskErrorText(taskError('aider_timeout', 2)).html).toBe('aider did not finish within 2 s and was stopped; nothing was kept.')
+    expect(taskErrorText('An older row <already> worded & all.').html).toBe('An older row &lt;already&gt; worded &amp; all.')
+    expect(taskErrorText(null).html).toBe('no reason was recorded.')
+    expect(shown(taskErrorText(taskError('repo_rejected', 'feature/<x>&y'))).text).toBe('The remote kept rejecting the push to feature/<x>&y; nothing was forced. Try again.')
   })
 })

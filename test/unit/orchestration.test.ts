@@ -3,10 +3,25 @@ import { cachedFor } from '../../cached.ts'
 import { commandName, isCommandForBot, textForBot } from '../../bot/addressed.ts'
 import { parseUserId, userLine } from '../../bot/features/admin.ts'
 import { agentList } from '../../bot/features/agents.ts'
+import { statusText } from '../../bot/features/status.ts'
 import { usageText } from '../../bot/features/usage.ts'
-import { parseDescription, parseModel, parseName, parsePrompt, parseTools } from '../../bot/features/wizards.ts'
+import { describeAgent, parseDescription, parseModel, parseName, parsePrompt, parseTools } from '../../bot/features/wizards.ts'
 import type { AgentListing } from '../../agents/directory.ts'
 import { addressedAgent, agentName } from '../../agents/roster.ts'
+import { parseTelegramHtml } from '../support/telegram-html.ts'
+import type { TelegramEntity } from '../support/telegram-html.ts'
+
+/** What Telegram shows for our HTML, failing the test when Telegram would refuse it or drop part of it. */
+function shown(html: { html: string }): { text: string; entities: TelegramEntity[] } {
+  const parsed = parseTelegramHtml(html.html, { strict: true })
+  if ('error' in parsed) throw new Error(`${parsed.error}\nin: ${html.html}`)
+  return parsed
+}
+/** The parts of the shown text that carry an entity of `type`. */
+const marked = (html: { html: string }, type: string) => {
+  const s = shown(html)
+  return s.entities.filter((e) => e.type === type).map((e) => s.text.slice(e.offset, e.offset + e.length))
+}
 
 /** The re-ask of a refused answer ('' when it was accepted, which the caller's match then rejects). */
 const whyNot = (parsed: { ok: true } | { ok: false; why: string }) => (parsed.ok ? '' : parsed.why)
@@ -72,6 +87,18 @@ describe('wizard steps', () => {
     expect(parseTools('none', known)).toEqual({ ok: true, value: [] })
     expect(whyNot(parseTools('recall, telepathy', known))).toMatch(/^I do not know telepathy\./)
   })
+
+  test('the confirmation shows the agent: name in bold, model and tools as code, the instructions quoted and escaped', () => {
+    const draft = { name: 'poet', description: 'writes <em>poems</em> & "songs"', systemPrompt: 'Never output <script>alert(1)</script> & stay "calm".', model: 'openai/gpt-4o-mini', tools: ['recall', 'remember'] }
+    const text = describeAgent(draft)
+    expect(text.html).toBe(
+      'Name: <b>poet</b>\nDescription: writes &lt;em&gt;poems&lt;/em&gt; &amp; &quot;songs&quot;\nModel: <code>openai/gpt-4o-mini</code>\nTools: <code>recall</code>, <code>remember</code>\n' +
+        'Instructions:\n<blockquote>Never output &lt;script&gt;alert(1)&lt;/script&gt; &amp; stay &quot;calm&quot;.</blockquote>',
+    )
+    expect(shown(text).text).toBe(`Name: poet\nDescription: ${draft.description}\nModel: openai/gpt-4o-mini\nTools: recall, remember\nInstructions:\n${draft.systemPrompt}`)
+    expect(marked(text, 'blockquote')).toEqual([draft.systemPrompt])
+    expect(shown(describeAgent({ ...draft, model: undefined, tools: [] })).text).toMatch(/\nModel: the default model\nTools: none\n/)
+  })
 })
 
 describe('admin and usage texts', () => {
@@ -80,35 +107,70 @@ describe('admin and usage texts', () => {
     for (const bad of ['', 'abc', '-5', '0', '12 34', '1'.repeat(16)]) expect(parseUserId(bad)).toBeUndefined()
   })
 
-  test('/users says where access comes from', () => {
+  test('/users says where access comes from: the id as code, the access in bold', () => {
     const env = { admins: new Set([1]), allowed: new Set([2]) }
     const user = (telegramId: number, extra: object = {}) => ({ telegramId, role: 'user' as const, allowed: false, denied: false, username: undefined, firstName: 'Ann', lastSeenAt: undefined, ...extra })
-    expect(userLine(user(1), env)).toBe('1 · Ann · admin')
-    expect(userLine(user(2), env)).toBe('2 · Ann · allowed (env)')
-    expect(userLine(user(2, { denied: true }), env)).toBe('2 · Ann · denied')
-    expect(userLine(user(3, { allowed: true, username: 'ann' }), env)).toBe('3 · Ann @ann · allowed')
-    expect(userLine(user(4, { firstName: undefined }), env)).toBe('4 · never wrote · not allowed')
+    const line = (...args: Parameters<typeof userLine>) => shown(userLine(...args)).text
+    expect(userLine(user(1), env).html).toBe('<code>1</code> · Ann · <b>admin</b>')
+    expect(line(user(2), env)).toBe('2 · Ann · allowed (env)')
+    expect(line(user(2, { denied: true }), env)).toBe('2 · Ann · denied')
+    expect(line(user(3, { allowed: true, username: 'ann' }), env)).toBe('3 · Ann @ann · allowed')
+    expect(line(user(4, { firstName: undefined }), env)).toBe('4 · never wrote · not allowed')
+    expect(line(user(5, { lastSeenAt: new Date('2026-11-20T10:00:00Z') }), env)).toBe('5 · Ann · not allowed · seen 2026-11-20 10:00')
+    const odd = userLine(user(6, { firstName: '<b>Eve</b> & "co"' }), env)
+    expect(odd.html).toBe('<code>6</code> · &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;co&quot; · <b>not allowed</b>')
+    expect(shown(odd).text).toBe('6 · <b>Eve</b> & "co" · not allowed')
   })
 
-  test('/usage totals its lines; everyone\'s names the person', () => {
+  test("/usage totals its lines in bold, models as code; everyone's names the person", () => {
     const lines = [
       { userId: 5, agent: 'assistant', model: 'm1', calls: 2, inputTokens: 1000, outputTokens: 20, audioSeconds: 0 },
       { userId: 6, agent: 'coder', model: 'm2', calls: 1, inputTokens: 500, outputTokens: 5, audioSeconds: 0 },
     ]
-    expect(usageText(lines, true)).toBe(
+    const everyone = usageText(lines, true)
+    expect(everyone.html).toBe(
+      "Everyone's usage, last 30 days: <b>1,525 tokens</b> (1,500 in, 25 out) in <b>3</b> model call(s).\n\n<code>5</code> · assistant · <code>m1</code>: 1,000 in, 20 out, 2 call(s)\n<code>6</code> · coder · <code>m2</code>: 500 in, 5 out, 1 call(s)",
+    )
+    expect(shown(everyone).text).toBe(
       "Everyone's usage, last 30 days: 1,525 tokens (1,500 in, 25 out) in 3 model call(s).\n\n5 · assistant · m1: 1,000 in, 20 out, 2 call(s)\n6 · coder · m2: 500 in, 5 out, 1 call(s)",
     )
-    expect(usageText(lines.slice(0, 1), false)).toMatch(/^Your usage[\s\S]*\nassistant · m1: 1,000 in/)
+    expect(shown(usageText(lines.slice(0, 1), false)).text).toMatch(/^Your usage[\s\S]*\nassistant · m1: 1,000 in/)
     const voice = { userId: 5, agent: 'transcription', model: 'whisper-1', calls: 2, inputTokens: 0, outputTokens: 0, audioSeconds: 75.4 }
-    expect(usageText([voice], false)).toMatch(/\ntranscription · whisper-1: 0 in, 0 out, 2 call\(s\), 75 s of speech$/)
-    expect(usageText([], false)).toBe('You have not used a model in the last 30 days.')
-    expect(usageText([], true)).toBe('Nobody has used a model in the last 30 days.')
+    expect(shown(usageText([voice], false)).text).toMatch(/\ntranscription · whisper-1: 0 in, 0 out, 2 call\(s\), 75 s of speech$/)
+    expect(marked(usageText([{ ...voice, model: 'odd<model>&"x"' }], false), 'code')).toEqual(['odd<model>&"x"'])
+    expect(usageText([], false).html).toBe('You have not used a model in the last 30 days.')
+    expect(usageText([], true).html).toBe('Nobody has used a model in the last 30 days.')
   })
 
-  test('/agents marks the active agent and gives each a button', () => {
-    const agent = (name: string, builtIn: boolean): AgentListing => ({ name, description: `${name} things`, systemPrompt: '', builtIn, ownerId: undefined, toolNames: [], ownModel: undefined, instructions: '', model: 'm' })
-    const { text, keyboard } = agentList([agent('assistant', true), agent('poet', false)], 'poet')
-    expect(text).toMatch(/• assistant — assistant things\n▶ poet \(active\) · m — poet things/)
+  test('/status: the commit and model as code, the health in bold', () => {
+    const figures = {
+      version: '1.2.3',
+      commit: 'abcdef1234567890',
+      uptimeSeconds: 90_061,
+      database: { kind: 'embedded' as const, pingMs: 1.234 },
+      inbox: { depth: 2, running: 1, oldestQueuedSeconds: 4.4, failedLastDay: 0 },
+      dispatcher: { healthy: false, active: 3 },
+      tasks: { queued: 1, running: 0, waiting: 2, completed: 5, failed: 1, cancelled: 0 },
+      approvalsPending: 4,
+      model: 'openai/<gpt>',
+      modelFailuresLastHour: 1,
+    }
+    const text = statusText(figures)
+    expect(shown(text).text).toBe(
+      'Mechanic 1.2.3 (abcdef123456)\nUptime: 1d 1h 1m\nDatabase: embedded, 1.2 ms\nInbox: 2 waiting (1 running), oldest 4 s\nFailed updates (24 h): 0\n' +
+        'Dispatcher: NOT OK, 3 handler(s) active\nTasks: 1 queued, 0 running, 2 waiting for review, 1 failed in total\nApprovals pending: 4\n' +
+        'Model: openai/<gpt>, 1 failed call(s) in the last hour',
+    )
+    expect(marked(text, 'code')).toEqual(['abcdef123456', 'openai/<gpt>'])
+    expect(marked(text, 'bold')).toEqual(['Mechanic 1.2.3', 'NOT OK'])
+  })
+
+  test('/agents marks the active agent, names in bold, a model as code, and gives each a button', () => {
+    const agent = (name: string, builtIn: boolean, description = `${name} things`): AgentListing => ({ name, description, systemPrompt: '', builtIn, ownerId: undefined, toolNames: [], ownModel: undefined, instructions: '', model: 'm' })
+    const { text, keyboard } = agentList([agent('assistant', true), agent('poet', false, 'writes <script> & "verse"')], 'poet')
+    expect(shown(text).text).toMatch(/• assistant — assistant things\n▶ poet \(active\) · m — writes <script> & "verse"/)
+    expect(text.html).toContain('▶ <b>poet</b> (active) · <code>m</code> — writes &lt;script&gt; &amp; &quot;verse&quot;')
+    expect(marked(text, 'bold')).toEqual(['assistant', 'poet'])
     expect(keyboard.inline_keyboard.flat().map((b) => [b.text, 'callback_data' in b ? b.callback_data : ''])).toEqual([
       ['assistant', 'ag:use:assistant'],
       ['✓ poet', 'ag:use:poet'],

@@ -2,7 +2,7 @@ import type { Api } from 'grammy'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createLogger } from '../../../logger.ts'
 import { DRAFT_EVERY_MS, EDIT_EVERY_MS, ReplyStream } from '../../../bot/reply-stream.ts'
-import { MESSAGE_LIMIT } from '../../../bot/split-message.ts'
+import { MESSAGE_LIMIT } from '../../../bot/format/split.ts'
 
 const log = createLogger({ level: 'silent', secrets: [] })
 

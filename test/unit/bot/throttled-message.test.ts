@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createLogger } from '../../../logger.ts'
-import { MESSAGE_LIMIT } from '../../../bot/split-message.ts'
+import { MESSAGE_LIMIT } from '../../../bot/format/split.ts'
 import { ThrottledMessage } from '../../../bot/throttled-message.ts'
 import type { MessageApi, MessageTarget } from '../../../bot/throttled-message.ts'
 

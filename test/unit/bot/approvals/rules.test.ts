@@ -3,11 +3,25 @@ import { END } from '@langchain/langgraph'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { canDecide } from '../../../../services/approvals.ts'
-import { approvalButtons, approvalKeyboard, outcomeLine } from '../../../../bot/approvals/message.ts'
+import { approvalButtons, approvalKeyboard, approvalText, outcomeLine } from '../../../../bot/approvals/message.ts'
 import { InvalidDecisionError, validateDecision } from '../../../../graph/approval.ts'
 import type { ApprovalRequest } from '../../../../domain/approvals.ts'
 import { routeAfterAgent } from '../../../../graph/chat-graph.ts'
 import { defineTool } from '../../../../agents/tools/tool.ts'
+import { parseTelegramHtml } from '../../../support/telegram-html.ts'
+import type { TelegramEntity } from '../../../support/telegram-html.ts'
+
+/** What Telegram shows for our HTML, failing the test when Telegram would refuse it or drop part of it. */
+function shown(text: string): { text: string; entities: TelegramEntity[] } {
+  const parsed = parseTelegramHtml(text, { strict: true })
+  if ('error' in parsed) throw new Error(`${parsed.error}\nin: ${text}`)
+  return parsed
+}
+/** The parts of the shown text that carry an entity of `type`. */
+const marked = (text: string, type: string) => {
+  const s = shown(text)
+  return s.entities.filter((e) => e.type === type).map((e) => s.text.slice(e.offset, e.offset + e.length))
+}
 
 const request: ApprovalRequest = { toolCallId: 'c1', type: 'tool', tool: 'note', args: { text: 'a' }, description: 'd', editableArg: 'text' }
 const tool = defineTool({ name: 'note', description: 'd', schema: z.object({ text: z.string().min(1) }), run: async () => 'ok' })
@@ -71,13 +85,52 @@ describe('routeAfterAgent', () => {
   })
 })
 
+describe('the approval message', () => {
+  const expiresAt = new Date('2026-11-21T10:05:00Z')
+  const row = (extra: object = {}) => ({
+    type: 'tool' as const,
+    requesterId: 7,
+    expiresAt,
+    payload: { tool: 'append_to_file', args: { text: 'buy <b>milk</b> & "eggs"', count: 2 }, description: 'Append a line to the notes file: "a < b & c"' },
+    ...extra,
+  })
+
+  test('says what, with the type and tool in bold and the arguments as code; who asked and until when', () => {
+    const text = approvalText(row(), 'Ann').html
+    expect(text).toBe(
+      '<b>Approval needed (tool)</b>\nAppend a line to the notes file: &quot;a &lt; b &amp; c&quot;\n\nTool: <b>append_to_file</b>\n' +
+        'text: <code>buy &lt;b&gt;milk&lt;/b&gt; &amp; &quot;eggs&quot;</code>\ncount: <code>2</code>\n\nAsked by: Ann (<code>7</code>)\nExpires: 2026-11-21 10:05 UTC',
+    )
+    expect(shown(text).text).toBe(
+      'Approval needed (tool)\nAppend a line to the notes file: "a < b & c"\n\nTool: append_to_file\ntext: buy <b>milk</b> & "eggs"\ncount: 2\n\nAsked by: Ann (7)\nExpires: 2026-11-21 10:05 UTC',
+    )
+    expect(marked(text, 'code')).toEqual(['buy <b>milk</b> & "eggs"', '2', '7'])
+  })
+
+  test('a push names the task and the target branch as code; a multi-line argument is a code block; a name that is the id is not repeated', () => {
+    const push = approvalText(row({ type: 'push', taskId: 'abc', payload: { tool: 'push', args: { branch: 'mechanic/abc', target: 'main' }, description: '' } }), '7').html
+    expect(shown(push).text).toMatch(/^Approval needed \(push\)\nPush the change of task abc to main\? Discard deletes it\.\n\nTool: push\nbranch: mechanic\/abc\ntarget: main\n\nAsked by: 7\n/)
+    expect(marked(push, 'code')).toEqual(['abc', 'main', 'mechanic/abc', 'main'])
+    const lines = approvalText(row({ payload: { tool: 'write', args: { text: 'one\n<two>' }, description: 'd' } }), '<Ann>').html
+    expect(marked(lines, 'pre')).toEqual(['one\n<two>'])
+    expect(shown(lines).text).toContain('Asked by: <Ann> (7)')
+  })
+})
+
 describe('outcomeLine', () => {
   const at = new Date('2026-11-21T10:05:00Z')
-  test('says what was decided, by whom and when', () => {
-    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'approve' }, type: 'tool' }, 'Ada')).toBe('Approved by Ada at 2026-11-21 10:05 UTC')
-    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'approve' }, type: 'push' }, 'Ada')).toBe('Push approved by Ada at 2026-11-21 10:05 UTC')
-    expect(outcomeLine({ status: 'rejected', resolvedAt: at, decision: { type: 'reject' }, type: 'push' }, 'Ada')).toBe('Discarded by Ada at 2026-11-21 10:05 UTC')
-    expect(outcomeLine({ status: 'approved', resolvedAt: at, decision: { type: 'edit' }, type: 'plan' }, 'Ada')).toBe('Approved (with changes) by Ada at 2026-11-21 10:05 UTC')
-    expect(outcomeLine({ status: 'timeout', resolvedAt: at, decision: null, type: 'tool' }, undefined)).toBe('Expired without a decision at 2026-11-21 10:05 UTC')
+  const line = (...args: Parameters<typeof outcomeLine>) => outcomeLine(...args).html
+  test('says what was decided, by whom and when, in bold', () => {
+    expect(line({ status: 'approved', resolvedAt: at, decision: { type: 'approve' }, type: 'tool' }, 'Ada')).toBe('<b>Approved by Ada at 2026-11-21 10:05 UTC</b>')
+    expect(line({ status: 'approved', resolvedAt: at, decision: { type: 'approve' }, type: 'push' }, 'Ada')).toBe('<b>Push approved by Ada at 2026-11-21 10:05 UTC</b>')
+    expect(line({ status: 'rejected', resolvedAt: at, decision: { type: 'reject' }, type: 'push' }, 'Ada')).toBe('<b>Discarded by Ada at 2026-11-21 10:05 UTC</b>')
+    expect(line({ status: 'approved', resolvedAt: at, decision: { type: 'edit' }, type: 'plan' }, 'Ada')).toBe('<b>Approved (with changes) by Ada at 2026-11-21 10:05 UTC</b>')
+    expect(line({ status: 'timeout', resolvedAt: at, decision: null, type: 'tool' }, undefined)).toBe('<b>Expired without a decision at 2026-11-21 10:05 UTC</b>')
+  })
+
+  test("the decider's name is escaped", () => {
+    const text = line({ status: 'rejected', resolvedAt: at, decision: { type: 'reject' }, type: 'tool' }, 'Bob <script>&')
+    expect(text).toBe('<b>Rejected by Bob &lt;script&gt;&amp; at 2026-11-21 10:05 UTC</b>')
+    expect(shown(text).text).toBe('Rejected by Bob <script>& at 2026-11-21 10:05 UTC')
   })
 })

@@ -11,8 +11,8 @@ function fakeApi() {
   const calls: unknown[][] = []
   let nextId = 500
   const api = {
-    sendMessage: async (chatId: number, text: string) => (calls.push(['send', chatId, text]), { message_id: nextId++ }),
-    editMessageText: async (chatId: number, messageId: number, text: string) => (calls.push(['edit', chatId, messageId, text]), true),
+    sendMessage: async (chatId: number, text: string, other?: { parse_mode?: string }) => (calls.push(['send', chatId, text, other?.parse_mode]), { message_id: nextId++ }),
+    editMessageText: async (chatId: number, messageId: number, text: string, other?: { parse_mode?: string }) => (calls.push(['edit', chatId, messageId, text, other?.parse_mode]), true),
   } as unknown as Api
   return { api, calls }
 }
@@ -25,7 +25,7 @@ afterEach(() => {
 })
 
 describe('TaskProgressReporter', () => {
-  test('sends one message per task, hands its id to onMessage, then edits it every 3 s at most', async () => {
+  test('sends one message per task (HTML), hands its id to onMessage, then edits it every 3 s at most', async () => {
     const { api, calls } = fakeApi()
     const kept: Array<[string, number]> = []
     const reporter = new TaskProgressReporter({ api, log, onMessage: async (taskId, id) => void kept.push([taskId, id]) })
@@ -34,9 +34,9 @@ describe('TaskProgressReporter', () => {
     reporter.update(task('t1'), { activity: 'running aider', lines: ['a'] })
     reporter.update(task('t1'), { activity: 'running aider', lines: ['a', 'b'] })
     await vi.advanceTimersByTimeAsync(2000)
-    expect(calls).toEqual([['send', 100, 'Task t1: preparing…']])
+    expect(calls).toEqual([['send', 100, 'Task <code>t1</code>: preparing…', 'HTML']])
     await vi.advanceTimersByTimeAsync(1000)
-    expect(calls.at(-1)).toEqual(['edit', 100, 500, 'Task t1: running aider…\n\na\nb'])
+    expect(calls.at(-1)).toEqual(['edit', 100, 500, 'Task <code>t1</code>: running aider…\n\n<pre>a\nb</pre>', 'HTML'])
     expect(calls).toHaveLength(2)
     expect(kept).toEqual([['t1', 500]])
   })
@@ -55,11 +55,11 @@ describe('TaskProgressReporter', () => {
     release()
     await settling
     await vi.advanceTimersByTimeAsync(10_000)
-    expect(calls).toEqual([['send', 100, 'Task t2: preparing…']]) // 'committing' was dropped by the settle
+    expect(calls).toEqual([['send', 100, 'Task <code>t2</code>: preparing…', 'HTML']]) // 'committing' was dropped by the settle
 
     reporter.update(task('t2', 500), { activity: 'pushing', lines: [] })
     await vi.advanceTimersByTimeAsync(10)
-    expect(calls.at(-1)).toEqual(['edit', 100, 500, 'Task t2: pushing…'])
+    expect(calls.at(-1)).toEqual(['edit', 100, 500, 'Task <code>t2</code>: pushing…', 'HTML'])
     await reporter.settle('t2')
     await expect(reporter.settle('unknown')).resolves.toBeUndefined()
   })

@@ -4,6 +4,9 @@ import type { Bot } from 'grammy'
 import { assistant } from './agents/assistant.ts'
 import { coder, requestCodeChangeTool } from './agents/coder.ts'
 import { AgentDirectory } from './agents/directory.ts'
+import { McpCatalog } from './agents/mcp/catalog.ts'
+import { loadMcpConfig } from './agents/mcp/config.ts'
+import { McpServers } from './agents/mcp/servers.ts'
 import { Memory, createEmbedder, memoryTools } from './agents/memory.ts'
 import { createChatModel } from './agents/model.ts'
 import { Transcriber } from './agents/transcriber.ts'
@@ -23,6 +26,7 @@ import { INTERNAL_EVENT } from './db/inbox.ts'
 import { ensureMemoryIndex } from './db/memories.ts'
 import { migrate } from './db/migrate.ts'
 import { rateLimitStore } from './db/rate-limits.ts'
+import { isToolAllowed } from './db/tool-allowances.ts'
 import { wizardStorage } from './db/wizard-state.ts'
 import { buildChatGraph } from './graph/chat-graph.ts'
 import { AttachmentStore } from './graph/attachments.ts'
@@ -36,6 +40,7 @@ import { Agents } from './services/agents.ts'
 import { Approvals } from './services/approvals.ts'
 import { Chats } from './services/chats.ts'
 import { Media } from './services/media.ts'
+import { Mcp, mcpCallRecorder } from './services/mcp.ts'
 import { createEventHandler } from './services/events.ts'
 import { ServiceStatus } from './services/status.ts'
 import { TaskReports, Tasks } from './services/tasks.ts'
@@ -82,6 +87,8 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const checkpointer = createCheckpointer(db.pool)
   const memory = new Memory({ pool: db.pool, embedder: createEmbedder(config.embeddings), settings: config.memory, log: log.child({ component: 'memory' }) })
 
+  const mcpServers = new McpServers(log.child({ component: 'mcp' }), config.mcp.baseEnv)
+  const mcpCatalog = new McpCatalog(mcpServers, { record: mcpCallRecorder({ pool: db.pool, log, observe: (call) => metrics.toolCall(call) }), secrets: config.secrets })
   const tasks = new Tasks({ pool: db.pool, wake: wake.tasks })
   const memTools = memoryTools(memory)
   const codeTools = config.workspace ? [requestCodeChangeTool(tasks)] : []
@@ -93,6 +100,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
     ],
     catalog: [...memTools, ...codeTools],
     defaultModel: config.llm.model,
+    dynamic: mcpCatalog,
   })
 
   const model = createChatModel(config.llm)
@@ -100,7 +108,8 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const modelFor = (name: string) => models.get(name) ?? models.set(name, createChatModel({ ...config.llm, model: name })).get(name)!
   const recall = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.recallForTurn(who, text) : undefined
   const attachments = new AttachmentStore(db.pool)
-  const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, attachments, ...(recall && { recall }) }).compile({ checkpointer })
+  const allowedInThread = (threadId: string, tool: string) => isToolAllowed(db.pool, threadId, tool)
+  const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, attachments, allowedInThread, ...(recall && { recall }) }).compile({ checkpointer })
   const turns = new Turns({ graph, checkpointer, pool: db.pool, model, modelFor, agents: directory, onModelCall: usage.record, attachments })
 
   const approvals = new Approvals({ pool: db.pool, turns, output, ttlMs: config.approvals.timeoutMs, tasksWake: wake.tasks, log: log.child({ component: 'approvals' }) })
@@ -112,6 +121,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
     agents,
     approvals,
     chats: new Chats({ pool: db.pool, turns, approvals, agents: directory }),
+    mcp: new Mcp({ servers: mcpServers, catalog: mcpCatalog, configPath: config.mcp.configPath, environment: config.mcp.environment }),
     media: new Media({ pool: db.pool, transcriber: new Transcriber(config.transcription), record: usage.record, observe: metrics.mediaObserver, documentMaxChars: config.media.documentMaxChars }),
     memory,
     status,
@@ -119,7 +129,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
     usage,
     coderEnabled: config.workspace !== undefined,
   }
-  return { metrics, output, services, events: createEventHandler({ approvals, reports, log: log.child({ component: 'events' }) }) }
+  return { metrics, output, services, mcpServers, events: createEventHandler({ approvals, reports, log: log.child({ component: 'events' }) }) }
 }
 
 type Core = ReturnType<typeof createCore>
@@ -147,6 +157,9 @@ function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Con
     webhookSecret: webhookMode ? config.telegram.webhookSecret : undefined,
     onStored: () => wake.inbox.wake(),
     dispatcherStatus: () => dispatcher.status(),
+    // An MCP server that is down costs its tools, not the service: reported, never a 503.
+    optionalComponents: () =>
+      Object.fromEntries(core.services.mcp.list().map((s) => [`mcp:${s.name}`, { ok: s.state === 'connected', optional: true, state: s.state, tools: s.tools.length, ...(s.lastError && { error: s.lastError }) }])),
     metrics: core.metrics,
   })
   const poller = webhookMode
@@ -187,6 +200,9 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
   return { runner, scheduler }
 }
 
+/** The longest a start waits for MCP servers to connect. */
+const MCP_START_WAIT_MS = 10_000
+
 /** getMe, retried: Telegram being briefly unreachable must not stop a start (updates still queue). */
 async function initBot(bot: Bot<Context>, log: Logger, stopping: () => boolean): Promise<void> {
   for (let delay = 1000; !stopping(); delay = Math.min(delay * 2, 30_000)) {
@@ -205,6 +221,8 @@ async function initBot(bot: Bot<Context>, log: Logger, stopping: () => boolean):
  * workers in that order, and listens. `start()` then connects to Telegram and starts the work.
  */
 export async function createApp(config: Config, log: Logger): Promise<App> {
+  // A bad MCP file stops the start before anything opens (McpConfigError: one line naming the server).
+  const mcpConfigs = config.mcp.configPath ? loadMcpConfig(config.mcp.configPath, config.mcp.environment) : []
   const db = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, log })
   try {
     await prepareSchema(db, log, config.embeddings.dim)
@@ -236,6 +254,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       if (stopping) return
       if (poller) await poller.start()
       else await bot.api.setWebhook(config.telegram.webhookUrl!, { secret_token: config.telegram.webhookSecret, allowed_updates: [...ALLOWED_UPDATES] })
+      // MCP servers get a moment to connect before turns run; one that is slow or failing keeps
+      // trying in the background, and its tools appear when it connects.
+      await Promise.race([core.mcpServers.apply(mcpConfigs), new Promise((r) => setTimeout(r, MCP_START_WAIT_MS).unref())])
       dispatcher.start()
       scheduler.start()
       runner?.start()
@@ -252,6 +273,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await Promise.all([runner?.stop(graceMs), dispatcher.stop(graceMs)])
       server.closeIdleConnections()
       await new Promise((r) => server.close(r))
+      await core.mcpServers.stop()
       await liveness.release()
       await db.close()
     },

@@ -66,6 +66,7 @@ const schema = z
     PHOTO_MAX_MB: megabytes(10),
     DOCUMENT_MAX_MB: megabytes(10),
     DOCUMENT_MAX_CHARS: count(40_000),
+    MCP_CONFIG: z.string().min(1).optional(),
     MEMORY_RECALL_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
     MEMORY_MIN_SIMILARITY: z.coerce.number().min(-1).max(1).default(0.3),
     MEMORY_DEDUPE_SIMILARITY: z.coerce.number().min(0).max(1).default(0.92),
@@ -135,6 +136,11 @@ export interface Config {
   memory: { recallLimit: number; minSimilarity: number; dedupeSimilarity: number }
   /** Speech to text for voice notes, audio and video notes. */
   transcription: { apiKey: string; baseUrl: string; model: string; timeoutMs: number; maxRetries: number }
+  /**
+   * MCP servers: the configuration file (`mcpServers` JSON; undefined: none), the environment its
+   * `${VAR}`s are taken from, and what every stdio server gets of ours (PATH and HOME, nothing else).
+   */
+  mcp: { configPath: string | undefined; environment: Readonly<Record<string, string | undefined>>; baseEnv: { PATH: string | undefined; HOME: string | undefined } }
   /** What people may send besides text: caps checked before a download, and how much of a document is read. */
   media: { voiceMaxBytes: number; photoMaxBytes: number; documentMaxBytes: number; documentMaxChars: number }
   http: { host: string; port: number }
@@ -168,7 +174,7 @@ export interface Config {
   secrets: string[]
 }
 
-function toConfig(env: Env): Config {
+function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): Config {
   const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL, env.GIT_ACCESS_TOKEN, env.TRANSCRIPTION_API_KEY]
   const mb = (n: number) => Math.round(n * 1024 * 1024)
   return {
@@ -204,6 +210,7 @@ function toConfig(env: Env): Config {
       timeoutMs: env.LLM_TIMEOUT_SECONDS * 1000,
       maxRetries: env.LLM_MAX_RETRIES,
     },
+    mcp: { configPath: env.MCP_CONFIG, environment: raw, baseEnv: { PATH: env.PATH, HOME: raw.HOME } },
     media: { voiceMaxBytes: mb(env.VOICE_MAX_MB), photoMaxBytes: mb(env.PHOTO_MAX_MB), documentMaxBytes: mb(env.DOCUMENT_MAX_MB), documentMaxChars: env.DOCUMENT_MAX_CHARS },
     memory: { recallLimit: env.MEMORY_RECALL_LIMIT, minSimilarity: env.MEMORY_MIN_SIMILARITY, dedupeSimilarity: env.MEMORY_DEDUPE_SIMILARITY },
     http: { host: env.HOST, port: env.PORT },
@@ -249,7 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Config {
     const variable = String(issue?.path[0] ?? 'environment')
     throw new ConfigError(variable, `Configuration error: ${variable} ${issue?.message ?? 'is invalid'}.`)
   }
-  return toConfig(parsed.data)
+  return toConfig(parsed.data, cleaned)
 }
 
 function readProcessEnv(): NodeJS.ProcessEnv {

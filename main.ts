@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.ts'
 import type { Config } from './config.ts'
 import { openDatabase } from './db/database.ts'
 import { DataDirLockedError } from './db/dir-lock.ts'
+import { McpConfigError } from './services/mcp.ts'
 import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 
@@ -55,9 +56,10 @@ const log = createLogger({ level: config.logLevel, secrets: config.secrets })
 try {
   await (process.argv[2] === 'migrate' ? migrateOnly(config, log) : serve(config, log))
 } catch (err) {
-  if (err instanceof DataDirLockedError) log.fatal(err.message)
+  const plain = err instanceof DataDirLockedError || err instanceof McpConfigError
+  if (plain) log.fatal(err.message)
   else log.fatal({ err }, 'could not start')
   log.flush()
-  process.stderr.write(`${err instanceof DataDirLockedError ? err.message : 'Mechanic could not start; see the log above.'}\n`)
+  process.stderr.write(`${plain ? err.message : 'Mechanic could not start; see the log above.'}\n`)
   process.exit(1)
 }

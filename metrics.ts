@@ -29,6 +29,8 @@ export class Metrics {
   readonly mediaReceived = new Counter({ name: 'mechanic_media_received_total', help: 'Input beyond text, by kind (voice, audio, video_note, photo, document, other)', labelNames: ['kind'], registers: [this.registry] })
   readonly transcriptionSeconds = new Histogram({ name: 'mechanic_transcription_seconds', help: 'Transcription latency, by outcome', labelNames: ['outcome'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60], registers: [this.registry] })
   readonly transcriptionFailures = new Counter({ name: 'mechanic_transcription_failures_total', help: 'Failed transcriptions, by kind (not_set_up, unreadable, unavailable)', labelNames: ['kind'], registers: [this.registry] })
+  readonly toolCalls = new Counter({ name: 'mechanic_tool_calls_total', help: 'MCP tool calls, by server, tool and outcome (ok, tool_error, timeout, unavailable, failed)', labelNames: ['server', 'tool', 'outcome'], registers: [this.registry] })
+  readonly toolCallSeconds = new Histogram({ name: 'mechanic_tool_call_seconds', help: 'MCP tool call latency, by server and tool', labelNames: ['server', 'tool'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120], registers: [this.registry] })
   readonly aiderSeconds = new Histogram({ name: 'mechanic_aider_seconds', help: 'aider run duration, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
 
   constructor(pool: Pool) {
@@ -93,6 +95,12 @@ export class Metrics {
       this.transcriptionSeconds.observe({ outcome }, seconds(ms))
       if (outcome !== 'ok') this.transcriptionFailures.inc({ kind: outcome })
     },
+  }
+
+  /** One MCP tool call: how it ended and how long it took. */
+  toolCall(call: { server: string; tool: string; outcome: string; ms: number }): void {
+    this.toolCalls.inc({ server: call.server, tool: call.tool, outcome: call.outcome })
+    this.toolCallSeconds.observe({ server: call.server, tool: call.tool }, seconds(call.ms))
   }
 
   /** A task step's and an aider run's length, by how they ended. */

@@ -26,6 +26,16 @@ export interface AgentListing extends AgentSpec {
   instructions: string
 }
 
+/** Tools that come and go while the service runs (MCP servers connecting and failing). */
+export interface DynamicTools {
+  /** Every such tool available now: people may give any of them to an agent they define. */
+  all(): AgentTool[]
+  /** Those configured for an agent by name (an MCP server's `mechanic.agents`). */
+  forAgent(agent: string): AgentTool[]
+}
+
+const noDynamicTools: DynamicTools = { all: () => [], forAgent: () => [] }
+
 /** How long a read of the agents and the default model serves before the next one. */
 const SNAPSHOT_TTL_MS = 1000
 
@@ -42,23 +52,40 @@ interface Snapshot {
  */
 export class AgentDirectory implements AgentRoster {
   readonly fallback: string
-  readonly tools: readonly AgentTool[]
+  readonly #staticTools: readonly AgentTool[]
   readonly #builtIns: Map<string, BuiltInAgent>
   readonly #catalog: Map<string, AgentTool>
+  readonly #dynamic: DynamicTools
   readonly #envModel: string
   readonly #snapshot: { get(): Promise<Snapshot>; drop(): void }
 
-  /** `catalog`: the tools a person may give an agent they define. */
-  constructor(deps: { pool: Pool; builtIns: [BuiltInAgent, ...BuiltInAgent[]]; catalog: AgentTool[]; defaultModel: string }) {
+  /** `catalog`: the tools a person may give an agent they define; `dynamic`: those of MCP servers. */
+  constructor(deps: { pool: Pool; builtIns: [BuiltInAgent, ...BuiltInAgent[]]; catalog: AgentTool[]; defaultModel: string; dynamic?: DynamicTools | undefined }) {
     this.#builtIns = new Map(deps.builtIns.map((a) => [a.name, a]))
     this.#catalog = new Map(deps.catalog.map((t) => [t.name, t]))
+    this.#dynamic = deps.dynamic ?? noDynamicTools
     this.#envModel = deps.defaultModel
     this.#snapshot = cachedFor(SNAPSHOT_TTL_MS, async () => {
       const [model, rows] = await Promise.all([getSetting(deps.pool, 'defaultModel'), listAgents(deps.pool)])
       return { defaultModel: model ?? this.#envModel, rows: new Map(rows.map((r) => [r.name, r])) }
     })
     this.fallback = deps.builtIns[0].name
-    this.tools = [...new Map([...deps.builtIns.flatMap((a) => a.tools), ...deps.catalog].map((t) => [t.name, t])).values()]
+    this.#staticTools = [...new Map([...deps.builtIns.flatMap((a) => a.tools), ...deps.catalog].map((t) => [t.name, t])).values()]
+  }
+
+  /** Every tool any agent may have now: the built-in ones and the MCP servers' connected now. */
+  get tools(): readonly AgentTool[] {
+    const dynamic = this.#dynamic.all()
+    if (this.#merged?.dynamic !== dynamic) this.#merged = { dynamic, tools: dynamic.length ? [...this.#staticTools, ...dynamic] : this.#staticTools }
+    return this.#merged.tools
+  }
+
+  // The same list while the MCP tools stay the same, so readers can cache by identity.
+  #merged: { dynamic: AgentTool[]; tools: readonly AgentTool[] } | undefined
+
+  /** A tool of that name that exists now. */
+  tool(name: string): AgentTool | undefined {
+    return this.#catalog.get(name) ?? this.#dynamic.all().find((t) => t.name === name) ?? this.#staticTools.find((t) => t.name === name)
   }
 
   /** The model agents use unless they name their own. */
@@ -72,9 +99,9 @@ export class AgentDirectory implements AgentRoster {
   }
 
 
-  /** Names of the tools a person may give an agent. */
+  /** Names of the tools a person may give an agent: the built-in catalogue, then the MCP servers' tools. */
   toolNames(): string[] {
-    return [...this.#catalog.keys()]
+    return [...this.#catalog.keys(), ...this.#dynamic.all().map((t) => t.name)]
   }
 
   isBuiltIn(name: string): boolean {
@@ -95,12 +122,15 @@ export class AgentDirectory implements AgentRoster {
   }
 
   #fromBuiltIn(a: BuiltInAgent, model: string): AgentListing {
-    return { ...a, model, builtIn: true, ownerId: undefined, toolNames: a.tools.map((t) => t.name), ownModel: undefined, instructions: a.systemPrompt }
+    const tools = [...a.tools, ...this.#dynamic.forAgent(a.name)]
+    return { ...a, tools, model, builtIn: true, ownerId: undefined, toolNames: tools.map((t) => t.name), ownModel: undefined, instructions: a.systemPrompt }
   }
 
   #fromRow(row: AgentRow, defaultModel: string): AgentListing {
-    // A tool that no longer exists here (the coder was switched off) is left out, not an error.
-    const tools = row.tools.flatMap((n) => this.#catalog.get(n) ?? [])
+    // A tool that does not exist now (the coder switched off, an MCP server down) is left out, not an error.
+    const dynamic = new Map(this.#dynamic.all().map((t) => [t.name, t]))
+    const chosen = row.tools.flatMap((n) => this.#catalog.get(n) ?? dynamic.get(n) ?? [])
+    const tools = [...new Map([...chosen, ...this.#dynamic.forAgent(row.name)].map((t) => [t.name, t])).values()]
     const systemPrompt = `You are ${row.name}, an agent of Mechanic, a Telegram bot. ${row.systemPrompt}`
     return {
       name: row.name,

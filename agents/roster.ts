@@ -18,7 +18,7 @@ export interface AgentSpec {
 export interface AgentRoster {
   /** The agent that answers when a turn names none, or names one that does not exist. */
   readonly fallback: string
-  /** Every tool any agent may have: the graph reads approval rules from here. */
+  /** Every tool any agent may have now (MCP tools come and go): the graph reads approval rules from here. */
   readonly tools: readonly AgentTool[]
   get(name: string): Promise<AgentSpec | undefined>
   list(): Promise<AgentSpec[]>
@@ -32,6 +32,16 @@ export function staticRoster(agents: [AgentSpec, ...AgentSpec[]]): AgentRoster {
     tools: [...new Map(agents.flatMap((a) => a.tools ?? []).map((t) => [t.name, t])).values()],
     get: (name) => Promise.resolve(byName.get(name)),
     list: () => Promise.resolve(agents),
+  }
+}
+
+/** Looks tools up by name in a roster's current list, rebuilding the index only when the list changes. */
+export function toolIndex(roster: Pick<AgentRoster, 'tools'>): (name: string) => AgentTool | undefined {
+  let indexed: { list: readonly AgentTool[]; byName: Map<string, AgentTool> } | undefined
+  return (name) => {
+    const list = roster.tools
+    if (indexed?.list !== list) indexed = { list, byName: new Map(list.map((t) => [t.name, t])) }
+    return indexed.byName.get(name)
   }
 }
 

@@ -21,7 +21,7 @@ import { TEST_DATABASE_URL, openPreparedDatabase } from '../test/support/databas
 import { OpenAIEmulator, spokenAudio } from '../test/support/openai-emulator.ts'
 import { ScriptedChatModel } from '../test/support/scripted-model.ts'
 import { TelegramEmulator } from '../test/support/telegram-emulator.ts'
-import { figures, printTable, writeResult } from './report.ts'
+import { figures, overhead, printTable, printVersus, writeResult } from './report.ts'
 
 const TURNS = 20
 const PHOTO_BYTES = 200_000
@@ -104,7 +104,7 @@ async function voiceRun() {
     }
     const b = figures(bareMs)
     const o = figures(oursMs)
-    return { audioBytes: audio.length, bareUploadMs: b, serviceMs: o, overheadP50Ms: Math.round((o.p50 - b.p50) * 100) / 100 }
+    return { audioBytes: audio.length, bareUploadMs: b, serviceMs: o, overheadMs: overhead(o, b) }
   } finally {
     await telegram.close()
     await openai.close()
@@ -121,11 +121,5 @@ printTable([
   ...checkpoints.map((c) => [c.engine, c.photo, c.checkpointBytes, c.attachmentBytes, c.turnMs.p50, c.turnMs.p99]),
 ])
 const voice = await voiceRun()
-console.log()
-printTable([
-  ['voice note path', 'p50 ms', 'p99 ms'],
-  ['bare upload to the endpoint', voice.bareUploadMs.p50, voice.bareUploadMs.p99],
-  ['getFile + download + openai client upload', voice.serviceMs.p50, voice.serviceMs.p99],
-  ['overhead (p50 difference)', voice.overheadP50Ms, ''],
-])
+printVersus('voice note path', ['bare upload to the endpoint', voice.bareUploadMs], ['getFile + download + openai client upload', voice.serviceMs])
 writeResult('media', { settings: { turns: TURNS, photoBytes: PHOTO_BYTES, voiceRuns: VOICE_RUNS }, checkpoints, voice })

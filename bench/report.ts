@@ -32,3 +32,21 @@ export function writeResult(name: string, result: object): void {
   writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...result }, null, 2)}\n`)
   console.log(`\nwrote ${file}`)
 }
+
+/** What ours adds over a baseline measured in the same run: the difference of the medians and of the p99s. */
+export function overhead(ours: Figures, baseline: Figures): { p50: number; p99: number } {
+  const round = (x: number) => Math.round(x * 1000) / 1000
+  return { p50: round(ours.p50 - baseline.p50), p99: round(ours.p99 - baseline.p99) }
+}
+
+/** Prints a baseline, ours, and the overhead, as a table with a blank line before it. */
+export function printVersus(what: string, baseline: [string, Figures], ours: [string, Figures]): void {
+  const extra = overhead(ours[1], baseline[1])
+  console.log()
+  printTable([
+    [what, 'p50 ms', 'p99 ms'],
+    [baseline[0], baseline[1].p50, baseline[1].p99],
+    [ours[0], ours[1].p50, ours[1].p99],
+    ['overhead', extra.p50, extra.p99],
+  ])
+}

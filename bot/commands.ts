@@ -4,6 +4,7 @@ import { changeAccess, model, users } from './features/admin.ts'
 import { agent, agents } from './features/agents.ts'
 import { cancel, pendingApprovals } from './features/approvals.ts'
 import { newConversation } from './features/commands.ts'
+import { mcp } from './features/mcp.ts'
 import { forget, memory } from './features/memory.ts'
 import { status } from './features/status.ts'
 import { code, tasks } from './features/tasks.ts'
@@ -36,6 +37,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'allow', args: '<id>', summary: 'Allow a person by their Telegram id', scope: 'admins', handler: changeAccess('allow') },
   { name: 'deny', args: '<id>', summary: 'Deny a person by their Telegram id', scope: 'admins', handler: changeAccess('deny') },
   { name: 'model', args: '[name]', summary: 'Show or set the default model', scope: 'admins', handler: model },
+  { name: 'mcp', args: '[reload]', summary: 'MCP servers, their state and tools; reload re-reads MCP_CONFIG', scope: 'admins', handler: mcp },
 ]
 
 const help = (isAdmin: boolean, coderEnabled: boolean) => helpText(COMMANDS, { isAdmin, coderEnabled })

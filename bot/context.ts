@@ -6,6 +6,7 @@ import type { Access } from '../services/access.ts'
 import type { Agents } from '../services/agents.ts'
 import type { Approvals } from '../services/approvals.ts'
 import type { Chats } from '../services/chats.ts'
+import type { Mcp } from '../services/mcp.ts'
 import type { Media } from '../services/media.ts'
 import type { ServiceStatus } from '../services/status.ts'
 import type { Tasks } from '../services/tasks.ts'
@@ -17,6 +18,8 @@ export interface Services {
   agents: Agents
   approvals: Approvals
   chats: Chats
+  /** The MCP servers, for /mcp. */
+  mcp: Mcp
   /** Voice to text, files read, albums gathered. */
   media: Media
   memory: Memory

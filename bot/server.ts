@@ -17,6 +17,8 @@ export interface ServerOptions {
   /** Called after an update was stored, to start its handling now. */
   onStored: () => void
   dispatcherStatus: () => { healthy: boolean; active: number; lastError: string | undefined }
+  /** Parts whose trouble is reported but does not make the service unhealthy (MCP servers), by name. */
+  optionalComponents?: (() => Record<string, { ok: boolean } & Record<string, unknown>>) | undefined
   /** `GET /metrics` in the Prometheus text format; the route is off without it. */
   metrics?: { render(): Promise<{ contentType: string; body: string }>; updatesReceived: { inc(labels: { kind: string }): void } } | undefined
 }
@@ -103,6 +105,7 @@ export function createHttpServer(o: ServerOptions): Server & { draining: boolean
         database,
         dispatcher: { ok: dispatcher.healthy, active: dispatcher.active, ...(dispatcher.lastError && { error: dispatcher.lastError }) },
         inbox: queue ? { depth: queue.depth, running: queue.running, oldestQueuedSeconds: queue.oldestQueuedSeconds, failedLastDay: queue.failedLastDay } : { ok: false },
+        ...o.optionalComponents?.(),
       },
       draining: server.draining,
     })

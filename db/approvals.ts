@@ -34,12 +34,15 @@ export interface ApprovalRow {
   editPromptId: number | null
   /** Set for a task's push approval, which a task step carries out instead of a thread resume. */
   taskId: string | null
+  /** Approved for the whole conversation: the tool is not asked about again in this thread. */
+  allowInThread: boolean
 }
 
 const columns = `id, chat_id as "chatId", message_id as "messageId", requester_id as "requesterId",
   thread_id as "threadId", interrupt_id as "interruptId", type, payload, status, created_at as "createdAt",
   expires_at as "expiresAt", resolved_at as "resolvedAt", resolved_by as "resolvedBy", decision,
-  decided_by_update as "decidedByUpdate", resumed_at as "resumedAt", edit_prompt_id as "editPromptId", task_id as "taskId"`
+  decided_by_update as "decidedByUpdate", resumed_at as "resumedAt", edit_prompt_id as "editPromptId", task_id as "taskId",
+  allow_in_thread as "allowInThread"`
 
 type Raw = Omit<ApprovalRow, 'chatId' | 'messageId' | 'requesterId' | 'resolvedBy' | 'decidedByUpdate' | 'editPromptId'> & {
   chatId: string
@@ -111,18 +114,26 @@ export async function markResumed(pool: Pool, id: string): Promise<void> {
 
 /**
  * Decides a pending, unexpired request. Exactly one concurrent caller wins (the row update is the
- * arbiter); the others get undefined and should re-read the row to say why.
+ * arbiter); the others get undefined and should re-read the row to say why. `allowInThread` also
+ * records, in the same statement, that its tool runs without asking in its thread from now on.
  */
 export const decide = (
   pool: Pool,
-  d: { id: string; status: Exclude<ApprovalStatus, 'pending' | 'timeout'>; by: number; decision: unknown; updateId: number },
+  d: { id: string; status: Exclude<ApprovalStatus, 'pending' | 'timeout'>; by: number; decision: unknown; updateId: number; allowInThread?: boolean | undefined },
 ) =>
   one(
     pool,
-    `update approval_requests set status = $2, resolved_by = $3, decision = $4, decided_by_update = $5, resolved_at = now()
-     where id = $1 and status = 'pending' and expires_at > now()
-     returning ${columns}`,
-    [d.id, d.status, d.by, JSON.stringify(d.decision), d.updateId],
+    `with decided as (
+       update approval_requests set status = $2, resolved_by = $3, decision = $4, decided_by_update = $5, resolved_at = now(), allow_in_thread = $6
+       where id = $1 and status = 'pending' and expires_at > now()
+       returning ${columns}
+     ), allowed as (
+       insert into tool_allowances (thread_id, tool, granted_by, chat_id, approval_id)
+       select "threadId", payload ->> 'tool', $3, "chatId", id from decided where $6
+       on conflict (thread_id, tool) do nothing
+     )
+     select * from decided`,
+    [d.id, d.status, d.by, JSON.stringify(d.decision), d.updateId, d.allowInThread === true],
   )
 
 /** Pending requests, oldest first (for /approvals). */

@@ -13,7 +13,7 @@ import { AgentModels } from './agent-models.ts'
 import type { ChatModel } from './agent-models.ts'
 import type { AttachmentStore } from './attachments.ts'
 import { messagesToDrop, textOf } from './history.ts'
-import { HANDOFF_TOOL, addressedAgent, handoffTool, resolveAgent } from '../agents/roster.ts'
+import { HANDOFF_TOOL, addressedAgent, handoffTool, resolveAgent, toolIndex } from '../agents/roster.ts'
 import type { AgentRoster, AgentSpec } from '../agents/roster.ts'
 
 export const ChatState = Annotation.Root({
@@ -48,6 +48,8 @@ export interface ChatGraphOptions {
   onModelCall?: ((call: ModelCallReport) => void) | undefined
   /** Where photos and documents of the conversation are kept; their references are resolved before each model call. */
   attachments?: AttachmentStore | undefined
+  /** Whether a person allowed `tool` for the whole conversation: then it runs without asking. */
+  allowedInThread?: ((threadId: string, tool: string) => Promise<boolean>) | undefined
 }
 
 /** What the graph reads from `configurable`, besides the thread: who the tools act for. */
@@ -104,9 +106,9 @@ const handoffsThisTurn = (messages: readonly BaseMessage[]) => {
  * interrupt brought back a person's decision. An agent may hand the turn to another. Exported
  * uncompiled so a caller (or a test) compiles it with its own checkpointer.
  */
-export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, onModelCall, attachments }: ChatGraphOptions) {
-  const byName = new Map(agents.tools.map((t) => [t.name, t]))
-  const needsApproval = (name: string) => byName.get(name)?.approval !== undefined
+export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, onModelCall, attachments, allowedInThread }: ChatGraphOptions) {
+  const toolNamed = toolIndex(agents)
+  const needsApproval = (name: string) => toolNamed(name)?.approval !== undefined
   const models = new AgentModels({ model, modelFor, onModelCall, attachments })
   const agentFor = (state: Pick<State, 'activeAgent'>) => resolveAgent(agents, state.activeAgent)
 
@@ -163,11 +165,19 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, o
     }
   }
 
-  // No side effects before interrupt(): this node runs again from its start when resumed.
-  function review(state: State): Update {
+  // No side effects before interrupt(): this node runs again from its start when resumed. One call
+  // per run: a call allowed for the conversation is approved without asking, and the graph comes
+  // back here for the next one, so a resume value always meets the interrupt it was given for.
+  async function review(state: State, config: LangGraphRunnableConfig): Promise<Update> {
     const call = pendingCalls(state).find((c) => needsApproval(c.name) && !state.decisions[c.id ?? ''])
-    const tool = call && byName.get(call.name)
+    const tool = call && toolNamed(call.name)
     if (!call || !tool?.approval) return {}
+    // A tool the agent does not have is never asked about: the tools node tells the model so.
+    const own = await toolsOf(await agentFor(state), true)
+    if (!own.some((t) => t.name === call.name)) return { decisions: { [call.id ?? '']: { type: 'reject', message: 'Not a tool of this agent.' } } }
+    if (tool.approval.type === 'tool' && (await allowedInThread?.(String(config.configurable?.thread_id), call.name))) {
+      return { decisions: { [call.id ?? '']: { type: 'approve' } } }
+    }
     const args = call.args as Record<string, unknown>
     const request: ApprovalRequest = {
       toolCallId: call.id ?? '',

@@ -16,7 +16,7 @@ import type { AttachmentStore } from './attachments.ts'
 import type { ChatGraph, TurnContext } from './chat-graph.ts'
 import { pruneThread } from './checkpointer.ts'
 import { textOf } from './history.ts'
-import { resolveAgent } from '../agents/roster.ts'
+import { resolveAgent, toolIndex } from '../agents/roster.ts'
 import type { AgentRoster } from '../agents/roster.ts'
 
 export interface TurnInput extends TurnContext {
@@ -61,7 +61,7 @@ export class Turns {
   readonly #pool: pg.Pool
   readonly #models: AgentModels
   readonly #agents: AgentRoster
-  readonly #tools: Map<string, AgentTool>
+  readonly #tool: (name: string) => AgentTool | undefined
   readonly #attachments: AttachmentStore | undefined
 
   constructor(deps: {
@@ -79,7 +79,7 @@ export class Turns {
     this.#pool = deps.pool
     this.#models = new AgentModels(deps)
     this.#agents = deps.agents
-    this.#tools = new Map(deps.agents.tools.map((t) => [t.name, t]))
+    this.#tool = toolIndex(deps.agents)
     this.#attachments = deps.attachments
   }
 
@@ -146,7 +146,7 @@ export class Turns {
   async resume(threadId: string, interruptId: string, decision: unknown, who: TurnContext): Promise<TurnOutcome | undefined> {
     const pending = await this.pending(threadId)
     if (pending?.interruptId !== interruptId) return undefined
-    const valid = validateDecision(decision, pending.request, this.#tools.get(pending.request.tool))
+    const valid = validateDecision(decision, pending.request, this.#tool(pending.request.tool))
     // 'sync': the tool's run is checkpointed before the model is asked again.
     const result = await this.#graph.invoke(new Command({ resume: valid }), { ...config(threadId, who), durability: 'sync' })
     return this.#outcome(threadId, result, result.messages.at(-1))
@@ -177,7 +177,7 @@ export class Turns {
 
   /** The tool of that name, if the agent has it (to validate an edited decision). */
   tool(name: string): AgentTool | undefined {
-    return this.#tools.get(name)
+    return this.#tool(name)
   }
 
   /** Forgets a thread's checkpoints (after /new). */

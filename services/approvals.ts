@@ -5,6 +5,8 @@ import type { ApprovalPayload, ApprovalRow } from '../db/approvals.ts'
 import type { Pool } from '../db/database.ts'
 import { enqueueEvent } from '../db/inbox.ts'
 import { queueStep } from '../db/tasks.ts'
+import { forgetAllowances, listAllowances } from '../db/tool-allowances.ts'
+import type { ToolAllowance } from '../db/tool-allowances.ts'
 import type { ApprovalKind, Decision } from '../domain/approvals.ts'
 import { InvalidDecisionError, validateDecision } from '../graph/approval.ts'
 import type { TurnOutcome, Turns } from '../graph/turns.ts'
@@ -21,6 +23,7 @@ export interface ApprovalTarget extends ChatTarget {
 /** The internal event that settles a request which expired. */
 export const APPROVAL_EXPIRED = 'approval_expired'
 export type { ApprovalRow } from '../db/approvals.ts'
+export type { ToolAllowance } from '../db/tool-allowances.ts'
 export { InvalidDecisionError } from '../graph/approval.ts'
 
 /** Only the person who asked, or an admin, may decide. */
@@ -30,6 +33,12 @@ export const canDecide = (userId: number, row: Pick<ApprovalRow, 'requesterId'>,
 export const requesterOf = (row: Pick<ApprovalRow, 'requesterId' | 'payload'>): Person => ({ id: row.requesterId, name: row.payload.requesterName ?? String(row.requesterId) })
 
 /** Whether a request can still be decided. */
+/**
+ * Whether a request may be approved for the whole conversation: a tool call (an MCP tool, or another
+ * tool that asks), never a coder's plan or a push, which are decided one at a time.
+ */
+export const mayAllowInThread = (row: Pick<ApprovalRow, 'type' | 'taskId'>) => row.type === 'tool' && row.taskId === null
+
 export const isOpen = (row: Pick<ApprovalRow, 'status' | 'expiresAt'>, now = new Date()) => row.status === 'pending' && row.expiresAt > now
 
 /**
@@ -116,10 +125,11 @@ export class Approvals {
    */
   async decide(
     row: ApprovalRow,
-    d: { status: 'approved' | 'rejected' | 'cancelled'; decision: Decision; by: Person; updateId: number },
+    d: { status: 'approved' | 'rejected' | 'cancelled'; decision: Decision; by: Person; updateId: number; allowInThread?: boolean | undefined },
     onDecided?: () => Promise<unknown>,
   ): Promise<ApprovalRow | undefined> {
-    const decided = await db.decide(this.#pool, { id: row.id, status: d.status, by: d.by.id, decision: d.decision, updateId: d.updateId })
+    const allowInThread = d.allowInThread === true && d.status === 'approved' && mayAllowInThread(row)
+    const decided = await db.decide(this.#pool, { id: row.id, status: d.status, by: d.by.id, decision: d.decision, updateId: d.updateId, allowInThread })
     if (!decided) return undefined
     await onDecided?.()
     await this.settle(decided, d.by)
@@ -137,7 +147,7 @@ export class Approvals {
       action: 'approval_decided',
       actorId: decider?.id,
       chatId: row.chatId,
-      detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision },
+      detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision, ...(row.allowInThread && { allowedForConversation: true, threadId: row.threadId }) },
     })
     if (row.taskId) {
       // A push approval: the task runner pushes or discards; the task's report follows through the inbox.
@@ -172,6 +182,16 @@ export class Approvals {
    * Marks due requests `timeout` and queues, in the same transaction, the event that settles each in
    * its chat's lane. One instance at a time runs it. Returns how many expired.
    */
+  /** The tools people allowed for a conversation, newest first (for /approvals). */
+  allowances(): Promise<ToolAllowance[]> {
+    return listAllowances(this.#pool)
+  }
+
+  /** Forgets what was allowed in a thread: a new conversation asks again. */
+  forgetAllowances(threadId: string): Promise<void> {
+    return forgetAllowances(this.#pool, threadId)
+  }
+
   async expireDue(): Promise<number> {
     const expired = await db.expireDue(this.#pool, (client, row) => enqueueEvent(client, row.chatId, { type: APPROVAL_EXPIRED, approvalId: row.id }).then(() => undefined))
     if (expired.length) this.#log.info({ approvals: expired.map((r) => r.id) }, 'approvals expired')

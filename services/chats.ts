@@ -59,13 +59,17 @@ export class Chats {
 
   /**
    * Starts a fresh conversation in the place (the active agent stays). A request of the old thread
-   * cannot be carried out once the thread is gone, so it is cancelled first. Returns the old thread.
+   * cannot be carried out once the thread is gone, so it is cancelled first; tools allowed for the
+   * old conversation ask again. Returns the old thread.
    */
   async startNew(place: ChatPlace, by: Person, updateId: number): Promise<string | undefined> {
     const waiting = await this.#approvals.pendingInChat(place.chatId)
     if (waiting) await this.#approvals.decide(waiting, { status: 'cancelled', decision: { type: 'reject', message: 'A new conversation was started.' }, by, updateId })
     const { previous } = await db.startNewThread(this.#pool, place)
-    if (previous) await this.#turns.forget(previous)
+    if (previous) {
+      await this.#turns.forget(previous)
+      await this.#approvals.forgetAllowances(previous)
+    }
     return previous
   }
 

@@ -12,11 +12,18 @@ export interface ToolContext {
   toolCallId: string
 }
 
+/** Checks a call's arguments: a zod schema, or a JSON Schema validator for an MCP tool. */
+export interface ArgsSchema<Args> {
+  safeParse(value: unknown): { success: true; data: Args } | { success: false; error: { message: string } }
+}
+
 /** A tool an agent may call. With `approval`, it runs only after a person approves it. */
 export interface AgentTool<Args extends Record<string, unknown> = Record<string, unknown>> {
   name: string
   description: string
-  schema: z.ZodType<Args>
+  schema: ArgsSchema<Args>
+  /** The arguments' JSON Schema, as the model is shown it. */
+  parameters: Record<string, unknown>
   approval?: {
     type: ApprovalKind
     /** One plain sentence: what will happen if approved. */
@@ -29,11 +36,10 @@ export interface AgentTool<Args extends Record<string, unknown> = Record<string,
 
 /** The tool in the OpenAI function-calling format that chat models bind. */
 export function toFunctionDefinition(tool: AgentTool) {
-  const parameters = z.toJSONSchema(tool.schema) as Record<string, unknown>
-  return { type: 'function' as const, function: { name: tool.name, description: tool.description, parameters } }
+  return { type: 'function' as const, function: { name: tool.name, description: tool.description, parameters: tool.parameters } }
 }
 
-/** Defines a tool with its argument types inferred from its schema. */
-export function defineTool<S extends z.ZodType<Record<string, unknown>>>(tool: AgentTool<z.output<S>> & { schema: S }): AgentTool {
-  return tool as unknown as AgentTool
+/** Defines a tool with its argument types inferred from its zod schema (which also gives its JSON Schema). */
+export function defineTool<S extends z.ZodType<Record<string, unknown>>>(tool: Omit<AgentTool<z.output<S>>, 'parameters'> & { schema: S }): AgentTool {
+  return { ...tool, parameters: z.toJSONSchema(tool.schema) as Record<string, unknown> } as unknown as AgentTool
 }

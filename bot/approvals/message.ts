@@ -1,15 +1,16 @@
 import { InlineKeyboard } from 'grammy'
+import { mayAllowInThread } from '../../services/approvals.ts'
 import type { ApprovalRow } from '../../services/approvals.ts'
 import type { ApprovalStatus } from '../../domain/approvals.ts'
 import { buttonCodec } from '../callback-data.ts'
 import { bold, code, html, pre } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
 
-export type ButtonAction = 'approve' | 'reject' | 'edit'
-const ACTIONS = { a: 'approve', r: 'reject', e: 'edit' } as const
-const LETTERS = { approve: 'a', reject: 'r', edit: 'e' } as const
+export type ButtonAction = 'approve' | 'reject' | 'edit' | 'allow'
+const ACTIONS = { a: 'approve', r: 'reject', e: 'edit', c: 'allow' } as const
+const LETTERS = { approve: 'a', reject: 'r', edit: 'e', allow: 'c' } as const
 
-/** An approval's buttons carry only the request id and the button: `ap:<id>:<a|r|e>`. */
+/** An approval's buttons carry only the request id and the button: `ap:<id>:<a|r|e|c>` (c: allow for the conversation). */
 export const approvalButtons = buttonCodec<{ id: string; action: ButtonAction }>('ap', {
   encode: ({ id, action }) => [id, LETTERS[action]],
   decode: ([id, letter, ...rest]) =>
@@ -20,12 +21,16 @@ export const approvalButtons = buttonCodec<{ id: string; action: ButtonAction }>
 export const words = (type: ApprovalRow['type']) =>
   type === 'push' ? { approve: 'Push', reject: 'Discard', approved: 'Push approved', rejected: 'Discarded' } : { approve: 'Approve', reject: 'Reject', approved: 'Approved', rejected: 'Rejected' }
 
-/** The request's buttons: approve and reject (push or discard), and Edit when an argument can be changed. */
-export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type'>): InlineKeyboard {
+/**
+ * The request's buttons: approve and reject (push or discard), Edit when an argument can be changed,
+ * and, for a tool call, "Allow for this conversation" on a row of its own.
+ */
+export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type' | 'taskId'>): InlineKeyboard {
   const w = words(row.type)
   const button = (action: ButtonAction) => approvalButtons.encode({ id: row.id, action })
   const keyboard = new InlineKeyboard().text(w.approve, button('approve')).text(w.reject, button('reject'))
-  return row.payload.editableArg ? keyboard.text('Edit', button('edit')) : keyboard
+  if (row.payload.editableArg) keyboard.text('Edit', button('edit'))
+  return mayAllowInThread(row) ? keyboard.row().text('Allow for this conversation', button('allow')) : keyboard
 }
 
 const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
@@ -68,10 +73,10 @@ const OUTCOME: Record<Exclude<ApprovalStatus, 'pending'>, string> = {
 }
 
 /** The line added to the message once decided, in bold: the outcome, who decided, and when. */
-export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'decision' | 'type'>, deciderName: string | undefined): Html {
+export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'decision' | 'type'> & Partial<Pick<ApprovalRow, 'allowInThread'>>, deciderName: string | undefined): Html {
   const status = row.status === 'pending' ? 'approved' : row.status
   const w = words(row.type)
-  const label = status === 'approved' ? w.approved : status === 'rejected' ? w.rejected : OUTCOME[status]
+  const label = status === 'approved' ? `${w.approved}${row.allowInThread ? ' for this conversation' : ''}` : status === 'rejected' ? w.rejected : OUTCOME[status]
   const edited = (row.decision as { type?: string } | null)?.type === 'edit' ? ' (with changes)' : ''
   const by = deciderName && row.status !== 'timeout' ? ` by ${deciderName}` : ''
   return bold(`${label}${edited}${by} at ${time(row.resolvedAt ?? new Date())}`)

@@ -2,11 +2,12 @@ import { Composer } from 'grammy'
 import type { CommandContext } from 'grammy'
 import type { Decision } from '../../domain/approvals.ts'
 import { InvalidDecisionError } from '../../services/approvals.ts'
-import { canDecide, isOpen, requesterOf } from '../../services/approvals.ts'
-import type { ApprovalRow } from '../../services/approvals.ts'
+import { canDecide, isOpen, mayAllowInThread, requesterOf } from '../../services/approvals.ts'
+import type { ApprovalRow, ToolAllowance } from '../../services/approvals.ts'
 import { approvalButtons, approvalKeyboard, approvalText, statusWord } from '../approvals/message.ts'
 import type { Context } from '../context.ts'
 import { bold, code, html } from '../format/html.ts'
+import type { Html } from '../format/html.ts'
 import { personOf } from '../people.ts'
 
 const composer = new Composer<Context>()
@@ -53,12 +54,15 @@ composer.on('callback_query:data').filter(
       return
     }
 
-    const approve = data.action === 'approve'
+    const approve = data.action === 'approve' || data.action === 'allow'
+    const allowInThread = data.action === 'allow'
+    if (allowInThread && !mayAllowInThread(row)) return alert(ctx, 'This request can only be decided on its own.', false)
     const by = personOf(ctx)
     const decision: Decision = approve ? { type: 'approve' } : { type: 'reject', message: `Rejected by ${by.name}.` }
+    const said = allowInThread ? `Approved; ${row.payload.tool} runs without asking in this conversation until /new` : approve ? 'Approved' : 'Rejected'
     // The button is answered at once; the resume may take as long as the model and the tool take.
-    const decided = await approvals.decide(row, { status: approve ? 'approved' : 'rejected', decision, by, updateId: ctx.update.update_id }, () =>
-      ctx.answerCallbackQuery({ text: approve ? 'Approved' : 'Rejected' }),
+    const decided = await approvals.decide(row, { status: approve ? 'approved' : 'rejected', decision, by, updateId: ctx.update.update_id, allowInThread }, () =>
+      ctx.answerCallbackQuery({ text: said.slice(0, 190) }),
     )
     if (!decided) {
       const now = await approvals.get(row.id)
@@ -106,8 +110,16 @@ export async function cancel(ctx: CommandContext<Context>): Promise<void> {
 }
 
 /** /approvals: every chat's pending requests, with their buttons. */
+/** The tools allowed for a conversation, one line each, as Telegram HTML. Pure, for tests. */
+export function allowancesText(list: readonly ToolAllowance[]): Html {
+  const lines = list.map((a) => html`\n• ${code(a.tool)} in chat ${code(String(a.chatId))}, by ${code(String(a.grantedBy))} at ${a.grantedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`)
+  return html`${bold('Allowed for a conversation')} (no asking there until /new):${lines}`
+}
+
 export async function pendingApprovals(ctx: CommandContext<Context>): Promise<void> {
-  const rows = await ctx.services.approvals.listPending()
+  const { approvals } = ctx.services
+  const [rows, allowed] = await Promise.all([approvals.listPending(), approvals.allowances()])
+  if (allowed.length) await ctx.reply(allowancesText(allowed).html, HTML)
   if (rows.length === 0) return void (await ctx.reply('No approvals are pending.'))
   await ctx.reply(`${rows.length} approval(s) pending:`)
   for (const row of rows) {

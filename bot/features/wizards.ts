@@ -59,13 +59,38 @@ export function parseModel(text: string): Parsed<string> {
   const m = text.trim()
   return /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/.test(m) ? ok(m) : no('That does not look like a model name (for example openai/gpt-4o-mini). Try again, or tap "Default model".')
 }
+/**
+ * The tools a person chose: names separated by commas or spaces, matched without regard to case but
+ * kept in their own case; an MCP server's name stands for all of its tools (`server__tool`).
+ */
 export function parseTools(text: string, known: readonly string[]): Parsed<string[]> {
-  const t = text.trim().toLowerCase()
-  if (t === 'none' || t === '-') return ok([])
-  const names = [...new Set(t.split(/[\s,]+/).filter(Boolean))]
-  const unknown = names.filter((n) => !known.includes(n))
-  if (names.length === 0 || unknown.length) return no(`I do not know ${unknown.join(', ') || 'those tools'}. Choose from: ${known.join(', ') || 'none available'}, or send "none".`)
-  return ok(names)
+  const t = text.trim()
+  if (t.toLowerCase() === 'none' || t === '-') return ok([])
+  const words = [...new Set(t.split(/[\s,]+/).filter(Boolean))]
+  const byLower = new Map(known.map((n) => [n.toLowerCase(), n]))
+  const unknown: string[] = []
+  const chosen = words.flatMap((w) => {
+    const tool = byLower.get(w.toLowerCase())
+    if (tool) return [tool]
+    const ofServer = known.filter((n) => n.toLowerCase().startsWith(`${w.toLowerCase()}__`))
+    if (ofServer.length) return ofServer
+    unknown.push(w)
+    return []
+  })
+  if (words.length === 0 || unknown.length) return no(`I do not know ${unknown.join(', ') || 'those tools'}. Choose from: ${toolChoices(known) || 'none available'}, or send "none".`)
+  return ok([...new Set(chosen)])
+}
+
+/** The tools on offer, the built-in ones by name and each MCP server's grouped: "memory_recall, …; github: create_issue, …". */
+export function toolChoices(known: readonly string[]): string {
+  const servers = new Map<string, string[]>()
+  const plain: string[] = []
+  for (const name of known) {
+    const at = name.indexOf('__')
+    if (at < 0) plain.push(name)
+    else servers.set(name.slice(0, at), [...(servers.get(name.slice(0, at)) ?? []), name.slice(at + 2)])
+  }
+  return [plain.join(', '), ...[...servers].map(([server, tools]) => `${server} (all, or ${server}__tool): ${tools.join(', ')}`)].filter(Boolean).join('; ')
 }
 
 /** An agent as the confirmation shows it, in Telegram HTML: the name in bold, model and tools as code, the instructions quoted. Pure, for tests. */
@@ -144,7 +169,7 @@ async function defineSteps(conversation: Wizard, ctx: InnerContext, what: string
   const modelAnswer = await ask(conversation, what, keepOr(parseModel), [DEFAULT_MODEL, KEEP, NO])
   const model = modelAnswer === DEFAULT_MODEL ? undefined : modelAnswer === KEEP || modelAnswer === '.' ? current?.model : modelAnswer
 
-  await ctx.reply(step(5, `Which tools may it use? Send their names separated by commas, or "none".\nAvailable: ${toolNames.join(', ') || 'none'}${current ? `\nNow: ${current.tools.join(', ') || 'none'}` : ''}`), {
+  await ctx.reply(step(5, `Which tools may it use? Send their names separated by commas (an MCP server's name gives all its tools), or "none".\nAvailable: ${toolChoices(toolNames) || 'none'}${current ? `\nNow: ${current.tools.join(', ') || 'none'}` : ''}`), {
     reply_markup: keyboard(['No tools', NO_TOOLS], ...keep, ['Cancel', NO]),
   })
   const toolsAnswer = await ask(conversation, what, keepOr((t) => parseTools(t, toolNames)), [NO_TOOLS, KEEP, NO])

@@ -59,7 +59,7 @@ describe('approvals through inline buttons, end to end', () => {
     expect(approval.text).toMatch(/Expires: \d{4}-\d\d-\d\d \d\d:\d\d UTC/)
     const formatted = approval.entities.map((e) => [e.type, approval.text.slice(e.offset, e.offset + e.length)])
     expect(formatted).toEqual(expect.arrayContaining([['bold', 'Approval needed (tool)'], ['bold', 'append_to_file'], ['code', 'buy milk']]))
-    expect(Object.keys(approval.buttons)).toEqual(['Approve', 'Reject', 'Edit'])
+    expect(Object.keys(approval.buttons)).toEqual(['Approve', 'Reject', 'Edit', 'Allow for this conversation'])
     for (const data of Object.values(approval.buttons)) expect(Buffer.byteLength(data)).toBeLessThanOrEqual(64)
     await sleep(500)
     expect(written()).toBe('') // nothing happens without a decision

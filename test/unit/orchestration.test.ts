@@ -85,6 +85,11 @@ describe('wizard steps', () => {
     const known = ['remember', 'recall', 'forget']
     expect(parseTools('recall, remember recall', known)).toEqual({ ok: true, value: ['recall', 'remember'] })
     expect(parseTools('none', known)).toEqual({ ok: true, value: [] })
+    // MCP tools keep their case; a server's name stands for all its tools.
+    const withMcp = [...known, 'GitHub__createIssue', 'GitHub__listRepos', 'fs__read_file']
+    expect(parseTools('github__CREATEISSUE', withMcp)).toEqual({ ok: true, value: ['GitHub__createIssue'] })
+    expect(parseTools('GitHub, recall', withMcp)).toEqual({ ok: true, value: ['GitHub__createIssue', 'GitHub__listRepos', 'recall'] })
+    expect(whyNot(parseTools('gitlab', withMcp))).toMatch(/GitHub \(all, or GitHub__tool\): createIssue, listRepos; fs \(all, or fs__tool\): read_file/)
     expect(whyNot(parseTools('recall, telepathy', known))).toMatch(/^I do not know telepathy\./)
   })
 

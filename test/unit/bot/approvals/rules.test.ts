@@ -35,12 +35,14 @@ describe('callback data', () => {
     }
   })
 
-  test('the keyboard offers Edit only when the tool has an editable argument', () => {
+  test('the keyboard offers Edit only when the tool has an editable argument, and "for this conversation" only for tool calls', () => {
     const payload = { tool: 't', args: {}, description: 'd' }
-    const labels = (k: ReturnType<typeof approvalKeyboard>) => k.inline_keyboard.flat().map((b) => b.text)
-    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload, type: 'tool' }))).toEqual(['Approve', 'Reject'])
-    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload, type: 'push' }))).toEqual(['Push', 'Discard'])
-    expect(labels(approvalKeyboard({ id: 'abcdefghijkl', payload: { ...payload, editableArg: 'x' }, type: 'plan' }))).toEqual(['Approve', 'Reject', 'Edit'])
+    const labels = (k: ReturnType<typeof approvalKeyboard>) => k.inline_keyboard.map((row) => row.map((b) => b.text))
+    const id = 'abcdefghijkl'
+    expect(labels(approvalKeyboard({ id, payload, type: 'tool', taskId: null }))).toEqual([['Approve', 'Reject'], ['Allow for this conversation']])
+    expect(labels(approvalKeyboard({ id, payload, type: 'push', taskId: 'task1' }))).toEqual([['Push', 'Discard']])
+    expect(labels(approvalKeyboard({ id, payload: { ...payload, editableArg: 'x' }, type: 'plan', taskId: null }))).toEqual([['Approve', 'Reject', 'Edit']])
+    expect(approvalButtons.decode(approvalButtons.encode({ id, action: 'allow' }))).toEqual({ id, action: 'allow' })
   })
 })
 

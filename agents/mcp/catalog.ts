@@ -1,0 +1,63 @@
+import type { AgentTool } from '../tools/tool.ts'
+import type { McpServers } from './servers.ts'
+import { mcpAgentTool } from './tools.ts'
+import type { McpToolDeps } from './tools.ts'
+
+interface Built {
+  all: AgentTool[]
+  byServer: Map<string, { agents: readonly string[]; tools: AgentTool[]; skipped: string[] }>
+}
+
+/**
+ * The tools of the connected MCP servers, as agent tools: rebuilt when a server connects, fails or
+ * is reloaded, and read by the agent directory on every turn (a server that is down has no tools).
+ */
+export class McpCatalog {
+  readonly #servers: McpServers
+  readonly #deps: McpToolDeps
+  #built: Built | undefined
+
+  constructor(servers: McpServers, deps: McpToolDeps) {
+    this.#servers = servers
+    this.#deps = deps
+    servers.onChange(() => (this.#built = undefined))
+  }
+
+  #build(): Built {
+    const byServer: Built['byServer'] = new Map()
+    for (const server of this.#servers.list()) {
+      const { tools, state } = server.status
+      if (state !== 'connected') continue
+      // The server's own env values and headers are secrets too (API keys given through ${VAR}).
+      const c = server.config
+      const own = Object.values(c.transport === 'stdio' ? c.env : c.headers)
+      const deps = { ...this.#deps, secrets: [...this.#deps.secrets, ...own] }
+      const built = tools.map((t) => mcpAgentTool(server, t, c.mechanic, deps))
+      byServer.set(server.config.name, {
+        agents: server.config.mechanic.agents,
+        tools: built.filter((t): t is AgentTool => !('skipped' in t)),
+        skipped: built.flatMap((t) => ('skipped' in t ? [t.skipped] : [])),
+      })
+    }
+    return { all: [...byServer.values()].flatMap((s) => s.tools), byServer }
+  }
+
+  get #current(): Built {
+    return (this.#built ??= this.#build())
+  }
+
+  /** Every MCP tool available now (the catalogue the wizards offer). */
+  all(): AgentTool[] {
+    return this.#current.all
+  }
+
+  /** The tools of the servers configured for `agent` (their `mechanic.agents`). */
+  forAgent(agent: string): AgentTool[] {
+    return [...this.#current.byServer.values()].filter((s) => s.agents.includes(agent)).flatMap((s) => s.tools)
+  }
+
+  /** Tools a server lists that cannot be offered, with the reason. */
+  skipped(server: string): string[] {
+    return this.#current.byServer.get(server)?.skipped ?? []
+  }
+}

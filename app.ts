@@ -9,6 +9,7 @@ import { loadMcpConfig } from './agents/mcp/config.ts'
 import { McpServers } from './agents/mcp/servers.ts'
 import { Memory, createEmbedder, memoryTools } from './agents/memory.ts'
 import { createChatModel } from './agents/model.ts'
+import { scheduleTools } from './agents/schedule-tools.ts'
 import { Transcriber } from './agents/transcriber.ts'
 import { appendToFileTool } from './agents/tools/append-to-file.ts'
 import type { Context, Services } from './bot/context.ts'
@@ -40,6 +41,7 @@ import { Agents } from './services/agents.ts'
 import { Approvals } from './services/approvals.ts'
 import { Chats } from './services/chats.ts'
 import { Media } from './services/media.ts'
+import { ScheduleFirings, Schedules } from './services/schedules.ts'
 import { Mcp, mcpCallRecorder } from './services/mcp.ts'
 import { createEventHandler } from './services/events.ts'
 import { ServiceStatus } from './services/status.ts'
@@ -90,15 +92,17 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const mcpServers = new McpServers(log.child({ component: 'mcp' }), config.mcp.baseEnv)
   const mcpCatalog = new McpCatalog(mcpServers, { record: mcpCallRecorder({ pool: db.pool, log, observe: (call) => metrics.toolCall(call) }), secrets: config.secrets })
   const tasks = new Tasks({ pool: db.pool, wake: wake.tasks })
+  const schedules = new Schedules({ pool: db.pool, limits: config.schedules, log: log.child({ component: 'schedules' }) })
+  const timeTools = scheduleTools(schedules)
   const memTools = memoryTools(memory)
   const codeTools = config.workspace ? [requestCodeChangeTool(tasks)] : []
   const directory = new AgentDirectory({
     pool: db.pool,
     builtIns: [
-      { ...assistant, tools: [...memTools, ...(config.testToolFile ? [appendToFileTool(config.testToolFile)] : []), ...codeTools] },
+      { ...assistant, tools: [...memTools, ...timeTools, ...(config.testToolFile ? [appendToFileTool(config.testToolFile)] : []), ...codeTools] },
       ...(config.workspace ? [{ ...coder, tools: [...memTools, ...codeTools] }] : []),
     ],
-    catalog: [...memTools, ...codeTools],
+    catalog: [...memTools, ...timeTools, ...codeTools],
     defaultModel: config.llm.model,
     dynamic: mcpCatalog,
   })
@@ -115,21 +119,24 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const approvals = new Approvals({ pool: db.pool, turns, output, ttlMs: config.approvals.timeoutMs, tasksWake: wake.tasks, log: log.child({ component: 'approvals' }) })
   const reports = new TaskReports({ pool: db.pool, turns, approvals, output, log: log.child({ component: 'tasks' }) })
   const agents = new Agents({ pool: db.pool, directory })
-  const status = new ServiceStatus({ db, approvals, tasks, usage, agents, startedAt: new Date(), version: pkg.version, commit: config.commit })
+  const chats = new Chats({ pool: db.pool, turns, approvals, agents: directory })
+  const firings = new ScheduleFirings({ pool: db.pool, output, chats, approvals, agents: directory, observe: metrics.scheduleObserver, log: log.child({ component: 'schedules' }) })
+  const status = new ServiceStatus({ db, approvals, tasks, usage, agents, schedules, startedAt: new Date(), version: pkg.version, commit: config.commit })
   const services: Services = {
     access: new Access({ pool: db.pool, adminIds: config.telegram.adminIds, allowedUserIds: config.telegram.allowedUserIds }),
     agents,
     approvals,
-    chats: new Chats({ pool: db.pool, turns, approvals, agents: directory }),
+    chats,
     mcp: new Mcp({ servers: mcpServers, catalog: mcpCatalog, configPath: config.mcp.configPath, environment: config.mcp.environment }),
     media: new Media({ pool: db.pool, transcriber: new Transcriber(config.transcription), record: usage.record, observe: metrics.mediaObserver, documentMaxChars: config.media.documentMaxChars }),
     memory,
+    schedules,
     status,
     tasks,
     usage,
     coderEnabled: config.workspace !== undefined,
   }
-  return { metrics, output, services, mcpServers, events: createEventHandler({ approvals, reports, log: log.child({ component: 'events' }) }) }
+  return { metrics, output, services, mcpServers, events: createEventHandler({ approvals, reports, schedules: firings, log: log.child({ component: 'events' }) }) }
 }
 
 type Core = ReturnType<typeof createCore>
@@ -140,9 +147,11 @@ function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Con
   const dispatcher = new Dispatcher({
     pool: db.pool,
     log: log.child({ component: 'dispatcher' }),
-    handle: (row) => (row.kind === INTERNAL_EVENT ? core.events(row.payload) : bot.handleUpdate(row.payload as Parameters<typeof bot.handleUpdate>[0])),
-    onGiveUp: async (row) => {
-      if (row.lane !== 0) await core.output.gaveUp(row.lane)
+    handle: (row) => (row.kind === INTERNAL_EVENT ? core.events.handle(row.payload, row.updateId) : bot.handleUpdate(row.payload as Parameters<typeof bot.handleUpdate>[0])),
+    onGiveUp: async (row, error) => {
+      // An event of ours (a schedule's firing) records its failure; a person's update gets a sentence.
+      if (row.kind === INTERNAL_EVENT) await core.events.gaveUp(row.payload, error)
+      else if (row.lane !== 0) await core.output.gaveUp(row.lane)
     },
     onOutcome: (row, outcome, ms) => core.metrics.updateOutcome(row, outcome, ms),
     liveness,
@@ -197,7 +206,14 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
     jobs: [{ name: 'expire approvals', run: () => core.services.approvals.expireDue() }],
     onQueued: () => wake.inbox.wake(),
   })
-  return { runner, scheduler }
+  // Reminders are due to the second: their own, faster tick (one indexed query per tick).
+  const timer = new Scheduler({
+    log: log.child({ component: 'schedules' }),
+    everyMs: config.schedules.pollMs,
+    jobs: [{ name: 'fire schedules', run: () => core.services.schedules.fireDue() }],
+    onQueued: () => wake.inbox.wake(),
+  })
+  return { runner, scheduler, timer }
 }
 
 /** The longest a start waits for MCP servers to connect. */
@@ -237,7 +253,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // This process's claims count as held only while it lives: after a crash they are taken over at once.
   const liveness = await ProcessLiveness.acquire(db, log.child({ component: 'liveness' }))
   const { dispatcher, server, poller } = createTransport(config, log, db, bot, core, wake, liveness)
-  const { runner, scheduler } = createWorkers(config, log, db, bot, core, wake, liveness)
+  const { runner, scheduler, timer } = createWorkers(config, log, db, bot, core, wake, liveness)
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -259,6 +275,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await Promise.race([core.mcpServers.apply(mcpConfigs), new Promise((r) => setTimeout(r, MCP_START_WAIT_MS).unref())])
       dispatcher.start()
       scheduler.start()
+      timer.start()
       runner?.start()
       await publishCommands(bot, config.telegram.adminIds, log, config.workspace !== undefined)
       log.info({ mode: poller ? 'polling' : 'webhook', webhookPath: WEBHOOK_PATH, database: db.kind, port, bot: bot.botInfo.username }, 'service started')
@@ -269,6 +286,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       server.draining = true
       await poller?.stop()
       await scheduler.stop()
+      await timer.stop()
       // Both get the same grace, side by side: a task step and a chat's handler end or are handed back.
       await Promise.all([runner?.stop(graceMs), dispatcher.stop(graceMs)])
       server.closeIdleConnections()

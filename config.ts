@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { z } from 'zod'
+import { isValidTimeZone } from './domain/schedule-time.ts'
 
 /** Raised when the environment cannot start the service; the message is one line for a person. */
 export class ConfigError extends Error {
@@ -67,6 +68,10 @@ const schema = z
     DOCUMENT_MAX_MB: megabytes(10),
     DOCUMENT_MAX_CHARS: count(40_000),
     MCP_CONFIG: z.string().min(1).optional(),
+    DEFAULT_TIMEZONE: z.string().refine(isValidTimeZone, { error: 'must be an IANA time zone such as Europe/Berlin or UTC' }).default('UTC'),
+    SCHEDULES_PER_PERSON: count(50),
+    SCHEDULE_MIN_INTERVAL_SECONDS: count(300),
+    SCHEDULE_POLL_MS: count(1000),
     MEMORY_RECALL_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
     MEMORY_MIN_SIMILARITY: z.coerce.number().min(-1).max(1).default(0.3),
     MEMORY_DEDUPE_SIMILARITY: z.coerce.number().min(0).max(1).default(0.92),
@@ -141,6 +146,8 @@ export interface Config {
    * `${VAR}`s are taken from, and what every stdio server gets of ours (PATH and HOME, nothing else).
    */
   mcp: { configPath: string | undefined; environment: Readonly<Record<string, string | undefined>>; baseEnv: { PATH: string | undefined; HOME: string | undefined } }
+  /** Reminders and jobs: the default zone, the caps, and how often due ones are looked for. */
+  schedules: { defaultTimeZone: string; perPerson: number; minIntervalSeconds: number; pollMs: number }
   /** What people may send besides text: caps checked before a download, and how much of a document is read. */
   media: { voiceMaxBytes: number; photoMaxBytes: number; documentMaxBytes: number; documentMaxChars: number }
   http: { host: string; port: number }
@@ -211,6 +218,7 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
       maxRetries: env.LLM_MAX_RETRIES,
     },
     mcp: { configPath: env.MCP_CONFIG, environment: raw, baseEnv: { PATH: env.PATH, HOME: raw.HOME } },
+    schedules: { defaultTimeZone: env.DEFAULT_TIMEZONE, perPerson: env.SCHEDULES_PER_PERSON, minIntervalSeconds: env.SCHEDULE_MIN_INTERVAL_SECONDS, pollMs: env.SCHEDULE_POLL_MS },
     media: { voiceMaxBytes: mb(env.VOICE_MAX_MB), photoMaxBytes: mb(env.PHOTO_MAX_MB), documentMaxBytes: mb(env.DOCUMENT_MAX_MB), documentMaxChars: env.DOCUMENT_MAX_CHARS },
     memory: { recallLimit: env.MEMORY_RECALL_LIMIT, minSimilarity: env.MEMORY_MIN_SIMILARITY, dedupeSimilarity: env.MEMORY_DEDUPE_SIMILARITY },
     http: { host: env.HOST, port: env.PORT },
@@ -262,5 +270,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Config {
 function readProcessEnv(): NodeJS.ProcessEnv {
   // Variables already in the environment win over .env, so a deploy's secrets are never shadowed.
   if (existsSync('.env')) process.loadEnvFile('.env')
+  // The service computes in explicit zones; the process itself runs in UTC, because chrono does some
+  // relative-time arithmetic in the process's zone (off by an hour near that zone's DST change).
+  process.env.TZ = 'UTC'
   return process.env
 }

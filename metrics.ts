@@ -31,6 +31,8 @@ export class Metrics {
   readonly transcriptionFailures = new Counter({ name: 'mechanic_transcription_failures_total', help: 'Failed transcriptions, by kind (not_set_up, unreadable, unavailable)', labelNames: ['kind'], registers: [this.registry] })
   readonly toolCalls = new Counter({ name: 'mechanic_tool_calls_total', help: 'MCP tool calls, by server, tool and outcome (ok, tool_error, timeout, unavailable, failed)', labelNames: ['server', 'tool', 'outcome'], registers: [this.registry] })
   readonly toolCallSeconds = new Histogram({ name: 'mechanic_tool_call_seconds', help: 'MCP tool call latency, by server and tool', labelNames: ['server', 'tool'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120], registers: [this.registry] })
+  readonly scheduleFirings = new Counter({ name: 'mechanic_schedule_firings_total', help: 'Schedule firings, by kind (reminder, job) and outcome (sent, failed)', labelNames: ['kind', 'outcome'], registers: [this.registry] })
+  readonly scheduleLagSeconds = new Histogram({ name: 'mechanic_schedule_lag_seconds', help: 'From a schedule falling due to its message being sent', labelNames: ['kind'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600], registers: [this.registry] })
   readonly aiderSeconds = new Histogram({ name: 'mechanic_aider_seconds', help: 'aider run duration, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
 
   constructor(pool: Pool) {
@@ -94,6 +96,14 @@ export class Metrics {
     transcription: (outcome: string, ms: number) => {
       this.transcriptionSeconds.observe({ outcome }, seconds(ms))
       if (outcome !== 'ok') this.transcriptionFailures.inc({ kind: outcome })
+    },
+  }
+
+  /** Schedule firings: how each ended and how long after its time it was sent. */
+  readonly scheduleObserver = {
+    fired: (kind: string, outcome: string, lagMs: number) => {
+      this.scheduleFirings.inc({ kind, outcome })
+      if (outcome === 'sent') this.scheduleLagSeconds.observe({ kind }, seconds(lagMs))
     },
   }
 

@@ -6,6 +6,7 @@ import { cancel, pendingApprovals } from './features/approvals.ts'
 import { newConversation } from './features/commands.ts'
 import { mcp } from './features/mcp.ts'
 import { forget, memory } from './features/memory.ts'
+import { every, remind, schedules, timezone } from './features/schedules.ts'
 import { status } from './features/status.ts'
 import { code, tasks } from './features/tasks.ts'
 import { usage } from './features/usage.ts'
@@ -26,6 +27,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'deleteagent', args: '<name>', summary: 'Delete one of your agents', scope: 'everyone', handler: startWizard('deleteagent') },
   { name: 'memory', summary: 'What I remember about you', scope: 'everyone', handler: memory },
   { name: 'forget', args: 'all', summary: 'Forget everything I remember about you', scope: 'everyone', handler: forget },
+  { name: 'remind', args: '<when> <text>', summary: 'A reminder: "in 10 minutes stretch", "tomorrow 9:00 check the deploy", "every weekday at 8:30 standup"', scope: 'everyone', handler: remind },
+  { name: 'every', args: '<when> <prompt>', summary: 'A recurring job the agent answers: "weekday at 8:30 summarise the repo", "2 hours check the queue"', scope: 'everyone', handler: every },
+  { name: 'schedules', args: '[all]', summary: "This chat's reminders and jobs, with Pause and Delete (admins: all)", scope: 'everyone', handler: schedules },
+  { name: 'timezone', args: '[zone]', summary: 'Show or set your time zone (Europe/Berlin, UTC, …)', scope: 'everyone', handler: timezone },
   { name: 'usage', summary: 'Tokens you used (admins: everyone\'s; /usage me for yours)', scope: 'everyone', handler: usage },
   { name: 'cancel', summary: 'Cancel the request waiting for your approval, the running task, or a wizard', scope: 'everyone', handler: cancel },
   { name: 'help', summary: 'What I can do', scope: 'everyone', handler: (ctx) => ctx.reply(help(ctx.isAdmin, ctx.services.coderEnabled)) },

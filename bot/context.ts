@@ -8,6 +8,7 @@ import type { Approvals } from '../services/approvals.ts'
 import type { Chats } from '../services/chats.ts'
 import type { Mcp } from '../services/mcp.ts'
 import type { Media } from '../services/media.ts'
+import type { Schedules } from '../services/schedules.ts'
 import type { ServiceStatus } from '../services/status.ts'
 import type { Tasks } from '../services/tasks.ts'
 import type { Usage } from '../services/usage.ts'
@@ -23,6 +24,8 @@ export interface Services {
   /** Voice to text, files read, albums gathered. */
   media: Media
   memory: Memory
+  /** Reminders and scheduled jobs, and people's time zones. */
+  schedules: Schedules
   status: ServiceStatus
   tasks: Tasks
   usage: Usage

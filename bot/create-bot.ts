@@ -10,6 +10,7 @@ import { chatFeature } from './features/chat.ts'
 import { mediaFeature } from './features/media.ts'
 import type { MediaLimits } from './features/media.ts'
 import { memoryFeature } from './features/memory.ts'
+import { schedulesFeature } from './features/schedules.ts'
 import { unhandledFeature } from './features/unhandled.ts'
 import { wizardsFeature } from './features/wizards.ts'
 import type { WizardStorage } from './features/wizards.ts'
@@ -59,7 +60,7 @@ export function installFeatures(bot: Bot<Context>, { rateLimit: limits, media }:
   bot.use(wizardsFeature(stores.wizards))
   bot.use(commandsComposer(COMMANDS))
   // Approvals before chat: a reply to an Edit prompt is a decision, not a chat message.
-  bot.use(agentsFeature, memoryFeature, approvalsFeature, mediaFeature(media), chatFeature, unhandledFeature)
+  bot.use(agentsFeature, memoryFeature, approvalsFeature, schedulesFeature, mediaFeature(media), chatFeature, unhandledFeature)
 }
 
 /** The command menus, from the command table: everyone's, and the admins' in each admin's private chat. */

@@ -10,7 +10,8 @@ import { approvalKeyboard, approvalText, outcomeLine } from './approvals/message
 import { describeModelError } from './model-errors.ts'
 import { bold, code, html, htmlToPlain } from './format/html.ts'
 import type { Html } from './format/html.ts'
-import { answerParts } from './format/reply.ts'
+import { answerHtml, answerParts } from './format/reply.ts'
+import { jobHeader, reminderHtml } from './schedules/words.ts'
 import { splitHtml } from './format/split.ts'
 import { INLINE_DIFF_CHARS, diffOf, endText, summaryText } from './tasks/report.ts'
 
@@ -43,7 +44,25 @@ export class TelegramOutput implements ChatOutput {
   }
 
   async answer(target: ChatTarget, answer: { text: string; agent?: string | undefined }): Promise<void> {
-    for (const part of answerParts(answer.agent, answer.text)) await this.#api.sendMessage(target.chatId, part, { ...HTML, ...inTopic(target) })
+    await this.#sendParts(target, answerParts(answer.agent, answer.text))
+  }
+
+  async reminder(target: ChatTarget, r: { text: string; ownerName: string; lateMs?: number | undefined }): Promise<number> {
+    return (await this.#sendParts(target, splitHtml(reminderHtml(r).html)))!
+  }
+
+  async jobAnswer(target: ChatTarget, j: { prompt: string; text: string; agent?: string | undefined; lateMs?: number | undefined; missingAgent?: string | undefined }): Promise<number> {
+    return (await this.#sendParts(target, splitHtml(`${jobHeader(j).html}\n\n${answerHtml(j.agent, j.text)}`)))!
+  }
+
+  /** Sends HTML parts in order; returns the first one's message id. */
+  async #sendParts(target: ChatTarget, parts: readonly string[]): Promise<number | undefined> {
+    let first: number | undefined
+    for (const part of parts) {
+      const sent = await this.#api.sendMessage(target.chatId, part, { ...HTML, ...inTopic(target) })
+      first ??= sent.message_id
+    }
+    return first
   }
 
   async modelFailed(target: ChatTarget, err: ModelError): Promise<void> {

@@ -66,3 +66,9 @@ export async function clearActiveAgent(pool: Pool, agent: string): Promise<numbe
   const { rowCount } = await pool.query('update chat_threads set active_agent = null, updated_at = now() where active_agent = $1', [agent])
   return rowCount ?? 0
 }
+
+/** The forum topic a thread id belongs to (ids are `chat:<chat>:<topic>:<uuid>` in topics), if any. */
+export function topicOfThread(threadId: string): number | undefined {
+  const topic = /^chat:-?\d+:(\d+):/.exec(threadId)?.[1]
+  return topic ? Number(topic) : undefined
+}

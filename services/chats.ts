@@ -18,6 +18,8 @@ export interface ChatMessage {
   person: Person
   /** The Telegram update it came in: makes a retried turn idempotent. */
   updateId: number
+  /** The turn's id when it did not come in an update (a scheduled job's firing); else the update id. */
+  turnId?: string | undefined
   text: string
   /** Photos and documents that came with it. */
   attachments?: readonly Attachment[] | undefined
@@ -85,7 +87,7 @@ export class Chats {
     const who = { chatId: m.place.chatId, userId: m.person.id }
     const pending = await this.#turns.pending(threadId)
     if (!pending) {
-      const outcome = await this.#turns.reply({ threadId, turnId: String(m.updateId), text: m.text, attachments: m.attachments, agent: m.agent ?? session.activeAgent, ...who, onText: m.onText })
+      const outcome = await this.#turns.reply({ threadId, turnId: m.turnId ?? String(m.updateId), text: m.text, attachments: m.attachments, agent: m.agent ?? session.activeAgent, ...who, onText: m.onText })
       return { threadId, outcome }
     }
     const request = await this.#approvals.byInterrupt(pending.interruptId)

@@ -33,4 +33,8 @@ export interface ChatOutput {
   taskEnded(task: TaskRow): Promise<void>
   /** The sentence that tells how a task ended (the agent's follow-up reads it too). */
   taskEndText(task: TaskRow): string
+  /** A reminder's text, said late when `lateMs` is set; returns the message's id (the proof of delivery). */
+  reminder(target: ChatTarget, r: { text: string; ownerName: string; lateMs?: number | undefined }): Promise<number>
+  /** A scheduled job's answer, under the prompt it answers; returns the first message's id. */
+  jobAnswer(target: ChatTarget, j: { prompt: string; text: string; agent?: string | undefined; lateMs?: number | undefined; missingAgent?: string | undefined }): Promise<number>
 }

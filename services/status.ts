@@ -5,6 +5,7 @@ import type { TaskStatus } from '../db/tasks.ts'
 import type { Agents } from './agents.ts'
 import type { Approvals } from './approvals.ts'
 import type { Tasks } from './tasks.ts'
+import type { Schedules } from './schedules.ts'
 import type { Usage } from './usage.ts'
 
 /** What /status shows: plain figures; the bot words them. */
@@ -19,6 +20,7 @@ export interface StatusFigures {
   approvalsPending: number
   model: string
   modelFailuresLastHour: number
+  schedules: { active: number; paused: number; failing: number; next: Date | null }
 }
 
 interface StatusDeps {
@@ -27,6 +29,7 @@ interface StatusDeps {
   tasks: Tasks
   usage: Usage
   agents: Agents
+  schedules: Pick<Schedules, 'figures'>
   startedAt: Date
   version: string
   commit: string | undefined
@@ -47,7 +50,7 @@ export class ServiceStatus {
   }
 
   async figures(): Promise<StatusFigures> {
-    const { db, approvals, tasks, usage, agents, startedAt, version, commit } = this.#deps
+    const { db, approvals, tasks, usage, agents, schedules, startedAt, version, commit } = this.#deps
     const t0 = performance.now()
     await db.pool.query('select 1')
     const pingMs = performance.now() - t0
@@ -63,6 +66,7 @@ export class ServiceStatus {
       approvalsPending: await approvals.countPending(),
       model: await agents.defaultModel(),
       modelFailuresLastHour: await usage.failuresWithin(3600_000),
+      schedules: await schedules.figures(),
     }
   }
 }

@@ -23,7 +23,8 @@ Failed updates (24 h): ${inbox.failedLastDay}
 Dispatcher: ${bold(dispatcher.healthy ? 'ok' : 'NOT OK')}, ${dispatcher.active} handler(s) active
 Tasks: ${tasks.queued} queued, ${tasks.running} running, ${tasks.waiting} waiting for review, ${tasks.failed} failed in total
 Approvals pending: ${f.approvalsPending}
-Model: ${code(f.model)}, ${f.modelFailuresLastHour} failed call(s) in the last hour`
+Model: ${code(f.model)}, ${f.modelFailuresLastHour} failed call(s) in the last hour
+Schedules: ${f.schedules.active} active, ${f.schedules.paused} paused, ${f.schedules.failing} whose last firing failed${f.schedules.next ? `; next at ${f.schedules.next.toISOString().slice(0, 16).replace('T', ' ')} UTC` : ''}`
 }
 
 /** /status: the service's health in figures. */

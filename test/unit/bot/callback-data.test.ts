@@ -3,11 +3,13 @@ import { approvalButtons } from '../../../bot/approvals/message.ts'
 import { CALLBACK_DATA_LIMIT, CallbackDataTooLongError, buttonCodec } from '../../../bot/callback-data.ts'
 import { agentButtons } from '../../../bot/features/agents.ts'
 import { memoryButtons } from '../../../bot/features/memory.ts'
+import { scheduleButtons } from '../../../bot/features/schedules.ts'
 import { wizardButtons } from '../../../bot/features/wizards.ts'
 import { newApprovalId } from '../../../db/approvals.ts'
+import { newScheduleId } from '../../../db/schedules.ts'
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8')
-const families = [approvalButtons, agentButtons, memoryButtons, wizardButtons]
+const families = [approvalButtons, agentButtons, memoryButtons, wizardButtons, scheduleButtons]
 
 describe('button codecs', () => {
   test('the largest value of every family fits in 64 bytes and decodes to itself', () => {
@@ -20,6 +22,9 @@ describe('button codecs', () => {
       [memoryButtons, { action: 'forgetAll', userId: 9_999_999_999_999 }],
       [memoryButtons, { action: 'keep', userId: 1 }],
       [wizardButtons, 'default'],
+      [approvalButtons, { id: newApprovalId(), action: 'allow' }],
+      [scheduleButtons, { id: newScheduleId(), action: 'resume' }],
+      [scheduleButtons, { id: '_-zZ09abcdef', action: 'delete' }],
     ] as const
     for (const [codec, value] of largest) {
       const data = (codec.encode as (v: unknown) => string)(value)

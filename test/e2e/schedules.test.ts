@@ -118,3 +118,18 @@ describe('reminders and jobs, end to end', () => {
     await waitUntil(() => arrived('take the cake out').length === 1, 'the cake reminder', 10_000)
   })
 })
+
+describe('a firing that cannot be delivered', () => {
+  test('is retried by the inbox, then /schedules shows the failure instead of pretending', async () => {
+    await service.stop()
+    service = await h.startService({ ...ENV, INBOX_MAX_ATTEMPTS: '2' })
+    await say('/remind in 2 seconds unreachable')
+    h.telegram.fail('sendMessage', 400, { times: 2, description: 'Bad Request: chat not found' })
+    await waitUntil(() => h.telegram.callsOf('sendMessage').filter((c) => String(c.params.text).includes('unreachable') && !c.result).length === 2, 'two refused attempts', 20_000)
+    await sleep(500)
+    expect(arrived('unreachable')).toEqual([])
+    expect(await say('/schedules')).toMatch(/unreachable\nonce; done\nMade by Tester\nLast firing failed: .*chat not found/)
+    const metrics = await (await fetch(`${service.url}/metrics`)).text()
+    expect(metrics).toMatch(/mechanic_schedule_firings_total\{kind="reminder",outcome="failed"\} 1/)
+  })
+})

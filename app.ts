@@ -120,10 +120,11 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const reports = new TaskReports({ pool: db.pool, turns, approvals, output, log: log.child({ component: 'tasks' }) })
   const agents = new Agents({ pool: db.pool, directory })
   const chats = new Chats({ pool: db.pool, turns, approvals, agents: directory })
-  const firings = new ScheduleFirings({ pool: db.pool, output, chats, approvals, agents: directory, observe: metrics.scheduleObserver, log: log.child({ component: 'schedules' }) })
+  const access = new Access({ pool: db.pool, adminIds: config.telegram.adminIds, allowedUserIds: config.telegram.allowedUserIds })
+  const firings = new ScheduleFirings({ pool: db.pool, output, chats, approvals, agents: directory, observe: metrics.scheduleObserver, mayUse: (id) => access.mayUse(id), log: log.child({ component: 'schedules' }) })
   const status = new ServiceStatus({ db, approvals, tasks, usage, agents, schedules, startedAt: new Date(), version: pkg.version, commit: config.commit })
   const services: Services = {
-    access: new Access({ pool: db.pool, adminIds: config.telegram.adminIds, allowedUserIds: config.telegram.allowedUserIds }),
+    access,
     agents,
     approvals,
     chats,
@@ -168,7 +169,7 @@ function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Con
     dispatcherStatus: () => dispatcher.status(),
     // An MCP server that is down costs its tools, not the service: reported, never a 503.
     optionalComponents: () =>
-      Object.fromEntries(core.services.mcp.list().map((s) => [`mcp:${s.name}`, { ok: s.state === 'connected', optional: true, state: s.state, tools: s.tools.length, ...(s.lastError && { error: s.lastError }) }])),
+      Object.fromEntries(core.services.mcp.list().map((s) => [`mcp:${s.name}`, { ok: s.state === 'connected', optional: true, state: s.state, tools: s.tools.length }])),
     metrics: core.metrics,
   })
   const poller = webhookMode

@@ -211,7 +211,8 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
       maxRetries: env.LLM_MAX_RETRIES,
     },
     transcription: {
-      apiKey: env.TRANSCRIPTION_API_KEY ?? env.OPENROUTER_API_KEY,
+      // The model key goes only to the model's own endpoint: another host gets its own key, or none.
+      apiKey: env.TRANSCRIPTION_API_KEY ?? (env.TRANSCRIPTION_BASE_URL ? 'no-key-set' : env.OPENROUTER_API_KEY),
       baseUrl: env.TRANSCRIPTION_BASE_URL ?? env.LLM_BASE_URL,
       model: env.TRANSCRIPTION_MODEL,
       timeoutMs: env.LLM_TIMEOUT_SECONDS * 1000,

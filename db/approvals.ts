@@ -12,6 +12,8 @@ export interface ApprovalPayload {
   editableArg?: string | undefined
   /** Shown as "Asked by". */
   requesterName?: string | undefined
+  /** False when the tool must ask every time (an MCP server's `alwaysAsk`): no "Allow for this conversation". */
+  conversationAllowance?: boolean | undefined
 }
 
 export interface ApprovalRow {

@@ -61,6 +61,16 @@ export async function setAccess(pool: Pool, telegramId: number, access: 'allow' 
 }
 
 /** Everyone the bot knows, admins first, then by last contact. */
+/** What we know of a person, without recording a visit; undefined for someone never seen. */
+export async function getUser(pool: Pool, telegramId: number): Promise<UserRecord | undefined> {
+  const { rows } = await pool.query<{ telegramId: string; role: Role; allowed: boolean; denied: boolean }>(
+    'select telegram_id as "telegramId", role, allowed, denied from users where telegram_id = $1',
+    [telegramId],
+  )
+  const r = rows[0]
+  return r && { telegramId: Number(r.telegramId), role: r.role, allowed: r.allowed, denied: r.denied }
+}
+
 export async function listUsers(pool: Pool, limit = 50): Promise<UserListing[]> {
   const { rows } = await pool.query<{ telegramId: string; role: Role; allowed: boolean; denied: boolean; username: string | null; firstName: string | null; lastSeenAt: Date | null }>(
     `select telegram_id as "telegramId", role, allowed, denied, username, first_name as "firstName", last_seen_at as "lastSeenAt"

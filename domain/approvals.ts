@@ -13,6 +13,8 @@ export interface ApprovalRequest {
   args: Record<string, unknown>
   description: string
   editableArg?: string | undefined
+  /** False when the tool must ask every time: it cannot be allowed for a whole conversation. */
+  conversationAllowance?: boolean | undefined
 }
 
 export const decisionSchema = z.discriminatedUnion('type', [

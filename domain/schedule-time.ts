@@ -187,6 +187,9 @@ function parseCron(body: string, opts: Options): WhenParse | undefined {
   return fields ? fromCron(fields[0].split(/\s+/).join(' '), restAfter(body, fields[0].length), fields[0], opts) : undefined
 }
 
+/** The longest interval a schedule may repeat at (a year). */
+const MAX_INTERVAL_SECONDS = 366 * 86400
+
 /** A recurring schedule at the start of `body` (after "every", if it was written); undefined when none is there. */
 function parseRecurring(body: string, opts: Options): WhenParse | undefined {
   const asCron = parseCron(body, opts)
@@ -256,11 +259,15 @@ function leadingTime(text: string, opts: Options): LeadingTime | undefined {
 
 /** The success, once the schedule is known not to repeat more often than allowed. */
 function scheduled(recurrence: Recurrence, runs: Date[], rest: string, phrase: string, opts: Options): WhenParse {
+  // "every 9999999999 weeks": no date a database can store.
+  if (!runs[0] || !Number.isFinite(runs[0].getTime()) || (recurrence.kind === 'interval' && recurrence.seconds > MAX_INTERVAL_SECONDS)) {
+    return fail('no_time', 'That is too far apart; a schedule repeats at least once a year, for example: every 30 days …')
+  }
   const gaps = runs.slice(1).map((run, i) => (run.getTime() - runs[i]!.getTime()) / 1000)
   if (gaps.some((gap) => gap < opts.minIntervalSeconds)) {
     return fail('too_frequent', `That repeats too often; the shortest gap allowed is ${duration(opts.minIntervalSeconds, false)}, for example: every ${duration(opts.minIntervalSeconds, true)} …`)
   }
-  return { ok: true, recurrence, rest, firstRun: runs[0]!, phrase: phrase.trim() }
+  return { ok: true, recurrence, rest, firstRun: runs[0], phrase: phrase.trim() }
 }
 
 /** "2 hours", "hour" (when `dropOne`) or "1 hour": the largest whole unit. */

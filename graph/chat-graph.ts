@@ -175,7 +175,7 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, o
     // A tool the agent does not have is never asked about: the tools node tells the model so.
     const own = await toolsOf(await agentFor(state), true)
     if (!own.some((t) => t.name === call.name)) return { decisions: { [call.id ?? '']: { type: 'reject', message: 'Not a tool of this agent.' } } }
-    if (tool.approval.type === 'tool' && (await allowedInThread?.(String(config.configurable?.thread_id), call.name))) {
+    if (tool.approval.type === 'tool' && tool.approval.allowForConversation !== false && (await allowedInThread?.(String(config.configurable?.thread_id), call.name))) {
       return { decisions: { [call.id ?? '']: { type: 'approve' } } }
     }
     const args = call.args as Record<string, unknown>
@@ -186,6 +186,7 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, o
       args,
       description: tool.approval.describe(args),
       editableArg: tool.approval.editableArg,
+      conversationAllowance: tool.approval.allowForConversation !== false,
     }
     const parsed = decisionSchema.safeParse(interrupt(request))
     // Callers validate before resuming; should a bad value slip through, it rejects instead of throwing.

@@ -29,6 +29,13 @@ export class Access {
     return { isAdmin, allowed: isAdmin || (!user.denied && (this.allowedUserIds.has(person.id) || user.allowed)) }
   }
 
+  /** Whether a person may still be served (read only: a schedule firing in their name asks this). */
+  async mayUse(personId: number): Promise<boolean> {
+    const user = await db.getUser(this.#pool, personId)
+    if (this.adminIds.has(personId) || user?.role === 'admin' || user?.role === 'owner') return true
+    return !user?.denied && (this.allowedUserIds.has(personId) || user?.allowed === true)
+  }
+
   /** A person who may not talk to the bot tried to. */
   refused = (personId: number, chatId: number | undefined, kind: string) => audit(this.#pool, { action: 'access_denied', actorId: personId, chatId, detail: { kind } })
 

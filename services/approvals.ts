@@ -37,7 +37,8 @@ export const requesterOf = (row: Pick<ApprovalRow, 'requesterId' | 'payload'>): 
  * Whether a request may be approved for the whole conversation: a tool call (an MCP tool, or another
  * tool that asks), never a coder's plan or a push, which are decided one at a time.
  */
-export const mayAllowInThread = (row: Pick<ApprovalRow, 'type' | 'taskId'>) => row.type === 'tool' && row.taskId === null
+export const mayAllowInThread = (row: Pick<ApprovalRow, 'type' | 'taskId'> & { payload?: Pick<ApprovalPayload, 'conversationAllowance'> }) =>
+  row.type === 'tool' && row.taskId === null && row.payload?.conversationAllowance !== false
 
 export const isOpen = (row: Pick<ApprovalRow, 'status' | 'expiresAt'>, now = new Date()) => row.status === 'pending' && row.expiresAt > now
 
@@ -103,7 +104,7 @@ export class Approvals {
     await this.request(target, {
       interruptId,
       type: request.type,
-      payload: { tool: request.tool, args: request.args, description: request.description, editableArg: request.editableArg },
+      payload: { tool: request.tool, args: request.args, description: request.description, editableArg: request.editableArg, conversationAllowance: request.conversationAllowance },
     })
   }
 

@@ -42,17 +42,15 @@ export class Mcp {
   }
 
   list(): McpServerView[] {
-    const tools = new Map(this.#catalog.all().map((t) => [t.name, t]))
     return this.#servers.list().map((server) => {
       const s = server.status
-      const prefix = `${s.name}__`
       return {
         name: s.name,
         transport: s.transport,
         state: s.state,
         lastError: s.lastError,
         startupMs: s.startupMs,
-        tools: [...tools.values()].filter((t) => t.name.startsWith(prefix)).map((t) => ({ name: t.name, asks: t.approval !== undefined })),
+        tools: this.#catalog.ofServer(s.name).map((t) => ({ name: t.name, asks: t.approval !== undefined })),
         skipped: this.#catalog.skipped(s.name),
       }
     })

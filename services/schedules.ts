@@ -183,15 +183,17 @@ export class ScheduleFirings {
   readonly #approvals: Approvals
   readonly #agents: AgentDirectory
   readonly #observe: ScheduleObserver
+  readonly #mayUse: (personId: number) => Promise<boolean>
   readonly #log: Logger
 
-  constructor(deps: { pool: Pool; output: ChatOutput; chats: Chats; approvals: Approvals; agents: AgentDirectory; observe: ScheduleObserver; log: Logger }) {
+  constructor(deps: { pool: Pool; output: ChatOutput; chats: Chats; approvals: Approvals; agents: AgentDirectory; observe: ScheduleObserver; mayUse: (personId: number) => Promise<boolean>; log: Logger }) {
     this.#pool = deps.pool
     this.#output = deps.output
     this.#chats = deps.chats
     this.#approvals = deps.approvals
     this.#agents = deps.agents
     this.#observe = deps.observe
+    this.#mayUse = deps.mayUse
     this.#log = deps.log
   }
 
@@ -203,6 +205,14 @@ export class ScheduleFirings {
   async fire(scheduleId: string, dueAt: Date, turnId: string): Promise<void> {
     const row = await db.getSchedule(this.#pool, scheduleId)
     if (!row) return void this.#log.info({ scheduleId }, 'a deleted schedule fired; nothing sent')
+    // A retry of a firing that was delivered, or one queued just before a pause: nothing more to send.
+    if (row.lastOutcome === 'sent' && row.lastDueAt?.getTime() === dueAt.getTime()) return
+    if (row.paused) return void this.#log.info({ scheduleId }, 'a paused schedule fired; nothing sent')
+    // Someone an admin denied since does not get their schedules run in their name.
+    if (!(await this.#mayUse(row.ownerId))) {
+      await db.setPaused(this.#pool, row.id, true, null)
+      return void this.#log.warn({ scheduleId, ownerId: row.ownerId }, 'the maker of a schedule may no longer use the bot; paused')
+    }
     const target = { chatId: row.chatId, topicId: row.topicId ?? undefined }
     const lateMs = Math.max(0, Date.now() - dueAt.getTime())
     const late = lateMs >= LATE_AFTER_MS ? lateMs : undefined

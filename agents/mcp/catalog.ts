@@ -25,6 +25,7 @@ export class McpCatalog {
 
   #build(): Built {
     const byServer: Built['byServer'] = new Map()
+    const taken = new Set<string>()
     for (const server of this.#servers.list()) {
       const { tools, state } = server.status
       if (state !== 'connected') continue
@@ -33,10 +34,13 @@ export class McpCatalog {
       const own = Object.values(c.transport === 'stdio' ? c.env : c.headers)
       const deps = { ...this.#deps, secrets: [...this.#deps.secrets, ...own] }
       const built = tools.map((t) => mcpAgentTool(server, t, c.mechanic, deps))
+      // Two tools whose names become the same (cut at 64, or "a.b" and "a_b") would make every turn fail.
+      const named = built.map((t) => ('skipped' in t || !taken.has(t.name) ? t : { skipped: `${t.name}: its name collides with another tool's` }))
+      for (const t of named) if (!('skipped' in t)) taken.add(t.name)
       byServer.set(server.config.name, {
         agents: server.config.mechanic.agents,
-        tools: built.filter((t): t is AgentTool => !('skipped' in t)),
-        skipped: built.flatMap((t) => ('skipped' in t ? [t.skipped] : [])),
+        tools: named.filter((t): t is AgentTool => !('skipped' in t)),
+        skipped: named.flatMap((t) => ('skipped' in t ? [t.skipped] : [])),
       })
     }
     return { all: [...byServer.values()].flatMap((s) => s.tools), byServer }
@@ -54,6 +58,11 @@ export class McpCatalog {
   /** The tools of the servers configured for `agent` (their `mechanic.agents`). */
   forAgent(agent: string): AgentTool[] {
     return [...this.#current.byServer.values()].filter((s) => s.agents.includes(agent)).flatMap((s) => s.tools)
+  }
+
+  /** A server's tools, as the agents know them. */
+  ofServer(server: string): AgentTool[] {
+    return this.#current.byServer.get(server)?.tools ?? []
   }
 
   /** Tools a server lists that cannot be offered, with the reason. */

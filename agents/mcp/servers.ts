@@ -2,6 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import type { Logger } from '../../logger.ts'
 import type { McpServerConfig } from './config.ts'
@@ -148,9 +149,16 @@ export class McpServer {
     return tools.slice(0, MAX_TOOLS)
   }
 
+  /** Text with the server's own env values and headers (tokens given through ${VAR}) taken out. */
+  #scrub(text: string): string {
+    const c = this.config
+    const secrets = Object.values(c.transport === 'stdio' ? c.env : c.headers).filter((v) => v.length >= 6)
+    return secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text)
+  }
+
   #stderr(): string {
     const tail = this.#transport instanceof GroupStdioTransport ? this.#transport.stderrTail.at(-1) : undefined
-    return tail ? ` (stderr: ${tail.slice(0, 200)})` : ''
+    return tail ? ` (stderr: ${this.#scrub(tail.slice(0, 200))})` : ''
   }
 
   #failed(err: unknown): void {
@@ -159,7 +167,7 @@ export class McpServer {
     this.#transport = undefined
     void client?.close().catch(() => undefined)
     if (this.#stopped) return
-    this.#lastError = errorText(err)
+    this.#lastError = this.#scrub(errorText(err))
     this.#setState('failing')
     this.#log.warn({ err: this.#lastError, retryInMs: this.#retryMs }, 'MCP server failed; retrying')
     clearTimeout(this.#retryTimer)
@@ -190,7 +198,13 @@ export class McpServer {
         throw new McpCallError('timeout', `${tool} did not answer within ${Math.round(timeoutMs / 1000)} s; the server is being restarted`)
       }
       if (this.#client !== client) throw new McpCallError('failed', `the MCP server ${this.config.name} stopped during the call${this.#stderr()}`)
-      throw new McpCallError('failed', text)
+      // A JSON-RPC error is the tool's answer; anything else (a refused connection, an HTTP server
+      // that lost our session after a restart) means the connection is gone: reconnect with backoff.
+      if (!(err instanceof McpError)) {
+        this.#failed(err)
+        throw new McpCallError('failed', `the MCP server ${this.config.name} could not be reached (${this.#scrub(text)}); reconnecting`)
+      }
+      throw new McpCallError('failed', this.#scrub(text))
     }
   }
 

@@ -117,6 +117,8 @@ export function mcpAgentTool(server: McpServer, tool: McpTool, options: McpOptio
         type: 'tool' as const,
         describe: (args: Record<string, unknown>) => `Run the tool ${tool.name} of ${serverName} with ${JSON.stringify(redactArgs(args, deps.secrets)).slice(0, 600)}`,
         ...(editableArg && { editableArg }),
+        // The operator said this one asks every time: no allowing it for a whole conversation.
+        ...(options.alwaysAsk.includes(tool.name) && { allowForConversation: false }),
       },
     }),
     run: async (args, context) => {

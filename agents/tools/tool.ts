@@ -30,6 +30,8 @@ export interface AgentTool<Args extends Record<string, unknown> = Record<string,
     describe: (args: Args) => string
     /** The argument a person's Edit reply replaces; without it there is no Edit button. */
     editableArg?: keyof Args & string
+    /** False: ask every time, never "Allow for this conversation" (default: a tool call may be allowed). */
+    allowForConversation?: boolean | undefined
   }
   run: (args: Args, context: ToolContext) => Promise<string>
 }

@@ -33,6 +33,8 @@ export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type
   return mayAllowInThread(row) ? keyboard.row().text('Allow for this conversation', button('allow')) : keyboard
 }
 
+const MAX_ARGS_SHOWN = 12
+
 const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
 
 function argText(value: unknown): string {
@@ -55,7 +57,9 @@ const askedBy = (name: string, id: number) => (name === String(id) ? html`${name
  */
 export function approvalText(row: Pick<ApprovalRow, 'payload' | 'requesterId' | 'expiresAt' | 'type'> & Partial<Pick<ApprovalRow, 'taskId'>>, requesterName: string): Html {
   const what = row.type === 'push' ? html`Push the change of task ${code(row.taskId ?? '?')} to ${argHtml(row.payload.args.target)}? Discard deletes it.` : html`${row.payload.description}`
-  const args = Object.entries(row.payload.args).map(([k, v]) => html`\n${k}: ${argHtml(v)}`)
+  // Each value is cut at 300 characters and at most 12 are shown, so the message stays one message.
+  const entries = Object.entries(row.payload.args)
+  const args = [...entries.slice(0, MAX_ARGS_SHOWN).map(([k, v]) => html`\n${k.slice(0, 60)}: ${argHtml(v)}`), ...(entries.length > MAX_ARGS_SHOWN ? [html`\n… and ${entries.length - MAX_ARGS_SHOWN} more`] : [])]
   return html`${bold(`Approval needed (${row.type})`)}
 ${what}
 

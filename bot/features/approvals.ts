@@ -57,6 +57,8 @@ composer.on('callback_query:data').filter(
     const approve = data.action === 'approve' || data.action === 'allow'
     const allowInThread = data.action === 'allow'
     if (allowInThread && !mayAllowInThread(row)) return alert(ctx, 'This request can only be decided on its own.', false)
+    // In a group the conversation is everyone's: only an admin may stop the asking for all of them.
+    if (allowInThread && row.chatId < 0 && !ctx.isAdmin) return alert(ctx, 'In a group, only an admin may allow a tool for the whole conversation. Approve just this once instead.', false)
     const by = personOf(ctx)
     const decision: Decision = approve ? { type: 'approve' } : { type: 'reject', message: `Rejected by ${by.name}.` }
     const said = allowInThread ? `Approved; ${row.payload.tool} runs without asking in this conversation until /new` : approve ? 'Approved' : 'Rejected'

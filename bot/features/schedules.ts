@@ -29,7 +29,7 @@ export function scheduleHtml(row: ScheduleRow): Html {
   const next = row.paused ? bold('paused') : row.nextRunAt ? html`next ${formatInZone(row.nextRunAt, row.timeZone)}` : 'done'
   const last =
     row.lastOutcome === 'failed'
-      ? html`\n${bold('Last firing failed')}: ${row.lastError ?? 'unknown error'}`
+      ? html`\n${bold('Last firing failed')}${row.lastDueAt ? ` (due ${formatInZone(row.lastDueAt, row.timeZone)})` : ''}: the message could not be delivered. An admin finds why in the log.`
       : row.lastSentAt
         ? html`\nLast sent ${formatInZone(row.lastSentAt, row.timeZone)}${row.lastSentAt.getTime() - (row.lastDueAt ?? row.lastSentAt).getTime() > 60_000 ? ' (late)' : ''}`
         : ''

@@ -10,7 +10,7 @@ export function lateness(ms: number): string {
   return `${Math.round(hours / 24)} days`
 }
 
-const lateNote = (lateMs: number | undefined) => (lateMs ? html`\n${italic(`(${lateness(lateMs)} late: the bot was not running at the time)`)}` : '')
+const lateNote = (lateMs: number | undefined) => (lateMs ? html`\n${italic(`(${lateness(lateMs)} late)`)}` : '')
 
 /** A reminder as the chat sees it. */
 export function reminderHtml(r: { text: string; ownerName: string; lateMs?: number | undefined }): Html {

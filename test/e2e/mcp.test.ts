@@ -108,6 +108,22 @@ describe('tools from MCP servers, end to end', () => {
     expect(notesNow()).not.toContain('asks again')
   })
 
+  test('in a group, only an admin may allow a tool for the whole conversation', async () => {
+    const group = -5005
+    h.openai.enqueue({ toolCalls: [{ name: 'test__write_note', args: { text: 'group note' } }] })
+    await service.deliver(h.text(`@${h.telegram.username} write it down`, { chatId: group }), WEBHOOK_SECRET)
+    const approval = await h.telegram.waitForButtons(group)
+    const pressAs = async (userId: number) => {
+      const update = h.press(approval.messageId, approval.buttons['Allow for this conversation']!, { chatId: group, userId })
+      await service.deliver(update, WEBHOOK_SECRET)
+      return (await h.telegram.waitForAnswer(update.callback_query.id)).params
+    }
+    expect(await pressAs(USER_ID)).toMatchObject({ text: 'In a group, only an admin may allow a tool for the whole conversation. Approve just this once instead.', show_alert: true })
+    expect(notesNow()).not.toContain('group note')
+    expect((await pressAs(ADMIN_ID)).text).toMatch(/^Approved; test__write_note runs without asking in this conversation/)
+    await waitUntil(() => notesNow().includes('group note'), 'the note', 10_000)
+  })
+
   test("a stdio server sees none of the service's secrets in its environment", async () => {
     const userId = 2002
     await callTool('everything__get-env', {}, userId)

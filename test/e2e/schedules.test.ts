@@ -119,6 +119,20 @@ describe('reminders and jobs, end to end', () => {
   })
 })
 
+describe('access', () => {
+  test('a person denied since is not served by their schedules: the schedule is paused', async () => {
+    const userId = 2001
+    await say('/remind every 2 seconds keep going', userId)
+    await waitUntil(() => arrived('keep going', userId).length >= 1, 'a firing', 10_000)
+    expect(await say('/deny 2001', ADMIN_ID)).toMatch(/2001/)
+    await sleep(2500)
+    const count = arrived('keep going', userId).length
+    await sleep(3000)
+    expect(arrived('keep going', userId).length).toBe(count)
+    expect(await say('/schedules all', ADMIN_ID)).toMatch(/keep going\nevery 2 seconds; paused/)
+  })
+})
+
 describe('a firing that cannot be delivered', () => {
   test('is retried by the inbox, then /schedules shows the failure instead of pretending', async () => {
     await service.stop()
@@ -128,7 +142,7 @@ describe('a firing that cannot be delivered', () => {
     await waitUntil(() => h.telegram.callsOf('sendMessage').filter((c) => String(c.params.text).includes('unreachable') && !c.result).length === 2, 'two refused attempts', 20_000)
     await sleep(500)
     expect(arrived('unreachable')).toEqual([])
-    expect(await say('/schedules')).toMatch(/unreachable\nonce; done\nMade by Tester\nLast firing failed: .*chat not found/)
+    expect(await say('/schedules')).toMatch(/unreachable\nonce; done\nMade by Tester\nLast firing failed \(due .*\): the message could not be delivered/)
     const metrics = await (await fetch(`${service.url}/metrics`)).text()
     expect(metrics).toMatch(/mechanic_schedule_firings_total\{kind="reminder",outcome="failed"\} 1/)
   })

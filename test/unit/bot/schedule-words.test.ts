@@ -16,7 +16,7 @@ describe('what a schedule says', () => {
   })
 
   test('a late reminder says how late; text is escaped', () => {
-    expect(shown(reminderHtml({ text: 'a < b & "c"', ownerName: 'Ada', lateMs: 3 * 3600_000 }).html)).toBe('⏰ Reminder for Ada: a < b & "c"\n(3 hours late: the bot was not running at the time)')
+    expect(shown(reminderHtml({ text: 'a < b & "c"', ownerName: 'Ada', lateMs: 3 * 3600_000 }).html)).toBe('⏰ Reminder for Ada: a < b & "c"\n(3 hours late)')
     expect(shown(jobHeader({ prompt: 'sum <up>', missingAgent: 'poet' }).html)).toBe("⏰ Scheduled: sum <up>\n(the agent poet no longer exists; the chat's agent answered)")
   })
 
@@ -28,6 +28,8 @@ describe('what a schedule says', () => {
     }
     const text = shown(scheduleHtml(row).html)
     expect(text).toMatch(/^Job abcdefghijkl for coder: report <now>\n/)
-    expect(text).toMatch(/; next Tue 1 Dec 2026, 08:30 \(Europe\/Berlin\)\nMade by Ada\nLast firing failed: Bad Request: chat not found$/)
+    expect(text).toMatch(/; next Tue 1 Dec 2026, 08:30 \(Europe\/Berlin\)\nMade by Ada\nLast firing failed \(due Mon 30 Nov 2026, 08:30 \(Europe\/Berlin\)\): the message could not be delivered\. An admin finds why in the log\.$/)
+    // The raw error stays in the log, never in the chat.
+    expect(text).not.toContain('chat not found')
   })
 })

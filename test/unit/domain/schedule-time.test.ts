@@ -277,3 +277,11 @@ describe('isValidTimeZone', () => {
     expect(isValidTimeZone(zone)).toBe(valid)
   })
 })
+
+describe('intervals a database can store', () => {
+  test('an interval of thousands of years is refused with a sentence, not an invalid date', () => {
+    const r = parseWhen('every 9999999999 weeks ping', { now: new Date('2026-11-29T12:00:00Z'), timeZone: 'UTC', recurring: false, minIntervalSeconds: 60 })
+    expect(r).toMatchObject({ ok: false, reason: 'no_time' })
+    expect(parseWhen('every 30 days ping', { now: new Date('2026-11-29T12:00:00Z'), timeZone: 'UTC', recurring: false, minIntervalSeconds: 60 })).toMatchObject({ ok: true, recurrence: { kind: 'interval', seconds: 30 * 86400 } })
+  })
+})

@@ -9,16 +9,32 @@ import { Cron } from 'croner'
 /** How a schedule repeats. */
 export type Recurrence = { kind: 'once'; at: Date } | { kind: 'cron'; pattern: string } | { kind: 'interval'; seconds: number }
 
-/** The outcome of reading a schedule from the start of a message; a failure carries one sentence for the person. */
+/**
+ * Why a phrase was not read, with what a sentence for the person needs (the bot words it:
+ * `bot/schedules/words.ts`; the agents' tool passes it on to the model).
+ */
+export type WhenHint =
+  | { code: 'no_time'; recurring: boolean }
+  | { code: 'two_times'; first: string; second: string }
+  | { code: 'past'; at: Date; timeZone: string }
+  | { code: 'no_hour'; phrase: string; example: string }
+  | { code: 'meridiem'; am: string; pm: string }
+  | { code: 'interval_or_time'; every: string }
+  | { code: 'bad_cron'; pattern: string; why: string | undefined }
+  | { code: 'cron_never'; pattern: string }
+  | { code: 'too_far' }
+  | { code: 'too_frequent'; minimum: string; example: string }
+
+/** The outcome of reading a schedule from the start of a message; a failure says why, for the bot to word. */
 export type WhenParse =
   | { ok: true; recurrence: Recurrence; rest: string; firstRun: Date; phrase: string }
-  | { ok: false; reason: 'no_time' | 'ambiguous' | 'past' | 'too_frequent' | 'bad_cron'; hint: string }
+  | { ok: false; reason: 'no_time' | 'ambiguous' | 'past' | 'too_frequent' | 'bad_cron'; hint: WhenHint }
 
 type Failure = Extract<WhenParse, { ok: false }>
 type Options = { now: Date; timeZone: string; recurring: boolean; minIntervalSeconds: number }
 type ParsedTime = chrono.ParsedResult
 
-const fail = (reason: Failure['reason'], hint: string): Failure => ({ ok: false, reason, hint })
+const fail = (reason: Failure['reason'], hint: WhenHint): Failure => ({ ok: false, reason, hint })
 const pad = (n: number) => String(n).padStart(2, '0')
 const hhmm = (hour: number, minute: number) => `${pad(hour)}:${pad(minute)}`
 // Anything but "at"/"on" before the time means the time is not at the start.
@@ -31,8 +47,6 @@ const SEPARATORS = /^[\s,:;.!\-–—]+/
 const UNITS: ReadonlyArray<readonly [number, string]> = [[604800, 'week'], [86400, 'day'], [3600, 'hour'], [60, 'minute'], [1, 'second']]
 const DAY_NAMES = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
 
-const NO_TIME_ONCE = 'I found no time at the start; begin with one, for example "in 10 minutes stretch", "tomorrow 9:00 call mom" or "every weekday at 8:30 stand-up".'
-const NO_TIME_EVERY = 'I found no schedule at the start; begin with one, for example "every weekday at 8:30 stand-up", "every 2 hours check the build" or "every monday at 10:00 plan the week".'
 
 /** True for a zone name Intl knows, such as 'Europe/Berlin' or 'UTC'. */
 export function isValidTimeZone(zone: string): boolean {
@@ -56,7 +70,7 @@ export function parseWhen(input: string, opts: Options): WhenParse {
   const every = /^every\b\s*/i.exec(text)
   if (!every && !opts.recurring) return parseCron(text, opts) ?? parseOnce(text, opts)
   const recurring = parseRecurring(every ? text.slice(every[0].length) : text, opts)
-  if (!recurring) return fail('no_time', NO_TIME_EVERY)
+  if (!recurring) return fail('no_time', { code: 'no_time', recurring: true })
   return recurring.ok ? { ...recurring, phrase: `${every?.[0] ?? ''}${recurring.phrase}` } : recurring
 }
 
@@ -97,17 +111,17 @@ export function formatInZone(at: Date, timeZone: string): string {
 
 function parseOnce(text: string, opts: Options): WhenParse {
   const [first, second] = readTimes(text, opts, true)
-  if (!first || !ONCE_LEAD.test(text.slice(0, first.index))) return fail('no_time', NO_TIME_ONCE)
+  if (!first || !ONCE_LEAD.test(text.slice(0, first.index))) return fail('no_time', { code: 'no_time', recurring: false })
   const end = first.index + first.text.length
   const phrase = text.slice(0, end).replace(/^me\s+/i, '')
   if (second && JOINER.test(text.slice(end, second.index)) && instantOf(second, opts.timeZone)?.getTime() !== instantOf(first, opts.timeZone)?.getTime()) {
-    return fail('ambiguous', `I found two times, "${phrase}" and "${second.text}"; keep one, for example: ${phrase} …`)
+    return fail('ambiguous', { code: 'two_times', first: phrase, second: second.text })
   }
   const unclear = unclearTime(first, phrase, 'at 18:30')
   if (unclear) return unclear
   const at = instantOf(first, opts.timeZone)!
   if (at.getTime() <= opts.now.getTime()) {
-    return fail('past', `${formatInZone(at, opts.timeZone)} has already passed; give a time in the future, for example: tomorrow 9:00 …`)
+    return fail('past', { code: 'past', at, timeZone: opts.timeZone })
   }
   return { ok: true, recurrence: { kind: 'once', at }, rest: restAfter(text, end), firstRun: at, phrase }
 }
@@ -131,13 +145,13 @@ function readTimes(text: string, opts: Options, honorZones: boolean): ParsedTime
 function unclearTime(result: ParsedTime, phrase: string, example: string): Failure | undefined {
   const start = result.start
   if (result.tags().has('result/relativeDate')) return undefined
-  if (!start.isCertain('hour')) return fail('ambiguous', `At what time ${phrase}? For example: ${phrase} ${example} …`)
+  if (!start.isCertain('hour')) return fail('ambiguous', { code: 'no_hour', phrase, example: `${phrase} ${example}` })
   const hour = start.get('hour') ?? 0
   // chrono marks the minutes certain even for "at 7", so whether they were written is read from the text.
   const minutesWritten = /\d[:.]\d\d/.test(result.text)
   if (start.isCertain('meridiem') || minutesWritten || hour < 1 || hour > 12 || !result.tags().has('parser/ENTimeExpressionParser')) return undefined
   const [am, pm] = [hhmm(hour % 12, 0), hhmm((hour % 12) + 12, 0)]
-  return fail('ambiguous', `Did you mean ${am} or ${pm}? Write the time as ${am} or ${pm}.`)
+  return fail('ambiguous', { code: 'meridiem', am, pm })
 }
 
 /** The exact instant chrono's result names, with wall-clock times placed in `timeZone` by croner (DST-correct). */
@@ -201,14 +215,14 @@ function parseRecurring(body: string, opts: Options): WhenParse | undefined {
     if (!time) return scheduled({ kind: 'interval', seconds }, intervalRuns(seconds, opts.now), restAfter(body, interval[0].length), interval[0], opts)
     if (seconds === 86400) return atTimeOn('*', 'every day', body, interval[0].length, time, opts)
     const every = `every ${duration(seconds, true)}`
-    return fail('ambiguous', `I can repeat ${every} counted from now, or at a fixed time such as every day at 09:00; write one of them, for example: ${every} …`)
+    return fail('ambiguous', { code: 'interval_or_time', every })
   }
   const day = DAY_WORD.exec(body)
   const field = day ? dayOfWeekField(day[1]!.toLowerCase()) : undefined
   if (!day || field === undefined) return undefined
   const label = `every ${day[1]!.toLowerCase()}`
   const time = leadingTime(body.slice(day[0].length), opts)
-  if (!time) return fail('ambiguous', `At what time ${label}? For example: ${label} at 08:30 …`)
+  if (!time) return fail('ambiguous', { code: 'no_hour', phrase: label, example: `${label} at 08:30` })
   return atTimeOn(field, label, body, day[0].length, time, opts)
 }
 
@@ -217,10 +231,10 @@ function fromCron(pattern: string, rest: string, phrase: string, opts: Options):
   try {
     runs = cron(pattern, opts.timeZone).nextRuns(6, opts.now)
   } catch (error) {
-    const why = error instanceof Error ? ` (${error.message.replace(/^CronPattern:\s*/, '').replace(/\.$/, '')})` : ''
-    return fail('bad_cron', `I could not read the cron expression "${pattern}"${why}; write five fields, minute hour day month weekday, for example: 30 8 * * 1-5 …`)
+    const why = error instanceof Error ? error.message.replace(/^CronPattern:\s*/, '').replace(/\.$/, '') : undefined
+    return fail('bad_cron', { code: 'bad_cron', pattern, why })
   }
-  if (!runs[0]) return fail('bad_cron', `The cron expression "${pattern}" never fires; check the day and month, for example: 30 8 * * 1-5 …`)
+  if (!runs[0]) return fail('bad_cron', { code: 'cron_never', pattern })
   return scheduled({ kind: 'cron', pattern }, runs, rest, phrase, opts)
 }
 
@@ -261,11 +275,11 @@ function leadingTime(text: string, opts: Options): LeadingTime | undefined {
 function scheduled(recurrence: Recurrence, runs: Date[], rest: string, phrase: string, opts: Options): WhenParse {
   // "every 9999999999 weeks": no date a database can store.
   if (!runs[0] || !Number.isFinite(runs[0].getTime()) || (recurrence.kind === 'interval' && recurrence.seconds > MAX_INTERVAL_SECONDS)) {
-    return fail('no_time', 'That is too far apart; a schedule repeats at least once a year, for example: every 30 days …')
+    return fail('no_time', { code: 'too_far' })
   }
   const gaps = runs.slice(1).map((run, i) => (run.getTime() - runs[i]!.getTime()) / 1000)
   if (gaps.some((gap) => gap < opts.minIntervalSeconds)) {
-    return fail('too_frequent', `That repeats too often; the shortest gap allowed is ${duration(opts.minIntervalSeconds, false)}, for example: every ${duration(opts.minIntervalSeconds, true)} …`)
+    return fail('too_frequent', { code: 'too_frequent', minimum: duration(opts.minIntervalSeconds, false), example: `every ${duration(opts.minIntervalSeconds, true)}` })
   }
   return { ok: true, recurrence, rest, firstRun: runs[0], phrase: phrase.trim() }
 }

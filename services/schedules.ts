@@ -7,7 +7,7 @@ import type { ScheduleBook, ScheduleSummary } from '../agents/schedule-tools.ts'
 import type { ToolContext } from '../agents/tools/tool.ts'
 import { topicOfThread } from '../db/chat-threads.ts'
 import { describeRecurrence, formatInZone, isValidTimeZone, nextRun, parseWhen } from '../domain/schedule-time.ts'
-import type { Recurrence } from '../domain/schedule-time.ts'
+import type { Recurrence, WhenHint } from '../domain/schedule-time.ts'
 import type { Logger } from '../logger.ts'
 import type { Approvals } from './approvals.ts'
 import type { ChatPlace, Chats } from './chats.ts'
@@ -33,7 +33,7 @@ export interface ScheduleObserver {
 }
 
 /** Why a schedule was not made: the time phrase (with the parser's hint), the cap, or an empty text. */
-export type CreateRefusal = { reason: 'no_time' | 'ambiguous' | 'past' | 'too_frequent' | 'bad_cron'; hint: string } | { reason: 'too_many'; limit: number } | { reason: 'no_text' }
+export type CreateRefusal = { reason: 'no_time' | 'ambiguous' | 'past' | 'too_frequent' | 'bad_cron'; hint: WhenHint } | { reason: 'too_many'; limit: number } | { reason: 'no_text' }
 
 export const recurrenceOf = (row: Pick<ScheduleRow, 'recurrence'>): Recurrence => {
   const r = row.recurrence as Recurrence & { at?: string | Date }
@@ -129,7 +129,8 @@ export class Schedules implements ScheduleBook {
     if ('row' in made) return { ok: true, summary: this.summary(made.row) }
     if (made.reason === 'too_many') return { ok: false, why: `the person already has ${made.limit} schedules, the most allowed.` }
     if (made.reason === 'no_text') return { ok: false, why: 'there is no text after the time: say what to remind of.' }
-    return { ok: false, why: made.hint }
+    // The model reads the code and its details, and asks the person (the words for people are the bot's).
+    return { ok: false, why: `${made.reason}: ${JSON.stringify(made.hint)}` }
   }
 
   async listForTool(context: ToolContext): Promise<ScheduleSummary[]> {

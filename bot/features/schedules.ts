@@ -8,6 +8,7 @@ import type { Context } from '../context.ts'
 import { bold, code, html, italic } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
 import { personOf, placeOf } from '../people.ts'
+import { whenHintText } from '../schedules/words.ts'
 
 const HTML = { parse_mode: 'HTML' as const }
 const LIST_LIMIT = 20
@@ -48,7 +49,7 @@ function scheduleKeyboard(row: ScheduleRow): InlineKeyboard | undefined {
 export function refusalText(r: CreateRefusal, command: 'remind' | 'every'): string {
   if (r.reason === 'too_many') return `You have ${r.limit} schedules, the most allowed. Delete one with /schedules first.`
   if (r.reason === 'no_text') return command === 'remind' ? 'What should I remind you of? For example: /remind in 10 minutes stretch your legs' : 'What should I do then? For example: /every weekday at 8:30 summarise what changed in the repo'
-  return r.hint
+  return whenHintText(r.hint)
 }
 
 /** /remind <when> <text> (a reminder) and /every <when> <prompt> (a recurring job): made, and confirmed with the exact next time. */

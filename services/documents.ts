@@ -1,5 +1,5 @@
 import { extname } from 'node:path'
-import { extractText, getDocumentProxy } from 'unpdf'
+import { Worker } from 'node:worker_threads'
 import type { Attachment } from '../domain/attachments.ts'
 
 /** Why a file was not read: a type we do not read, a file we could not read, or one with no text. */
@@ -40,30 +40,39 @@ function decodeText(bytes: Buffer): string | undefined {
   }
 }
 
-async function pdfText(bytes: Buffer): Promise<string | undefined> {
-  try {
-    const pdf = await getDocumentProxy(new Uint8Array(bytes))
-    try {
-      const { text } = await extractText(pdf, { mergePages: true })
-      return text
-    } finally {
-      await pdf.loadingTask.destroy()
+/** The longest a PDF may take to read. */
+export const PDF_TIMEOUT_MS = 20_000
+
+// The worker's file beside this one: .ts when run from source, .js when built.
+const PDF_WORKER = new URL(`./pdf-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+
+/** A PDF's text, read in a worker thread that is stopped after `timeoutMs`; undefined when unreadable. */
+function pdfText(bytes: Buffer, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const worker = new Worker(PDF_WORKER, { workerData: new Uint8Array(bytes) })
+    const done = (text: string | undefined) => {
+      clearTimeout(timer)
+      resolve(text)
+      void worker.terminate()
     }
-  } catch {
-    return undefined
-  }
+    const timer = setTimeout(() => done(undefined), timeoutMs)
+    worker.once('message', (m: { text?: unknown }) => done(typeof m.text === 'string' ? m.text : undefined))
+    worker.once('error', () => done(undefined))
+    worker.once('exit', () => done(undefined))
+  })
 }
 
 /**
  * Reads a file a person sent for the model: an image as an image; plain text, Markdown, source code,
- * JSON, CSV and the like as text; a PDF's text layer (pdf.js, through unpdf). Text longer than
+ * JSON, CSV and the like as text; a PDF's text layer (pdf.js, through unpdf, in a worker thread with a
+ * time limit, so a crafted PDF cannot hold the event loop). Text longer than
  * `maxChars` is cut, with a note saying how much the model did not see.
  */
-export async function readDocument(bytes: Buffer, file: { name: string; mime: string }, maxChars: number): Promise<DocumentReading> {
+export async function readDocument(bytes: Buffer, file: { name: string; mime: string }, maxChars: number, pdfTimeoutMs = PDF_TIMEOUT_MS): Promise<DocumentReading> {
   const kind = documentKind(file.name, file.mime)
   if (kind === 'image') return { attachment: { kind: 'image', mime: file.mime.toLowerCase(), data: bytes, name: file.name } }
   if (kind === 'other') return { refused: 'unsupported' }
-  const text = kind === 'pdf' ? await pdfText(bytes) : decodeText(bytes)
+  const text = kind === 'pdf' ? await pdfText(bytes, pdfTimeoutMs) : decodeText(bytes)
   if (text === undefined) return { refused: 'unreadable' }
   if (!text.trim()) return { refused: 'no_text' }
   const cut = text.length > maxChars

@@ -37,3 +37,15 @@ describe('reading a file for the model', () => {
     expect(documentKind('movie.mp4', 'video/mp4')).toBe('other')
   })
 })
+
+describe('a PDF that takes too long', () => {
+  test('is given up in its worker thread after the time limit, and called unreadable', async () => {
+    const pdf = makePdf(Array.from({ length: 40 }, (_, i) => [`page ${i}`]))
+    const started = performance.now()
+    expect(await readDocument(pdf, { name: 'slow.pdf', mime: 'application/pdf' }, 10_000, 1)).toEqual({ refused: 'unreadable' })
+    expect(performance.now() - started).toBeLessThan(1000)
+    // With time enough, the same file reads.
+    const read = await readDocument(pdf, { name: 'slow.pdf', mime: 'application/pdf' }, 10_000)
+    expect('attachment' in read && read.attachment.kind === 'document' && read.attachment.text.includes('page 39')).toBe(true)
+  })
+})

@@ -1,7 +1,15 @@
+import { createScrubber } from '../../logger.ts'
 import type { AgentTool } from '../tools/tool.ts'
+import { serverSecrets } from './config.ts'
 import type { McpServers } from './servers.ts'
 import { mcpAgentTool } from './tools.ts'
-import type { McpToolDeps } from './tools.ts'
+import type { McpCallRecord } from './tools.ts'
+
+/** What the catalogue's tools need: where calls are recorded, and the service's secrets (each server's own are added). */
+interface CatalogDeps {
+  record: (call: McpCallRecord) => void
+  secrets: readonly string[]
+}
 
 interface Built {
   all: AgentTool[]
@@ -14,10 +22,10 @@ interface Built {
  */
 export class McpCatalog {
   readonly #servers: McpServers
-  readonly #deps: McpToolDeps
+  readonly #deps: CatalogDeps
   #built: Built | undefined
 
-  constructor(servers: McpServers, deps: McpToolDeps) {
+  constructor(servers: McpServers, deps: CatalogDeps) {
     this.#servers = servers
     this.#deps = deps
     servers.onChange(() => (this.#built = undefined))
@@ -31,8 +39,7 @@ export class McpCatalog {
       if (state !== 'connected') continue
       // The server's own env values and headers are secrets too (API keys given through ${VAR}).
       const c = server.config
-      const own = Object.values(c.transport === 'stdio' ? c.env : c.headers)
-      const deps = { ...this.#deps, secrets: [...this.#deps.secrets, ...own] }
+      const deps = { record: this.#deps.record, scrub: createScrubber([...this.#deps.secrets, ...serverSecrets(c)]) }
       const built = tools.map((t) => mcpAgentTool(server, t, c.mechanic, deps))
       // Two tools whose names become the same (cut at 64, or "a.b" and "a_b") would make every turn fail.
       const named = built.map((t) => ('skipped' in t || !taken.has(t.name) ? t : { skipped: `${t.name}: its name collides with another tool's` }))

@@ -107,3 +107,6 @@ export function loadMcpConfig(path: string, env: Environment): McpServerConfig[]
   }
   return parseMcpConfig(text, env)
 }
+
+/** A server's own secrets: its env values (stdio) or header values (HTTP), often tokens given through ${VAR}. */
+export const serverSecrets = (c: McpServerConfig): string[] => Object.values(c.transport === 'stdio' ? c.env : c.headers)

@@ -5,6 +5,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import type { Logger } from '../../logger.ts'
+import { createScrubber } from '../../logger.ts'
+import { serverSecrets } from './config.ts'
 import type { McpServerConfig } from './config.ts'
 import { GroupStdioTransport } from './stdio.ts'
 
@@ -63,11 +65,14 @@ export class McpServer {
   #connecting: Promise<void> | undefined
 
   readonly #baseEnv: Record<string, string>
+  /** Takes the server's own env values and headers (tokens given through ${VAR}) out of a text. */
+  readonly #scrub: (text: string) => string
 
   /** `baseEnv`: what every stdio server gets besides its own env (PATH and HOME). */
   constructor(config: McpServerConfig, log: Logger, onChange: () => void, baseEnv: Record<string, string> = {}) {
     this.config = config
     this.#baseEnv = baseEnv
+    this.#scrub = createScrubber(serverSecrets(config))
     this.#log = log.child({ mcpServer: config.name })
     this.#onChange = onChange
   }
@@ -147,13 +152,6 @@ export class McpServer {
       cursor = page.nextCursor
     } while (cursor && tools.length < MAX_TOOLS)
     return tools.slice(0, MAX_TOOLS)
-  }
-
-  /** Text with the server's own env values and headers (tokens given through ${VAR}) taken out. */
-  #scrub(text: string): string {
-    const c = this.config
-    const secrets = Object.values(c.transport === 'stdio' ? c.env : c.headers).filter((v) => v.length >= 6)
-    return secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text)
   }
 
   #stderr(): string {

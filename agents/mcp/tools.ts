@@ -19,8 +19,8 @@ export interface McpCallRecord {
 export interface McpToolDeps {
   /** Told of every call (audit and metrics); never awaited by the call. */
   record: (call: McpCallRecord) => void
-  /** Values never written to the audit log (the service's secrets, the server's env and headers). */
-  secrets: readonly string[]
+  /** Takes secrets out of a text (the service's, and the server's env and headers): see createScrubber. */
+  scrub: (text: string) => string
 }
 
 /** An MCP tool's name for the model: the server's name, two underscores, the tool's (case kept; 64 characters at most). */
@@ -38,12 +38,12 @@ function dominantString(schema: McpTool['inputSchema']): string | undefined {
 const SECRET_KEY = /token|secret|password|passwd|api[_-]?key|authorization|cookie/i
 const ARG_CHARS = 300
 
-/** Arguments for the audit log: secret-looking keys and known secret values redacted, long values cut. */
-export function redactArgs(args: Record<string, unknown>, secrets: readonly string[]): Record<string, unknown> {
+/** Arguments for the audit log: secret-looking keys and secret values (`scrubText`) redacted, long values cut. */
+export function redactArgs(args: Record<string, unknown>, scrubText: (text: string) => string): Record<string, unknown> {
   const scrub = (value: unknown, key = ''): unknown => {
     if (SECRET_KEY.test(key)) return '[redacted]'
     if (typeof value === 'string') {
-      const clean = secrets.reduce((s, secret) => (secret.length >= 6 ? s.split(secret).join('[redacted]') : s), value)
+      const clean = scrubText(value)
       return clean.length > ARG_CHARS ? `${clean.slice(0, ARG_CHARS)}…` : clean
     }
     if (Array.isArray(value)) return value.slice(0, 20).map((v) => scrub(v))
@@ -115,7 +115,7 @@ export function mcpAgentTool(server: McpServer, tool: McpTool, options: McpOptio
     ...(asks && {
       approval: {
         type: 'tool' as const,
-        describe: (args: Record<string, unknown>) => `Run the tool ${tool.name} of ${serverName} with ${JSON.stringify(redactArgs(args, deps.secrets)).slice(0, 600)}`,
+        describe: (args: Record<string, unknown>) => `Run the tool ${tool.name} of ${serverName} with ${JSON.stringify(redactArgs(args, deps.scrub)).slice(0, 600)}`,
         ...(editableArg && { editableArg }),
         // The operator said this one asks every time: no allowing it for a whole conversation.
         ...(options.alwaysAsk.includes(tool.name) && { allowForConversation: false }),
@@ -136,7 +136,7 @@ export function mcpAgentTool(server: McpServer, tool: McpTool, options: McpOptio
         if (err instanceof McpCallError) outcome = err.kind
         throw err
       } finally {
-        deps.record({ server: serverName, tool: tool.name, context, args: redactArgs(args, deps.secrets), outcome, ms: performance.now() - started })
+        deps.record({ server: serverName, tool: tool.name, context, args: redactArgs(args, deps.scrub), outcome, ms: performance.now() - started })
       }
     },
   }

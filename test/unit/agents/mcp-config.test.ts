@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { parseMcpConfig } from '../../../agents/mcp/config.ts'
 import { capOutput, mcpToolName, redactArgs, resultText } from '../../../agents/mcp/tools.ts'
+import { createScrubber } from '../../../logger.ts'
 
 const env = { API_TOKEN: 'tok-123456', HOST: 'mcp.example.com' }
 const parse = (servers: unknown) => parseMcpConfig(JSON.stringify({ mcpServers: servers }), env)
@@ -60,7 +61,7 @@ describe('MCP tool results and names', () => {
   })
 
   test('arguments in the audit log: secret-looking keys and known secret values redacted, long values cut', () => {
-    expect(redactArgs({ query: 'with sk-secret-value inside', apiKey: 'x', nested: { password: 'p', ok: 1 }, long: 'y'.repeat(400) }, ['sk-secret-value'])).toEqual({
+    expect(redactArgs({ query: 'with sk-secret-value inside', apiKey: 'x', nested: { password: 'p', ok: 1 }, long: 'y'.repeat(400) }, createScrubber(['sk-secret-value']))).toEqual({
       query: 'with [redacted] inside',
       apiKey: '[redacted]',
       nested: { password: '[redacted]', ok: 1 },

@@ -1,4 +1,5 @@
 import { ChatOpenAI } from '@langchain/openai'
+import { KindedError } from '../domain/failure.ts'
 
 export interface ModelSettings {
   apiKey: string
@@ -25,15 +26,8 @@ export function createChatModel(s: ModelSettings): ChatOpenAI {
 export type ModelFailure = 'timeout' | 'rate_limited' | 'unavailable' | 'bad_output' | 'rejected'
 
 /** The model could not produce an answer, after retries. `kind` picks the sentence a person sees. */
-export class ModelError extends Error {
+export class ModelError extends KindedError<ModelFailure> {
   override name = 'ModelError'
-  readonly kind: ModelFailure
-  readonly status: number | undefined
-  constructor(kind: ModelFailure, message: string, options?: { cause?: unknown; status?: number | undefined }) {
-    super(message, { cause: options?.cause })
-    this.kind = kind
-    this.status = options?.status
-  }
 }
 
 /** Classifies whatever the model client threw into a ModelError. */

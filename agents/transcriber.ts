@@ -1,4 +1,5 @@
 import OpenAI, { APIConnectionError, APIError, toFile } from 'openai'
+import { KindedError } from '../domain/failure.ts'
 
 export interface TranscriptionSettings {
   apiKey: string
@@ -11,15 +12,8 @@ export interface TranscriptionSettings {
 /** Why speech could not become text: the endpoint does not offer it, it refused this audio, or it failed this time. */
 export type TranscriptionFailure = 'not_set_up' | 'unreadable' | 'unavailable'
 
-export class TranscriptionError extends Error {
+export class TranscriptionError extends KindedError<TranscriptionFailure> {
   override name = 'TranscriptionError'
-  readonly kind: TranscriptionFailure
-  readonly status: number | undefined
-  constructor(kind: TranscriptionFailure, message: string, options?: { cause?: unknown; status?: number | undefined }) {
-    super(message, { cause: options?.cause })
-    this.kind = kind
-    this.status = options?.status
-  }
 }
 
 /** What the endpoint heard, and what it reports having used (for usage figures). */

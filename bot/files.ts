@@ -1,13 +1,9 @@
 import type { Api } from 'grammy'
+import { KindedError } from '../domain/failure.ts'
 
 /** Why a file was not downloaded: bigger than the cap (or Telegram's 20 MB), or Telegram could not give it. */
-export class DownloadError extends Error {
+export class DownloadError extends KindedError<'too_big' | 'unavailable'> {
   override name = 'DownloadError'
-  readonly kind: 'too_big' | 'unavailable'
-  constructor(kind: 'too_big' | 'unavailable', message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.kind = kind
-  }
 }
 
 /** Telegram lets bots download files up to this size with getFile. */

@@ -5,6 +5,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import type { Logger } from '../../logger.ts'
+import { KindedError } from '../../domain/failure.ts'
 import { createScrubber } from '../../logger.ts'
 import { serverSecrets } from './config.ts'
 import type { McpServerConfig } from './config.ts'
@@ -27,13 +28,8 @@ export interface ServerStatus {
 }
 
 /** A call could not be made: the server is not connected, the call timed out, or the server broke off. */
-export class McpCallError extends Error {
+export class McpCallError extends KindedError<'unavailable' | 'timeout' | 'failed'> {
   override name = 'McpCallError'
-  readonly kind: 'unavailable' | 'timeout' | 'failed'
-  constructor(kind: McpCallError['kind'], message: string) {
-    super(message)
-    this.kind = kind
-  }
 }
 
 const CONNECT_TIMEOUT_MS = 20_000

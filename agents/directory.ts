@@ -3,6 +3,7 @@ import type { AgentRow } from '../db/agents.ts'
 import { cachedFor } from '../cached.ts'
 import type { Pool } from '../db/database.ts'
 import { getSetting } from '../db/settings.ts'
+import { toolIndex } from './roster.ts'
 import type { AgentRoster, AgentSpec } from './roster.ts'
 import type { AgentTool } from './tools/tool.ts'
 
@@ -56,6 +57,8 @@ export class AgentDirectory implements AgentRoster {
   readonly #builtIns: Map<string, BuiltInAgent>
   readonly #catalog: Map<string, AgentTool>
   readonly #dynamic: DynamicTools
+  /** An MCP tool by name; the index is rebuilt only when the MCP tools change. */
+  readonly #dynamicNamed: (name: string) => AgentTool | undefined
   readonly #envModel: string
   readonly #snapshot: { get(): Promise<Snapshot>; drop(): void }
 
@@ -63,7 +66,12 @@ export class AgentDirectory implements AgentRoster {
   constructor(deps: { pool: Pool; builtIns: [BuiltInAgent, ...BuiltInAgent[]]; catalog: AgentTool[]; defaultModel: string; dynamic?: DynamicTools | undefined }) {
     this.#builtIns = new Map(deps.builtIns.map((a) => [a.name, a]))
     this.#catalog = new Map(deps.catalog.map((t) => [t.name, t]))
-    this.#dynamic = deps.dynamic ?? noDynamicTools
+    const dynamic = (this.#dynamic = deps.dynamic ?? noDynamicTools)
+    this.#dynamicNamed = toolIndex({
+      get tools() {
+        return dynamic.all()
+      },
+    })
     this.#envModel = deps.defaultModel
     this.#snapshot = cachedFor(SNAPSHOT_TTL_MS, async () => {
       const [model, rows] = await Promise.all([getSetting(deps.pool, 'defaultModel'), listAgents(deps.pool)])
@@ -82,11 +90,6 @@ export class AgentDirectory implements AgentRoster {
 
   // The same list while the MCP tools stay the same, so readers can cache by identity.
   #merged: { dynamic: AgentTool[]; tools: readonly AgentTool[] } | undefined
-
-  /** A tool of that name that exists now. */
-  tool(name: string): AgentTool | undefined {
-    return this.#catalog.get(name) ?? this.#dynamic.all().find((t) => t.name === name) ?? this.#staticTools.find((t) => t.name === name)
-  }
 
   /** The model agents use unless they name their own. */
   async defaultModel(): Promise<string> {
@@ -128,8 +131,7 @@ export class AgentDirectory implements AgentRoster {
 
   #fromRow(row: AgentRow, defaultModel: string): AgentListing {
     // A tool that does not exist now (the coder switched off, an MCP server down) is left out, not an error.
-    const dynamic = new Map(this.#dynamic.all().map((t) => [t.name, t]))
-    const chosen = row.tools.flatMap((n) => this.#catalog.get(n) ?? dynamic.get(n) ?? [])
+    const chosen = row.tools.flatMap((n) => this.#catalog.get(n) ?? this.#dynamicNamed(n) ?? [])
     const tools = [...new Map([...chosen, ...this.#dynamic.forAgent(row.name)].map((t) => [t.name, t])).values()]
     const systemPrompt = `You are ${row.name}, an agent of Mechanic, a Telegram bot. ${row.systemPrompt}`
     return {

@@ -9,15 +9,7 @@ export interface ToolAllowance {
   grantedAt: Date
 }
 
-/** Records that `tool` runs without asking in `threadId` (again: nothing changes). */
-export async function allowTool(db: Pick<Pool, 'query'>, a: { threadId: string; tool: string; grantedBy: number; chatId: number; approvalId: string }): Promise<void> {
-  await db.query(
-    `insert into tool_allowances (thread_id, tool, granted_by, chat_id, approval_id) values ($1, $2, $3, $4, $5)
-     on conflict (thread_id, tool) do nothing`,
-    [a.threadId, a.tool, a.grantedBy, a.chatId, a.approvalId],
-  )
-}
-
+/** Whether `tool` runs without asking in `threadId` (allowances are written by approvals.ts's `decide`, with the decision). */
 export async function isToolAllowed(pool: Pool, threadId: string, tool: string): Promise<boolean> {
   const { rows } = await pool.query('select 1 from tool_allowances where thread_id = $1 and tool = $2', [threadId, tool])
   return rows.length > 0

@@ -5,6 +5,7 @@ import type { ApprovalStatus } from '../../domain/approvals.ts'
 import { buttonCodec } from '../callback-data.ts'
 import { bold, code, html, pre } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
+import { utcMinute } from '../format/time.ts'
 
 export type ButtonAction = 'approve' | 'reject' | 'edit' | 'allow'
 const ACTIONS = { a: 'approve', r: 'reject', e: 'edit', c: 'allow' } as const
@@ -35,7 +36,6 @@ export function approvalKeyboard(row: Pick<ApprovalRow, 'id' | 'payload' | 'type
 
 const MAX_ARGS_SHOWN = 12
 
-const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
 
 function argText(value: unknown): string {
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
@@ -66,7 +66,7 @@ ${what}
 Tool: ${bold(row.payload.tool)}${args}
 
 Asked by: ${askedBy(requesterName, row.requesterId)}
-Expires: ${time(row.expiresAt)}`
+Expires: ${utcMinute(row.expiresAt)}`
 }
 
 const OUTCOME: Record<Exclude<ApprovalStatus, 'pending'>, string> = {
@@ -83,7 +83,7 @@ export function outcomeLine(row: Pick<ApprovalRow, 'status' | 'resolvedAt' | 'de
   const label = status === 'approved' ? `${w.approved}${row.allowInThread ? ' for this conversation' : ''}` : status === 'rejected' ? w.rejected : OUTCOME[status]
   const edited = (row.decision as { type?: string } | null)?.type === 'edit' ? ' (with changes)' : ''
   const by = deciderName && row.status !== 'timeout' ? ` by ${deciderName}` : ''
-  return bold(`${label}${edited}${by} at ${time(row.resolvedAt ?? new Date())}`)
+  return bold(`${label}${edited}${by} at ${utcMinute(row.resolvedAt ?? new Date())}`)
 }
 
 /** The request's state in a sentence ("This request was already …"), plain text for alerts. */

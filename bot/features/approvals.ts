@@ -8,6 +8,7 @@ import { approvalButtons, approvalKeyboard, approvalText, statusWord } from '../
 import type { Context } from '../context.ts'
 import { bold, code, html } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
+import { utcMinute } from '../format/time.ts'
 import { personOf } from '../people.ts'
 
 const composer = new Composer<Context>()
@@ -114,7 +115,7 @@ export async function cancel(ctx: CommandContext<Context>): Promise<void> {
 /** /approvals: every chat's pending requests, with their buttons. */
 /** The tools allowed for a conversation, one line each, as Telegram HTML. Pure, for tests. */
 export function allowancesText(list: readonly ToolAllowance[]): Html {
-  const lines = list.map((a) => html`\n• ${code(a.tool)} in chat ${code(String(a.chatId))}, by ${code(String(a.grantedBy))} at ${a.grantedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`)
+  const lines = list.map((a) => html`\n• ${code(a.tool)} in chat ${code(String(a.chatId))}, by ${code(String(a.grantedBy))} at ${utcMinute(a.grantedAt)}`)
   return html`${bold('Allowed for a conversation')} (no asking there until /new):${lines}`
 }
 

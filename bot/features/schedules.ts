@@ -39,10 +39,11 @@ ${describeRecurrence(recurrenceOf(row))}; ${next}
 Made by ${row.ownerName}${last}`
 }
 
-function scheduleKeyboard(row: ScheduleRow): InlineKeyboard | undefined {
-  if (!row.nextRunAt && !row.paused) return undefined
+/** A schedule's buttons as message options: Pause or Resume, and Delete; none once a one-off has fired. */
+function scheduleButtonsFor(row: ScheduleRow): { reply_markup?: InlineKeyboard } {
+  if (!row.nextRunAt && !row.paused) return {}
   const button = (action: ScheduleAction) => scheduleButtons.encode({ id: row.id, action })
-  return new InlineKeyboard().text(row.paused ? 'Resume' : 'Pause', button(row.paused ? 'resume' : 'pause')).text('Delete', button('delete'))
+  return { reply_markup: new InlineKeyboard().text(row.paused ? 'Resume' : 'Pause', button(row.paused ? 'resume' : 'pause')).text('Delete', button('delete')) }
 }
 
 /** Why a schedule was not made, in one sentence with an example. */
@@ -65,7 +66,7 @@ function make(kind: ScheduleKind, command: 'remind' | 'every') {
       html`${bold(what)} (${code(row.id)}): ${row.body}
 ${describeRecurrence(recurrenceOf(row))}; next ${bold(formatInZone(row.nextRunAt!, zone))}
 ${italic('Change your time zone with /timezone; see all with /schedules.')}`.html,
-      { ...HTML, ...(scheduleKeyboard(row) && { reply_markup: scheduleKeyboard(row) }) },
+      { ...HTML, ...scheduleButtonsFor(row) },
     )
   }
 }
@@ -80,8 +81,7 @@ export async function schedules(ctx: CommandContext<Context>): Promise<void> {
   const rows = (await ctx.services.schedules.list(all ? {} : { chatId: ctx.chat.id })).slice(0, LIST_LIMIT)
   if (rows.length === 0) return void (await ctx.reply(all ? 'There are no schedules.' : 'This chat has no schedules. Make one with /remind in 10 minutes stretch.'))
   for (const row of rows) {
-    const markup = scheduleKeyboard(row)
-    await ctx.reply(html`${scheduleHtml(row)}${all ? html`\nChat: ${code(String(row.chatId))}` : ''}`.html, { ...HTML, ...(markup && { reply_markup: markup }) })
+    await ctx.reply(html`${scheduleHtml(row)}${all ? html`\nChat: ${code(String(row.chatId))}` : ''}`.html, { ...HTML, ...scheduleButtonsFor(row) })
   }
 }
 
@@ -115,7 +115,7 @@ composer.on('callback_query:data').filter(
     }
     const changed = await book.setPaused(row, data.action === 'pause')
     await ctx.answerCallbackQuery({ text: data.action === 'pause' ? 'Paused' : 'Resumed' })
-    if (changed) await ctx.editMessageText(scheduleHtml(changed).html, { ...HTML, ...(scheduleKeyboard(changed) && { reply_markup: scheduleKeyboard(changed) }) }).catch(() => undefined)
+    if (changed) await ctx.editMessageText(scheduleHtml(changed).html, { ...HTML, ...scheduleButtonsFor(changed) }).catch(() => undefined)
   },
 )
 

@@ -3,6 +3,7 @@ import type { StatusFigures } from '../../services/status.ts'
 import type { Context } from '../context.ts'
 import { bold, code, html } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
+import { utcMinute } from '../format/time.ts'
 
 function formatDuration(seconds: number): string {
   const d = Math.floor(seconds / 86400)
@@ -24,7 +25,7 @@ Dispatcher: ${bold(dispatcher.healthy ? 'ok' : 'NOT OK')}, ${dispatcher.active} 
 Tasks: ${tasks.queued} queued, ${tasks.running} running, ${tasks.waiting} waiting for review, ${tasks.failed} failed in total
 Approvals pending: ${f.approvalsPending}
 Model: ${code(f.model)}, ${f.modelFailuresLastHour} failed call(s) in the last hour
-Schedules: ${f.schedules.active} active, ${f.schedules.paused} paused, ${f.schedules.failing} whose last firing failed${f.schedules.next ? `; next at ${f.schedules.next.toISOString().slice(0, 16).replace('T', ' ')} UTC` : ''}`
+Schedules: ${f.schedules.active} active, ${f.schedules.paused} paused, ${f.schedules.failing} whose last firing failed${f.schedules.next ? `; next at ${utcMinute(f.schedules.next)}` : ''}`
 }
 
 /** /status: the service's health in figures. */

@@ -18,24 +18,13 @@ const systemOf = (req: ChatRequest | undefined) => {
 }
 const toolNames = (req: ChatRequest | undefined) => (req?.tools ?? []).map((t) => (t as { function: { name: string } }).function.name)
 
-/** Delivers a message and returns the first message the bot sends after it. */
-async function say(text: string, opts: { chatId?: number; userId?: number } = {}): Promise<string> {
-  const chatId = opts.chatId ?? opts.userId ?? USER_ID
-  const before = h.telegram.sentTexts(chatId).length
-  await service.deliver(h.text(text, opts), WEBHOOK_SECRET)
-  return (await h.telegram.waitForTexts(chatId, before + 1))[before]!
-}
+const say = (text: string, opts: { chatId?: number; userId?: number } = {}) => h.say(service, text, opts)
 
 /** Presses the button labelled `label` on the newest message that has it, and returns the next message. */
 async function press(label: string, opts: { chatId?: number; userId?: number } = {}): Promise<string> {
   const chatId = opts.chatId ?? opts.userId ?? USER_ID
-  const calls = h.telegram.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === chatId && c.result)
-  const withButton = calls.findLast((c) => JSON.stringify(c.params.reply_markup ?? '').includes(`"text":"${label}"`))
-  if (!withButton) throw new Error(`no message with a "${label}" button`)
-  const buttons = (withButton.params.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }).inline_keyboard.flat()
-  const data = buttons.find((b) => b.text === label)!.callback_data
   const before = h.telegram.sentTexts(chatId).length
-  await service.deliver(h.press((withButton.result as { message_id: number }).message_id, data, { ...opts, chatId }), WEBHOOK_SECRET)
+  await service.deliver(h.pressNewest(label, { chatId, userId: opts.userId ?? USER_ID }), WEBHOOK_SECRET)
   return (await h.telegram.waitForTexts(chatId, before + 1))[before]!
 }
 

@@ -2,6 +2,7 @@ import pg from 'pg'
 import { COMMANDS } from '../../bot/commands.ts'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { ADMIN_ID, Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
+import type { MessageOptions } from '../support/harness.ts'
 import { sleep, waitUntil } from '../support/http.ts'
 import { lastUserText } from '../support/openai-emulator.ts'
 import type { ServiceProcess } from '../support/service.ts'
@@ -15,13 +16,7 @@ afterEach(() => h.closeAndCheckLogs())
 
 const GROUP = -500
 
-/** Delivers a message and returns the first message the bot sends after it. */
-async function say(text: string, opts: { chatId?: number; userId?: number; topicId?: number; replyTo?: number } = {}): Promise<string> {
-  const chatId = opts.chatId ?? opts.userId ?? USER_ID
-  const before = h.telegram.sentTexts(chatId).length
-  await service.deliver(h.text(text, opts), WEBHOOK_SECRET)
-  return (await h.telegram.waitForTexts(chatId, before + 1))[before]!
-}
+const say = (text: string, opts: MessageOptions = {}) => h.say(service, text, opts)
 
 /** Waits until the inbox has handled everything delivered so far. */
 async function settled(): Promise<void> {

@@ -46,12 +46,7 @@ afterAll(async () => {
 const toolMessages = (req: ChatRequest | undefined) => (req?.messages ?? []).filter((m) => m.role === 'tool').map((m) => String(m.content))
 const toolNames = (req: ChatRequest | undefined) => (req?.tools ?? []).map((t) => (t as { function: { name: string } }).function.name)
 
-/** Delivers a message and returns the first message the bot sends after it. */
-async function say(text: string, userId = USER_ID): Promise<string> {
-  const before = h.telegram.sentTexts(userId).length
-  await service.deliver(h.text(text, { userId }), WEBHOOK_SECRET)
-  return (await h.telegram.waitForTexts(userId, before + 1))[before]!
-}
+const say = (text: string, userId = USER_ID) => h.say(service, text, { userId })
 
 /** The model calls `tool` with `args` on the next message; returns the bot's first reply to it. */
 function callTool(tool: string, args: Record<string, unknown>, userId = USER_ID): Promise<string> {
@@ -61,11 +56,8 @@ function callTool(tool: string, args: Record<string, unknown>, userId = USER_ID)
 
 /** Presses a button of the newest message that has one labelled so; returns the next message sent. */
 async function press(label: string, userId = USER_ID): Promise<string> {
-  const withButton = h.telegram.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === userId && c.result && JSON.stringify(c.params.reply_markup ?? '').includes(`"text":"${label}"`)).at(-1)
-  if (!withButton) throw new Error(`no message with a "${label}" button`)
-  const button = (withButton.params.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }).inline_keyboard.flat().find((b) => b.text === label)!
   const before = h.telegram.sentTexts(userId).length
-  await service.deliver(h.press((withButton.result as { message_id: number }).message_id, button.callback_data, { userId, chatId: userId }), WEBHOOK_SECRET)
+  await service.deliver(h.pressNewest(label, { chatId: userId, userId }), WEBHOOK_SECRET)
   return (await h.telegram.waitForTexts(userId, before + 1))[before]!
 }
 

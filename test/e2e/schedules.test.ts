@@ -13,20 +13,11 @@ beforeEach(async () => {
 })
 afterEach(() => h.closeAndCheckLogs())
 
-/** Delivers a message and returns the first message the bot sends after it. */
-async function say(text: string, userId = USER_ID): Promise<string> {
-  const before = h.telegram.sentTexts(userId).length
-  await service.deliver(h.text(text, { userId }), WEBHOOK_SECRET)
-  return (await h.telegram.waitForTexts(userId, before + 1))[before]!
-}
+const say = (text: string, userId = USER_ID) => h.say(service, text, { userId })
 
 /** Presses a button of the newest message in the chat that has one with this label. */
 async function press(label: string, opts: { userId?: number; chatId?: number } = {}) {
-  const chatId = opts.chatId ?? USER_ID
-  const call = h.telegram.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === chatId && c.result && JSON.stringify(c.params.reply_markup ?? '').includes(`"text":"${label}"`)).at(-1)
-  if (!call) throw new Error(`no "${label}" button`)
-  const data = (call.params.reply_markup as { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }).inline_keyboard.flat().find((b) => b.text === label)!.callback_data
-  const update = h.press((call.result as { message_id: number }).message_id, data, { chatId, userId: opts.userId ?? USER_ID })
+  const update = h.pressNewest(label, { chatId: opts.chatId ?? USER_ID, userId: opts.userId ?? USER_ID })
   await service.deliver(update, WEBHOOK_SECRET)
   return h.telegram.waitForAnswer(update.callback_query.id)
 }

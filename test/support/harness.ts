@@ -117,6 +117,23 @@ export class Harness {
     }
   }
 
+  /**
+   * Sends a text message to `service` (from `userId`, in `chatId`: the person's own chat by default)
+   * and returns the first message the bot sends to that chat after it, as a reader sees it.
+   */
+  async say(service: ServiceProcess, text: string, opts: MessageOptions = {}): Promise<string> {
+    const chatId = opts.chatId ?? opts.userId ?? USER_ID
+    const before = this.telegram.sentTexts(chatId).length
+    await service.deliver(this.text(text, opts), WEBHOOK_SECRET)
+    return (await this.telegram.waitForTexts(chatId, before + 1))[before]!
+  }
+
+  /** A press, by `userId`, on the button labelled `label` of the newest message in `chatId` that has one. */
+  pressNewest(label: string, opts: { chatId: number; userId?: number }) {
+    const { messageId, data } = this.telegram.newestButton(opts.chatId, label)
+    return this.press(messageId, data, { chatId: opts.chatId, userId: opts.userId ?? opts.chatId })
+  }
+
   /** A press on an inline button of the bot's message `messageId` in `chatId`. */
   press(messageId: number, data: string, opts: { chatId?: number; userId?: number; updateId?: number } = {}) {
     const userId = opts.userId ?? USER_ID

@@ -150,6 +150,13 @@ export class TelegramEmulator extends LoopbackServer {
     return { messageId: (call.result as { message_id: number }).message_id, text: call.shown?.text ?? '', buttons: Object.fromEntries(buttonsOf(call).map((b) => [b.text, b.callback_data])) }
   }
 
+  /** The newest message sent to a chat with a button labelled `label`: its id and that button's data. */
+  newestButton(chatId: number, label: string): { messageId: number; data: string } {
+    const call = this.callsOf('sendMessage').filter((c) => Number(c.params.chat_id) === chatId && c.result && buttonsOf(c).some((b) => b.text === label)).at(-1)
+    if (!call) throw new Error(`no message in chat ${chatId} with a "${label}" button`)
+    return { messageId: (call.result as { message_id: number }).message_id, data: buttonsOf(call).find((b) => b.text === label)!.callback_data }
+  }
+
   /** The answer to a button press (its answerCallbackQuery call), once it came. */
   async waitForAnswer(callbackQueryId: string, timeoutMs = 5000): Promise<TelegramCall> {
     return this.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === callbackQueryId, timeoutMs)

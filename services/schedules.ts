@@ -224,7 +224,7 @@ export class ScheduleFirings {
       const agent = row.agent && (await this.#agents.get(row.agent)) ? row.agent : undefined
       const owner: Person = { id: row.ownerId, name: row.ownerName }
       try {
-        const { threadId, outcome } = await this.#chats.converse({ place: { chatId: row.chatId, topicId: row.topicId ?? undefined }, person: owner, updateId: 0, turnId, text: row.body, agent })
+        const { threadId, outcome } = await this.#chats.converse({ place: target, person: owner, updateId: 0, turnId, text: row.body, agent })
         if (outcome.kind === 'approval') await this.#approvals.present({ ...target, threadId, requester: owner }, outcome)
         else messageId = await this.#output.jobAnswer(target, { prompt: row.body, text: outcome.text, agent: outcome.agent, lateMs: late, missingAgent: row.agent && !agent ? row.agent : undefined })
       } catch (err) {

@@ -83,7 +83,7 @@ interface Wakeups {
 
 /** The core: the database, the agents and their graph, and the application services. */
 function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>, wake: Wakeups) {
-  const metrics = new Metrics(db.pool)
+  const metrics = new Metrics(db.pool, db.statements)
   const output = new TelegramOutput(bot.api, log.child({ component: 'output' }))
   const usage = new Usage({ pool: db.pool, log, observe: (call) => metrics.modelCall(call) })
   const checkpointer = createCheckpointer(db.pool)

@@ -35,9 +35,20 @@ export class Metrics {
   readonly scheduleLagSeconds = new Histogram({ name: 'mechanic_schedule_lag_seconds', help: 'From a schedule falling due to its message being sent', labelNames: ['kind'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600], registers: [this.registry] })
   readonly aiderSeconds = new Histogram({ name: 'mechanic_aider_seconds', help: 'aider run duration, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
 
-  constructor(pool: Pool) {
+  constructor(pool: Pool, statements?: () => number) {
     this.#figures = cachedFor(DB_FIGURES_TTL_MS, () => readFigures(pool))
     collectDefaultMetrics({ register: this.registry, prefix: 'mechanic_' })
+    if (statements) {
+      new Counter({
+        name: 'mechanic_db_statements_total',
+        help: 'SQL statements sent to the database by this process',
+        registers: [this.registry],
+        collect() {
+          this.reset()
+          this.inc(statements())
+        },
+      })
+    }
     const figures = () => this.#figures.get()
     new Gauge({
       name: 'mechanic_inbox_depth',

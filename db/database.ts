@@ -26,7 +26,22 @@ export async function inTransaction<T>(pool: Pool, work: (client: Pick<Pool, 'qu
 export interface Database {
   pool: Pool
   kind: 'postgres' | 'embedded'
+  /** SQL statements sent since the database was opened (every client of the pool, transactions included). */
+  statements(): number
   close(): Promise<void>
+}
+
+/** Counts every statement the pool's clients send: a client's query is where pool.query ends up too. */
+function countStatements(pool: Pool): () => number {
+  let sent = 0
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    ;(client as { query: unknown }).query = (...args: unknown[]) => {
+      sent++
+      return query(...args)
+    }
+  })
+  return () => sent
 }
 
 export interface DatabaseOptions {
@@ -41,7 +56,7 @@ export async function openDatabase({ url, dataDir, log }: DatabaseOptions): Prom
     const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 })
     // An idle client losing its connection (database restart, network) must not crash the process.
     pool.on('error', (err) => log.warn({ err }, 'idle database connection failed'))
-    return { pool, kind: 'postgres', close: () => pool.end() }
+    return { pool, kind: 'postgres', statements: countStatements(pool), close: () => pool.end() }
   }
   return openEmbedded(dataDir, log)
 }
@@ -64,6 +79,7 @@ async function openEmbedded(dataDir: string, log: Logger): Promise<Database> {
     return {
       pool,
       kind: 'embedded',
+      statements: countStatements(pool),
       async close() {
         await pool.end()
         await db.close()

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Bot } from 'grammy'
 import { assistant } from './agents/assistant.ts'
@@ -17,7 +16,8 @@ import { createBot, installFeatures, publishCommands } from './bot/create-bot.ts
 import { Dispatcher } from './bot/dispatcher.ts'
 import { TelegramOutput } from './bot/output.ts'
 import { Poller } from './bot/polling.ts'
-import { WEBHOOK_PATH, createHttpServer } from './bot/server.ts'
+import { healthReport } from './bot/ingest/health.ts'
+import { IngestThread, WEBHOOK_PATH } from './bot/ingest/index.ts'
 import { TaskProgressReporter } from './bot/tasks/progress.ts'
 import { ALLOWED_UPDATES } from './bot/update.ts'
 import type { Config } from './config.ts'
@@ -83,7 +83,7 @@ interface Wakeups {
 
 /** The core: the database, the agents and their graph, and the application services. */
 function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>, wake: Wakeups) {
-  const metrics = new Metrics(db.pool, db.statements)
+  const metrics = new Metrics(db.pool, () => db.statements())
   const output = new TelegramOutput(bot.api, log.child({ component: 'output' }))
   const usage = new Usage({ pool: db.pool, log, observe: (call) => metrics.modelCall(call) })
   const checkpointer = createCheckpointer(db.pool)
@@ -114,7 +114,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const attachments = new AttachmentStore(db.pool)
   const allowedInThread = (threadId: string, tool: string) => isToolAllowed(db.pool, threadId, tool)
   const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, attachments, allowedInThread, ...(recall && { recall }) }).compile({ checkpointer })
-  const turns = new Turns({ graph, checkpointer, pool: db.pool, model, modelFor, agents: directory, onModelCall: usage.record, attachments })
+  const turns = new Turns({ graph, checkpointer, model, modelFor, agents: directory, onModelCall: usage.record, attachments })
 
   const approvals = new Approvals({ pool: db.pool, turns, output, ttlMs: config.approvals.timeoutMs, tasksWake: wake.tasks, log: log.child({ component: 'approvals' }) })
   const reports = new TaskReports({ pool: db.pool, turns, approvals, output, log: log.child({ component: 'tasks' }) })
@@ -142,9 +142,9 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
 
 type Core = ReturnType<typeof createCore>
 
-/** The transport: the bot's middleware, the dispatcher that feeds it from the inbox, and the HTTP server. */
+/** The transport: the bot's middleware, the dispatcher that feeds it from the inbox, and polling (webhook mode: see createIngest). */
 function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups, liveness: ClaimIdentity) {
-  installFeatures(bot, { rateLimit: config.rateLimit, media: config.media }, log, core.services, { wizards: wizardStorage(db.pool), rateLimits: rateLimitStore(db.pool) })
+  installFeatures(bot, { rateLimit: config.rateLimit, media: config.media }, log, core.services, { wizards: wizardStorage(db.pool), rateLimits: rateLimitStore(db.pool, config.rateLimit.windowMs) })
   const dispatcher = new Dispatcher({
     pool: db.pool,
     log: log.child({ component: 'dispatcher' }),
@@ -157,25 +157,65 @@ function createTransport(config: Config, log: Logger, db: Database, bot: Bot<Con
     onOutcome: (row, outcome, ms) => core.metrics.updateOutcome(row, outcome, ms),
     liveness,
     ...config.inbox,
+    behind: {
+      afterSeconds: config.inbox.backlogNoticeSeconds,
+      // One after the other, in the background: a deep backlog must not become a burst of sends.
+      tell: (lanes) =>
+        void lanes.reduce(
+          (previous, { lane, topicId }) =>
+            previous.then(() => core.output.catchingUp({ chatId: lane, topicId }).catch((err: unknown) => log.warn({ err, lane }, 'could not send the backlog note'))),
+          Promise.resolve(),
+        ),
+    },
   })
   wake.inbox.on(() => dispatcher.wake())
   core.services.status.watchDispatcher(() => dispatcher.status())
-  const webhookMode = config.telegram.webhookUrl !== undefined
-  const server = createHttpServer({
+  const poller =
+    config.telegram.webhookUrl === undefined
+      ? new Poller({ api: bot.api, pool: db.pool, log: log.child({ component: 'polling' }), onStored: () => wake.inbox.wake(), onReceived: (kind) => core.metrics.updatesReceived.inc({ kind }) })
+      : undefined
+  return { dispatcher, poller }
+}
+
+/**
+ * The HTTP side, on a thread of its own: the webhook is acknowledged once the update is durable
+ * (its own Postgres connections; embedded, a synced journal the main thread moves into the inbox),
+ * whatever the turns on this thread are doing. /health and /metrics are asked of this thread.
+ */
+async function createIngest(config: Config, log: Logger, db: Database, core: Core, wake: Wakeups, dispatcher: Dispatcher) {
+  let draining = false
+  const ingest = await IngestThread.start({
+    settings: {
+      host: config.http.host,
+      port: config.http.port,
+      webhookSecret: config.telegram.webhookUrl === undefined ? undefined : config.telegram.webhookSecret,
+      store: db.kind === 'postgres' && config.database.url ? { kind: 'postgres', url: config.database.url } : { kind: 'journal', dir: join(config.database.dataDir, 'ingest') },
+      log: { level: config.logLevel, secrets: config.secrets },
+    },
     pool: db.pool,
-    log: log.child({ component: 'http' }),
-    webhookSecret: webhookMode ? config.telegram.webhookSecret : undefined,
-    onStored: () => wake.inbox.wake(),
-    dispatcherStatus: () => dispatcher.status(),
-    // An MCP server that is down costs its tools, not the service: reported, never a 503.
-    optionalComponents: () =>
-      Object.fromEntries(core.services.mcp.list().map((s) => [`mcp:${s.name}`, { ok: s.state === 'connected', optional: true, state: s.state, tools: s.tools.length }])),
-    metrics: core.metrics,
+    log: log.child({ component: 'ingest' }),
+    health: () =>
+      healthReport({
+        pool: db.pool,
+        dispatcherStatus: () => dispatcher.status(),
+        // An MCP server that is down costs its tools, not the service: reported, never a 503.
+        optionalComponents: () =>
+          Object.fromEntries(core.services.mcp.list().map((s) => [`mcp:${s.name}`, { ok: s.state === 'connected', optional: true, state: s.state, tools: s.tools.length }])),
+        draining: () => draining,
+      }),
+    metrics: async () => ({ status: 200, ...(await core.metrics.render()) }),
+    onStored: (kinds) => {
+      for (const kind of kinds) core.metrics.updatesReceived.inc({ kind })
+      wake.inbox.wake()
+    },
   })
-  const poller = webhookMode
-    ? undefined
-    : new Poller({ api: bot.api, pool: db.pool, log: log.child({ component: 'polling' }), onStored: () => wake.inbox.wake(), onReceived: (kind) => core.metrics.updatesReceived.inc({ kind }) })
-  return { dispatcher, server, poller }
+  return {
+    ingest,
+    drain() {
+      draining = true
+      ingest.drain()
+    },
+  }
 }
 
 /** The workers: the coder's task runner (when a repository is configured) and the scheduler. */
@@ -253,14 +293,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   await core.services.access.seed()
   // This process's claims count as held only while it lives: after a crash they are taken over at once.
   const liveness = await ProcessLiveness.acquire(db, log.child({ component: 'liveness' }))
-  const { dispatcher, server, poller } = createTransport(config, log, db, bot, core, wake, liveness)
+  const { dispatcher, poller } = createTransport(config, log, db, bot, core, wake, liveness)
   const { runner, scheduler, timer } = createWorkers(config, log, db, bot, core, wake, liveness)
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.http.port, config.http.host, resolve)
-  })
-  const { port } = server.address() as AddressInfo
+  const http = await createIngest(config, log, db, core, wake, dispatcher)
+  const port = http.ingest.port
   log.info({ port, host: config.http.host }, 'listening')
 
   let stopping = false
@@ -284,14 +320,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     async stop(graceMs = config.shutdownGraceMs) {
       if (stopping) return
       stopping = true
-      server.draining = true
+      http.drain()
       await poller?.stop()
       await scheduler.stop()
       await timer.stop()
       // Both get the same grace, side by side: a task step and a chat's handler end or are handed back.
       await Promise.all([runner?.stop(graceMs), dispatcher.stop(graceMs)])
-      server.closeIdleConnections()
-      await new Promise((r) => server.close(r))
+      await http.ingest.stop()
       await core.mcpServers.stop()
       await liveness.release()
       await db.close()

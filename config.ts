@@ -82,6 +82,7 @@ const schema = z
     INBOX_MAX_ATTEMPTS: count(3),
     DISPATCH_CONCURRENCY: count(8),
     DISPATCH_POLL_MS: count(500),
+    BACKLOG_NOTICE_SECONDS: z.coerce.number().min(0, { error: 'must be 0 (off) or a number of seconds' }).default(30),
     SHUTDOWN_GRACE_SECONDS: seconds(20),
     APPROVAL_TIMEOUT_MINUTES: z.coerce.number().positive({ error: 'must be a positive number of minutes' }).default(30),
     APPROVAL_SWEEP_SECONDS: seconds(15),
@@ -152,7 +153,7 @@ export interface Config {
   media: { voiceMaxBytes: number; photoMaxBytes: number; documentMaxBytes: number; documentMaxChars: number }
   http: { host: string; port: number }
   logLevel: Env['LOG_LEVEL']
-  inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number }
+  inbox: { leaseMs: number; maxAttempts: number; concurrency: number; pollMs: number; backlogNoticeSeconds: number }
   shutdownGraceMs: number
   approvals: { timeoutMs: number; sweepMs: number }
   /** Messages per person per window; `messages` 0 turns it off. */
@@ -229,6 +230,7 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
       maxAttempts: env.INBOX_MAX_ATTEMPTS,
       concurrency: env.DISPATCH_CONCURRENCY,
       pollMs: env.DISPATCH_POLL_MS,
+      backlogNoticeSeconds: env.BACKLOG_NOTICE_SECONDS,
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     approvals: { timeoutMs: env.APPROVAL_TIMEOUT_MINUTES * 60_000, sweepMs: env.APPROVAL_SWEEP_SECONDS * 1000 },

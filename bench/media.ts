@@ -46,7 +46,7 @@ async function checkpointRun(embedded: boolean, byReference: boolean) {
     const checkpointer = createCheckpointer(db.pool)
     const attachments = byReference ? new AttachmentStore(db.pool) : undefined
     const graph = buildChatGraph({ model, agents: roster, maxMessages: 40, attachments }).compile({ checkpointer })
-    const turns = new Turns({ graph, checkpointer, pool: db.pool, model, agents: roster, attachments })
+    const turns = new Turns({ graph, checkpointer, model, agents: roster, attachments })
     const photo = randomBytes(PHOTO_BYTES)
     const thread = `bench-${byReference}`
     const ms: number[] = []

@@ -18,6 +18,11 @@ export interface DispatcherOptions {
   maxAttempts: number
   concurrency: number
   pollMs: number
+  /**
+   * Chats whose message has waited longer than `afterSeconds` behind a backlog, told once per
+   * backlog (`afterSeconds` 0: never). Looked for with the housekeeping sweep.
+   */
+  behind?: { afterSeconds: number; tell: (lanes: inbox.LaneBehind[]) => void }
   /** The process's liveness lock (shared with the task runner): a dead process's updates are taken over at once. */
   liveness?: ClaimIdentity
 }
@@ -25,6 +30,11 @@ export interface DispatcherOptions {
 /** Finished updates are kept this long to recognise a late duplicate delivery, then deleted. */
 const KEEP_FINISHED_DAYS = 7
 const PRUNE_EVERY_MS = 10 * 60_000
+/**
+ * The sweep for updates whose process died on their last attempt runs this often, not on every
+ * poll: a poll follows every finished update, and the sweep was one statement of each turn.
+ */
+const SWEEP_EVERY_MS = 5000
 
 
 /**
@@ -37,6 +47,7 @@ export class Dispatcher {
   readonly #o: DispatcherOptions
   readonly #worker: LeasedWorker<InboxRow>
   #lastPrune = 0
+  #lastSweep = 0
 
   constructor(options: DispatcherOptions) {
     this.#o = options
@@ -96,8 +107,18 @@ export class Dispatcher {
   }
 
   async #housekeeping(): Promise<void> {
+    if (Date.now() - this.#lastSweep < SWEEP_EVERY_MS) return
+    this.#lastSweep = Date.now()
     for (const row of await inbox.failExhausted(this.#o.pool, this.#o.maxAttempts)) {
       await this.#giveUp(row, 'the process handling it stopped')
+    }
+    const behind = this.#o.behind
+    if (behind && behind.afterSeconds > 0) {
+      const lanes = await inbox.lanesBehind(this.#o.pool, behind.afterSeconds)
+      if (lanes.length) {
+        this.#o.log.info({ lanes: lanes.length }, 'chats told that their messages wait behind a backlog')
+        behind.tell(lanes)
+      }
     }
     if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
       this.#lastPrune = Date.now()

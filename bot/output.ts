@@ -82,6 +82,10 @@ export class TelegramOutput implements ChatOutput {
     await this.#api.sendMessage(task.chatId, endText(task).html, HTML)
   }
 
+  async catchingUp(target: ChatTarget): Promise<void> {
+    await this.#api.sendMessage(target.chatId, "I'm catching up on a backlog of messages. Yours is safely queued, and I'll answer it as soon as I reach it.", inTopic(target))
+  }
+
   /** An update failed for good: the person hears it, so they can send it again. */
   async gaveUp(chatId: number): Promise<void> {
     await this.#api.sendMessage(chatId, 'Sorry, I could not handle your last message, even after several tries. Please send it again.')

@@ -27,7 +27,7 @@ export interface Database {
   pool: Pool
   kind: 'postgres' | 'embedded'
   /** SQL statements sent since the database was opened (every client of the pool, transactions included). */
-  statements(): number
+  statements: () => number
   close(): Promise<void>
 }
 

@@ -25,14 +25,33 @@ interface RawRow {
 }
 const toRow = (r: RawRow): InboxRow => ({ ...r, updateId: Number(r.updateId), lane: Number(r.lane), waitedMs: Number(r.waitedMs ?? 0) })
 
+/** An update as the inbox stores it. */
+export interface NewUpdate {
+  updateId: number
+  lane: number
+  kind: string
+  payload: unknown
+}
+
 /** Stores an update; a repeat delivery of the same update_id changes nothing. Returns whether it was new. */
-export async function enqueue(pool: Pool, update: { updateId: number; lane: number; kind: string; payload: unknown }): Promise<boolean> {
-  const { rowCount } = await pool.query(
-    `insert into inbox (update_id, lane, kind, payload) values ($1, $2, $3, $4)
-     on conflict (update_id) do nothing`,
-    [update.updateId, update.lane, update.kind, JSON.stringify(update.payload)],
+export async function enqueue(pool: Pick<Pool, 'query'>, update: NewUpdate): Promise<boolean> {
+  return (await enqueueMany(pool, [update])).has(update.updateId)
+}
+
+/**
+ * Stores many updates in one statement (one commit: the ingest's group commit); repeats change
+ * nothing. Returns the ids that were new.
+ */
+export async function enqueueMany(pool: Pick<Pool, 'query'>, updates: readonly NewUpdate[]): Promise<Set<number>> {
+  if (updates.length === 0) return new Set()
+  const { rows } = await pool.query<{ updateId: string }>(
+    `insert into inbox (update_id, lane, kind, payload)
+     select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[])
+     on conflict (update_id) do nothing
+     returning update_id as "updateId"`,
+    [updates.map((u) => u.updateId), updates.map((u) => u.lane), updates.map((u) => u.kind), updates.map((u) => JSON.stringify(u.payload))],
   )
-  return rowCount === 1
+  return new Set(rows.map((r) => Number(r.updateId)))
 }
 
 /** Kind of the inbox rows that Mechanic writes itself (as opposed to Telegram updates). */
@@ -61,24 +80,35 @@ export async function enqueueEvent(db: Pick<Pool, 'query'>, lane: number, event:
  * either queued and due, or running under a claim that is no longer held (`claim_held`, migration
  * 0006: its lease ran out, or its process is provably dead). Lanes therefore run one update at a time
  * in update_id order, across any number of processes.
+ *
+ * The query is shaped so that no planner statistics can make it slow: the lane heads (one
+ * DISTINCT ON pass over the pending index), the live lock keys and the busy lanes are each
+ * materialized once, and only heads are joined. The earlier form asked two correlated NOT EXISTS
+ * per pending row; planned on an empty inbox it took seconds per call at a few thousand queued
+ * (see docs/decisions.md, "A claim that cannot collapse").
  */
 export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; claimant: string }): Promise<InboxRow[]> {
   const { rows } = await pool.query<RawRow>(
-    `with candidate as (
-       select i.update_id from inbox i
-       where i.status in ('queued', 'running')
+    `with live as materialized (select live_lock_keys() as keys),
+     heads as materialized (
+       select distinct on (lane) lane, update_id from inbox
+       where status in ('queued', 'running')
+       order by lane, update_id),
+     -- a lane whose update runs under a held claim waits (an internal event sorts first in its lane,
+     -- yet waits for the update running there)
+     busy as materialized (
+       select distinct r.lane from inbox r, live
+       where r.status = 'running' and claim_held(r.lease_until, r.claimed_by, live.keys)),
+     candidate as (
+       select i.update_id from heads h
+       join inbox i on i.update_id = h.update_id
+       cross join live
+       where not exists (select 1 from busy b where b.lane = h.lane)
          and ((i.status = 'queued' and i.available_at <= now())
-              or (i.status = 'running' and not claim_held(i.lease_until, i.claimed_by, (select live_lock_keys()))))
-         and not exists (
-           select 1 from inbox e
-           where e.lane = i.lane and e.update_id < i.update_id and e.status in ('queued', 'running'))
-         -- an internal event sorts first in its lane, yet waits for the update running there
-         and not exists (
-           select 1 from inbox r
-           where r.lane = i.lane and r.update_id <> i.update_id and r.status = 'running' and claim_held(r.lease_until, r.claimed_by, (select live_lock_keys())))
+              or (i.status = 'running' and not claim_held(i.lease_until, i.claimed_by, live.keys)))
        order by i.update_id
        limit $1
-       for update skip locked)
+       for update of i skip locked)
      update inbox set status = 'running', attempts = inbox.attempts + 1, claimed_by = $3,
        lease_until = now() + make_interval(secs => $2::double precision / 1000), started_at = now(), error = null
      from candidate where inbox.update_id = candidate.update_id
@@ -186,6 +216,42 @@ export async function prune(pool: Pool, days: number): Promise<number> {
     [days],
   )
   return rowCount ?? 0
+}
+
+/** A chat whose oldest waiting update has waited long, told once per backlog (see `lanesBehind`). */
+export interface LaneBehind {
+  lane: number
+  /** The forum topic of the waiting message, when it has one. */
+  topicId: number | undefined
+}
+
+/**
+ * Finds the lanes whose oldest waiting update (a person's, first attempt) has waited more than
+ * `afterSeconds` and that were not told yet in this backlog, and records them as told. A lane's
+ * record goes once nothing of it waits or runs, in the same statement.
+ */
+export async function lanesBehind(pool: Pool, afterSeconds: number): Promise<LaneBehind[]> {
+  const { rows } = await pool.query<{ lane: string; topicId: string | null }>(
+    `with cleared as (
+       delete from inbox_backlog_notes n
+       where not exists (select 1 from inbox i where i.lane = n.lane and i.status in ('queued', 'running'))),
+     waiting as materialized (
+       select distinct on (lane) lane, update_id from inbox
+       where status = 'queued'
+       order by lane, update_id),
+     late as (
+       select i.lane, i.payload -> 'message' ->> 'message_thread_id' as "topicId"
+       from waiting w join inbox i on i.update_id = w.update_id
+       where i.update_id >= 0 and i.lane <> 0 and i.attempts = 0
+         and i.received_at < now() - make_interval(secs => $1::double precision)),
+     noted as (
+       insert into inbox_backlog_notes (lane) select lane from late
+       on conflict (lane) do nothing
+       returning lane)
+     select late.lane, late."topicId" from late join noted using (lane)`,
+    [afterSeconds],
+  )
+  return rows.map((r) => ({ lane: Number(r.lane), topicId: r.topicId === null ? undefined : Number(r.topicId) }))
 }
 
 /** One message of an album (a media group) as stored in the inbox. */

@@ -1,8 +1,6 @@
 import { HumanMessage, RemoveMessage, SystemMessage, isAIMessageChunk } from '@langchain/core/messages'
 import type { BaseMessage, BaseMessageChunk } from '@langchain/core/messages'
 import { Command, INTERRUPT, isInterrupted } from '@langchain/langgraph'
-import type { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres'
-import type pg from 'pg'
 import { ModelError } from '../agents/model.ts'
 import type { AgentTool } from '../agents/tools/tool.ts'
 import type { Attachment } from '../domain/attachments.ts'
@@ -14,7 +12,7 @@ import type { ChatModel } from './agent-models.ts'
 import { inlineContent } from './attachments.ts'
 import type { AttachmentStore } from './attachments.ts'
 import type { ChatGraph, TurnContext } from './chat-graph.ts'
-import { pruneThread } from './checkpointer.ts'
+import type { Checkpointer } from './checkpointer.ts'
 import { textOf } from './history.ts'
 import { resolveAgent, toolIndex } from '../agents/roster.ts'
 import type { AgentRoster } from '../agents/roster.ts'
@@ -57,8 +55,7 @@ const config = (threadId: string, who?: TurnContext) => ({
 /** Runs turns on the checkpointed graph, one thread per chat (or forum topic). */
 export class Turns {
   readonly #graph: ChatGraph
-  readonly #checkpointer: PostgresSaver
-  readonly #pool: pg.Pool
+  readonly #checkpointer: Checkpointer
   readonly #models: AgentModels
   readonly #agents: AgentRoster
   readonly #tool: (name: string) => AgentTool | undefined
@@ -66,8 +63,7 @@ export class Turns {
 
   constructor(deps: {
     graph: ChatGraph
-    checkpointer: PostgresSaver
-    pool: pg.Pool
+    checkpointer: Checkpointer
     model: ChatModel
     modelFor?: ((name: string) => ChatModel) | undefined
     agents: AgentRoster
@@ -76,7 +72,6 @@ export class Turns {
   }) {
     this.#graph = deps.graph
     this.#checkpointer = deps.checkpointer
-    this.#pool = deps.pool
     this.#models = new AgentModels(deps)
     this.#agents = deps.agents
     this.#tool = toolIndex(deps.agents)
@@ -104,7 +99,7 @@ export class Turns {
       if (attachments.length && err instanceof ModelError && err.kind === 'rejected') await this.#withdraw(threadId, messageId)
       throw err
     }
-    return this.#outcome(threadId, result, storedReply(result.messages as BaseMessage[], messageId))
+    return this.#outcome(result, storedReply(result.messages as BaseMessage[], messageId))
   }
 
   async #withdraw(threadId: string, messageId: string): Promise<void> {
@@ -149,7 +144,15 @@ export class Turns {
     const valid = validateDecision(decision, pending.request, this.#tool(pending.request.tool))
     // 'sync': the tool's run is checkpointed before the model is asked again.
     const result = await this.#graph.invoke(new Command({ resume: valid }), { ...config(threadId, who), durability: 'sync' })
-    return this.#outcome(threadId, result, result.messages.at(-1))
+    return this.#outcome(result, result.messages.at(-1))
+  }
+
+  /**
+   * Runs `work` (a check with `pending` and then a turn) reading each thread's newest checkpoint from
+   * the database once instead of twice.
+   */
+  sharingReads<T>(work: () => Promise<T>): Promise<T> {
+    return this.#checkpointer.readOnce(work)
   }
 
   /** The interrupt the thread waits on, if any. */
@@ -186,14 +189,14 @@ export class Turns {
     await this.#attachments?.forget(threadId)
   }
 
-  async #outcome(threadId: string, result: Record<string, unknown>, answer: BaseMessage | undefined): Promise<TurnOutcome> {
+  /** What a run ended with: an approval to ask for, or the answer (an empty one is the model's failure). */
+  #outcome(result: Record<string, unknown>, answer: BaseMessage | undefined): TurnOutcome {
     if (isInterrupted<ApprovalRequest>(result)) {
       const first = result[INTERRUPT][0]
       if (first?.id && first.value) return { kind: 'approval', interruptId: first.id, request: first.value }
     }
     const text = textOf(answer).trim()
     if (!text) throw new ModelError('bad_output', 'model returned an empty answer')
-    await pruneThread(this.#pool, threadId)
     return { kind: 'answer', text, agent: answer?.name ?? this.#agents.fallback }
   }
 }

@@ -82,6 +82,10 @@ export class Chats {
    * crash) comes back as the outcome, to be shown now.
    */
   async converse(m: ChatMessage): Promise<{ threadId: string; outcome: ChatTurn }> {
+    return this.#turns.sharingReads(() => this.#converse(m))
+  }
+
+  async #converse(m: ChatMessage): Promise<{ threadId: string; outcome: ChatTurn }> {
     const session = await db.chatSession(this.#pool, m.place)
     const { threadId } = session
     const who = { chatId: m.place.chatId, userId: m.person.id }

@@ -33,6 +33,8 @@ export interface ChatOutput {
   taskEnded(task: TaskRow): Promise<void>
   /** The sentence that tells how a task ended (the agent's follow-up reads it too). */
   taskEndText(task: TaskRow): string
+  /** The person's message waits behind a backlog: it is stored and will be answered. */
+  catchingUp(target: ChatTarget): Promise<void>
   /** A reminder's text, said late when `lateMs` is set; returns the message's id (the proof of delivery). */
   reminder(target: ChatTarget, r: { text: string; ownerName: string; lateMs?: number | undefined }): Promise<number>
   /** A scheduled job's answer, under the prompt it answers; returns the first message's id. */

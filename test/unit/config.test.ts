@@ -11,7 +11,7 @@ describe('loadConfig', () => {
     expect(c.database).toEqual({ url: undefined, dataDir: './data' })
     expect(c.llm).toMatchObject({ baseUrl: 'https://openrouter.ai/api/v1', model: 'openai/gpt-4o-mini', maxRetries: 3 })
     expect(c.http).toEqual({ host: '0.0.0.0', port: 3000 })
-    expect(c.inbox).toEqual({ leaseMs: 120_000, maxAttempts: 3, concurrency: 8, pollMs: 500 })
+    expect(c.inbox).toEqual({ leaseMs: 120_000, maxAttempts: 3, concurrency: 8, pollMs: 500, backlogNoticeSeconds: 30 })
   })
 
   test('parses id lists, strips trailing slashes, and treats empty strings as unset', () => {

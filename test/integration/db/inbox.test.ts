@@ -142,3 +142,50 @@ describe('internal events', () => {
     expect((await inbox.claim(db.pool, opts)).map((r) => r.updateId)).toEqual([second])
   })
 })
+
+describe('ingest and claim under load', () => {
+  test('a batch is one statement: repeats inside it and of earlier rows change nothing, and only the new ids come back', async () => {
+    await put(1, 10)
+    const before = db.statements()
+    const fresh = await inbox.enqueueMany(db.pool, [1, 2, 3, 3].map((updateId) => ({ updateId, lane: 10, kind: 'message', payload: { update_id: updateId, text: "it's \"quoted\" \\ and ünïcode" } })))
+    expect(db.statements() - before).toBe(1)
+    expect([...fresh].sort()).toEqual([2, 3])
+    const { rows } = await db.pool.query<{ payload: { text: string } }>('select payload from inbox where update_id = 3')
+    expect(rows[0]?.payload.text).toBe("it's \"quoted\" \\ and ünïcode")
+  })
+
+  test('the claim takes lane heads in order from a deep backlog planned on an empty inbox (stale statistics)', async () => {
+    await db.pool.query('analyze inbox') // planned while empty, as after a quiet night
+    const updates = Array.from({ length: 6000 }, (_, i) => ({ updateId: i + 1, lane: (i % 300) + 1, kind: 'message', payload: {} }))
+    for (let i = 0; i < updates.length; i += 1000) await inbox.enqueueMany(db.pool, updates.slice(i, i + 1000))
+    const first = await inbox.claim(db.pool, { ...opts, limit: 50 })
+    expect(first.map((r) => r.updateId)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    // Every one of those lanes is busy now: the next claim goes on with the next lanes' heads.
+    const second = await inbox.claim(db.pool, { ...opts, limit: 50, claimant: 'b' })
+    expect(second.map((r) => r.updateId)).toEqual(Array.from({ length: 50 }, (_, i) => i + 51))
+    await inbox.complete(db.pool, 1, 'a')
+    // Heads go oldest first: lanes not started yet (101 on) before lane 1's next update (301), now claimable too.
+    expect((await inbox.claim(db.pool, { ...opts, limit: 1, claimant: 'c' })).map((r) => r.updateId)).toEqual([101])
+    expect((await inbox.claim(db.pool, { ...opts, limit: 300, claimant: 'c' })).map((r) => r.updateId)).toContain(301)
+  })
+
+  test('a chat whose message waits long behind a backlog is told once per backlog', async () => {
+    await db.pool.query('truncate inbox_backlog_notes')
+    const message = (updateId: number, lane: number, topic?: number) => ({ updateId, lane, kind: 'message', payload: { update_id: updateId, message: { chat: { id: lane }, ...(topic && { message_thread_id: topic }) } } })
+    await inbox.enqueueMany(db.pool, [message(1, 10), message(2, 10), message(3, 20, 7), message(4, 30)])
+    await inbox.claim(db.pool, { ...opts, limit: 1 }) // lane 10 runs 1; 2 waits behind it
+    expect(await inbox.lanesBehind(db.pool, 30)).toEqual([]) // nobody has waited 30 s yet
+    await db.pool.query(`update inbox set received_at = now() - interval '1 minute' where update_id in (2, 3)`)
+    const told = await inbox.lanesBehind(db.pool, 30)
+    expect(told.sort((a, b) => a.lane - b.lane)).toEqual([{ lane: 10, topicId: undefined }, { lane: 20, topicId: 7 }])
+    await inbox.enqueueMany(db.pool, [message(5, 10)])
+    await db.pool.query(`update inbox set received_at = now() - interval '1 minute' where update_id = 5`)
+    expect(await inbox.lanesBehind(db.pool, 30)).toEqual([]) // the same backlog: no second note
+    // Lane 10 drains; its next long wait is a new backlog and gets a note again.
+    await db.pool.query(`update inbox set status = 'done', finished_at = now() where lane = 10`)
+    expect(await inbox.lanesBehind(db.pool, 30)).toEqual([])
+    await inbox.enqueueMany(db.pool, [message(6, 10)])
+    await db.pool.query(`update inbox set received_at = now() - interval '1 minute' where update_id = 6`)
+    expect(await inbox.lanesBehind(db.pool, 30)).toEqual([{ lane: 10, topicId: undefined }])
+  })
+})

@@ -28,7 +28,7 @@ function setup() {
   ])
   const checkpointer = createCheckpointer(db.pool)
   const graph = buildChatGraph({ model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]), maxMessages: 20 }).compile({ checkpointer })
-  const conversation = new Turns({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]) })
+  const conversation = new Turns({ graph, checkpointer, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 's', tools }]) })
   return { conversation, written: () => (existsSync(file) ? readFileSync(file, 'utf8') : '') }
 }
 

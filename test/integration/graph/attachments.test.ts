@@ -23,7 +23,7 @@ function turnsWith(model: ChatModel, maxMessages = 40) {
   const checkpointer = createCheckpointer(db.pool)
   const attachments = new AttachmentStore(db.pool)
   const graph = buildChatGraph({ model, agents: roster, maxMessages, attachments }).compile({ checkpointer })
-  return new Turns({ graph, checkpointer, pool: db.pool, model, agents: roster, attachments })
+  return new Turns({ graph, checkpointer, model, agents: roster, attachments })
 }
 
 const answers = (n: number) => Array.from({ length: n }, (_, i) => new AIMessage(`answer ${i}`))

@@ -16,7 +16,7 @@ function conversation(responses: string[], maxMessages = 6) {
   const checkpointer = createCheckpointer(db.pool)
   const model = new FakeListChatModel({ responses })
   const graph = buildChatGraph({ model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]), maxMessages }).compile({ checkpointer })
-  return { conversation: new Turns({ graph, checkpointer, pool: db.pool, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]) }), graph }
+  return { conversation: new Turns({ graph, checkpointer, model, agents: staticRoster([{ name: 'assistant', systemPrompt: 'sys' }]) }), graph }
 }
 
 const count = async (table: string, thread: string) =>

@@ -1,26 +1,35 @@
 import { timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { Pool } from '../db/database.ts'
-import * as inbox from '../db/inbox.ts'
-import type { Logger } from '../logger.ts'
-import { routeUpdate } from './update.ts'
+import type { Logger } from '../../logger.ts'
+import { routeUpdate } from '../update.ts'
+import type { RoutedUpdate } from '../update.ts'
+import type { Answer, HealthReport } from './protocol.ts'
 
 export const WEBHOOK_PATH = '/telegram/webhook'
 const MAX_BODY_BYTES = 1024 * 1024
 
-export interface ServerOptions {
-  pool: Pool
+/**
+ * Telegram keeps up to 40 webhook connections open and reuses them between bursts. Node's default
+ * keep-alive (5 s) closed them in every lull, so each burst paid for new connections, accepted one
+ * per loop iteration: the ack tail of 1 s and more. Two minutes outlasts Telegram's reuse window.
+ */
+const KEEP_ALIVE_MS = 120_000
+
+export interface IngestServerOptions {
   log: Logger
   /** Required header value; undefined disables the webhook route (polling mode). */
   webhookSecret: string | undefined
-  /** Called after an update was stored, to start its handling now. */
-  onStored: () => void
-  dispatcherStatus: () => { healthy: boolean; active: number; lastError: string | undefined }
-  /** Parts whose trouble is reported but does not make the service unhealthy (MCP servers), by name. */
-  optionalComponents?: (() => Record<string, { ok: boolean } & Record<string, unknown>>) | undefined
-  /** `GET /metrics` in the Prometheus text format; the route is off without it. */
-  metrics?: { render(): Promise<{ contentType: string; body: string }>; updatesReceived: { inc(labels: { kind: string }): void } } | undefined
+  /** Makes an update durable; resolves with whether it was new (a repeat changes nothing). */
+  store: (update: RoutedUpdate) => Promise<boolean>
+  /** /health as the main thread sees it, undefined when it did not answer in time. */
+  health: () => Promise<HealthReport | undefined>
+  /** /metrics: the main thread's and this thread's, in the Prometheus text format. */
+  metrics: () => Promise<Answer>
+  /** This thread's own component in /health (event-loop delay, updates waiting to be written). */
+  ingestComponent: () => Record<string, unknown>
+  /** Told how each webhook POST ended and how long it took. */
+  observe: (outcome: 'stored' | 'duplicate' | 'refused' | 'failed', ms: number) => void
 }
 
 class HttpError extends Error {
@@ -60,14 +69,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 /**
- * The HTTP surface: the Telegram webhook (stores the update, then answers 200), /health. A webhook
- * request is acknowledged only after its row is committed; a database failure answers 503 so that
- * Telegram delivers the update again later.
+ * The HTTP surface, run on the ingest thread: the Telegram webhook (stores the update, then answers
+ * 200) beside /health and /metrics. A webhook request is acknowledged only after its update is
+ * durable; a storage failure answers 503 so that Telegram delivers the update again later.
  */
-export function createHttpServer(o: ServerOptions): Server & { draining: boolean } {
-  const server = Object.assign(createServer(), { draining: false })
+export function createIngestServer(o: IngestServerOptions): Server & { draining: boolean } {
+  const server = Object.assign(createServer({ keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 5000 }), { draining: false })
 
   async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now()
     if (o.webhookSecret === undefined) return send(res, 404, { error: 'webhook mode is off' })
     if (!secretMatches(req.headers['x-telegram-bot-api-secret-token'], o.webhookSecret)) return send(res, 401, { error: 'unauthorized' })
     // Shutting down: Telegram retries, and the next instance takes it.
@@ -75,45 +85,32 @@ export function createHttpServer(o: ServerOptions): Server & { draining: boolean
     const update = routeUpdate(await readJson(req))
     if (!update) throw new HttpError(400, 'not a Telegram update')
     try {
-      const isNew = await inbox.enqueue(o.pool, update)
-      if (isNew) o.metrics?.updatesReceived.inc({ kind: update.kind })
+      const isNew = await o.store(update)
       o.log.debug({ updateId: update.updateId, lane: update.lane, duplicate: !isNew }, 'update stored')
+      send(res, 200, {})
+      o.observe(isNew ? 'stored' : 'duplicate', performance.now() - t0)
     } catch (err) {
       o.log.error({ err, updateId: update.updateId }, 'could not store an update; Telegram will deliver it again')
       res.setHeader('retry-after', '5')
-      return send(res, 503, { error: 'storage unavailable' })
+      send(res, 503, { error: 'storage unavailable' })
+      o.observe('failed', performance.now() - t0)
     }
-    send(res, 200, {})
-    o.onStored()
   }
 
   async function health(res: ServerResponse): Promise<void> {
-    const t0 = performance.now()
-    let database: Record<string, unknown>
-    let queue: inbox.InboxStats | undefined
-    try {
-      queue = await inbox.stats(o.pool)
-      database = { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 }
-    } catch (err) {
-      database = { ok: false, error: err instanceof Error ? err.message : String(err) }
+    const report = await o.health()
+    const ingest = { ok: true, ...o.ingestComponent() }
+    if (!report) {
+      const main = { ok: false, error: 'the main thread did not answer in time' }
+      return send(res, 503, { status: 'unavailable', components: { main, ingest }, draining: server.draining })
     }
-    const dispatcher = o.dispatcherStatus()
-    const ok = database.ok === true && dispatcher.healthy && !server.draining
-    send(res, ok ? 200 : 503, {
-      status: ok ? 'ok' : 'unavailable',
-      components: {
-        database,
-        dispatcher: { ok: dispatcher.healthy, active: dispatcher.active, ...(dispatcher.lastError && { error: dispatcher.lastError }) },
-        inbox: queue ? { depth: queue.depth, running: queue.running, oldestQueuedSeconds: queue.oldestQueuedSeconds, failedLastDay: queue.failedLastDay } : { ok: false },
-        ...o.optionalComponents?.(),
-      },
-      draining: server.draining,
-    })
+    const ok = report.ok && !server.draining
+    send(res, ok ? 200 : 503, { ...report.body, status: ok ? 'ok' : 'unavailable', components: { ...report.body.components, ingest }, draining: server.draining })
   }
 
-  async function metrics(res: ServerResponse, m: NonNullable<ServerOptions['metrics']>): Promise<void> {
-    const { contentType, body } = await m.render()
-    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) })
+  async function metrics(res: ServerResponse): Promise<void> {
+    const { status, contentType, body } = await o.metrics()
+    res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) })
     res.end(body)
   }
 
@@ -122,12 +119,13 @@ export function createHttpServer(o: ServerOptions): Server & { draining: boolean
     const route =
       req.method === 'POST' && path === WEBHOOK_PATH ? webhook(req, res)
       : req.method === 'GET' && path === '/health' ? health(res)
-      : req.method === 'GET' && path === '/metrics' && o.metrics ? metrics(res, o.metrics)
+      : req.method === 'GET' && path === '/metrics' ? metrics(res)
       : Promise.resolve(send(res, 404, { error: 'not found' }))
     route.catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500
       if (status === 500) o.log.error({ err, path }, 'request failed')
       else o.log.warn({ status, path, reason: (err as Error).message }, 'bad request')
+      if (path === WEBHOOK_PATH) o.observe('refused', 0)
       if (!res.headersSent) send(res, status, { error: err instanceof HttpError ? err.message : 'internal error' })
     })
   })

@@ -18,6 +18,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['services'],
   ['bot'],
   ['app.ts'],
+  ['cli.ts'],
   ['main.ts'],
 ]
 const rankOf = (room: string) => LAYERS.findIndex((rooms) => rooms.includes(room))

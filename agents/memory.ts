@@ -2,7 +2,7 @@ import { OpenAIEmbeddings } from '@langchain/openai'
 import { z } from 'zod'
 import type { Pool } from '../db/database.ts'
 import { audit } from '../db/audit-log.ts'
-import { deleteAllMemories, deleteMemory, insertMemory, listMemories, nearest, search, updateMemory } from '../db/memories.ts'
+import { deleteAllMemories, deleteMemory, hasMemories, insertMemory, listMemories, nearest, search, updateMemory } from '../db/memories.ts'
 import type { MemoryOwner, MemoryRow, RecalledMemory } from '../db/memories.ts'
 export type { MemoryRow } from '../db/memories.ts'
 import type { Logger } from '../logger.ts'
@@ -112,7 +112,10 @@ export class Memory {
    */
   async recallForTurn(ctx: Pick<ToolContext, 'userId' | 'chatId' | 'agent'>, text: string): Promise<string | undefined> {
     try {
-      const found = await this.recall(visibleOwners(ctx), text)
+      const owners = visibleOwners(ctx)
+      // Most turns are of people with nothing stored: an index lookup spares them the embedding request.
+      if (!(await hasMemories(this.#pool, owners))) return undefined
+      const found = await this.recall(owners, text)
       if (found.length === 0) return undefined
       return [
         'Memories (facts stored earlier; use them where relevant, do not recite them):',

@@ -38,6 +38,8 @@ const SEQUENTIAL_TURNS = 50
 const IDLE_WINDOW_MS = 5_000
 const BARE_GRAPH_TURNS = 200
 const BARE_GRAPH_WARMUP = 5
+/** The bare graph's turns go to this many threads, so its threads carry a history as long as the service's chats do in the overload (ten turns each). */
+const BARE_GRAPH_THREADS = 20
 const RSS_IDLE_MS = 3_000
 const OVERLOAD_USER = 30_000
 const TURN_USER = 40_000
@@ -282,7 +284,7 @@ async function bareGraph(baseURL: string, pool: pg.Pool): Promise<{ wall: Figure
   const cpu0 = process.cpuUsage()
   for (let i = 0; i < BARE_GRAPH_TURNS; i++) {
     const t0 = performance.now()
-    const out = await turn(`bare-${i}`, `bare turn ${i}`)
+    const out = await turn(`bare-${i % BARE_GRAPH_THREADS}`, `bare turn ${i}`)
     walls.push(performance.now() - t0)
     if (out.messages.at(-1)?.content !== `echo: bare turn ${i}`) throw new Error(`the bare graph got an unexpected answer: ${JSON.stringify(out.messages.at(-1)?.content)}`)
   }
@@ -477,7 +479,7 @@ try {
     ...runs.map((r) => [r.engine, r.statements.raw, r.statements.net, r.statements.idlePerSecond, r.statements.sequentialSeconds]),
   ])
 
-  console.log(`\n5. Bare graph in this process: StateGraph(MessagesAnnotation) + ChatOpenAI (emulator) + PostgresSaver, ${BARE_GRAPH_TURNS} turns over as many threads`)
+  console.log(`\n5. Bare graph in this process: StateGraph(MessagesAnnotation) + ChatOpenAI (emulator) + PostgresSaver, ${BARE_GRAPH_TURNS} turns over ${BARE_GRAPH_THREADS} threads (ten each, as the service's chats in the overload)`)
   printTable([
     ['engine', 'turn p50 ms', 'p99 ms', 'CPU ms/turn', 'service CPU ms/turn', 'service / bare'],
     ...runs.map((r) => [r.engine, r.bareGraph.wall.p50, r.bareGraph.wall.p99, r.bareGraph.cpuMsPerTurn, r.saturation.serviceCpuMsPerTurn, ratio(r.saturation.serviceCpuMsPerTurn, r.bareGraph.cpuMsPerTurn)]),

@@ -70,6 +70,16 @@ export async function updateMemory(db: Db, id: number, content: string, embeddin
  * `efSearch` is given; raising it to 100 bought no recall in our bench, only 1 ms), or, with
  * `exact`, by a full scan (the baseline the bench compares HNSW's recall and speed with).
  */
+/** Whether any of the owners has a memory (an index lookup; no embedding needed). */
+export async function hasMemories(pool: Pool, owners: readonly MemoryOwner[]): Promise<boolean> {
+  if (owners.length === 0) return false
+  const { rows } = await pool.query<{ found: boolean }>(
+    `select exists (select 1 from memories where (scope, owner_id) in (select * from unnest($1::text[], $2::text[]))) as found`,
+    [owners.map((o) => o.scope), owners.map((o) => o.ownerId)],
+  )
+  return rows[0]?.found === true
+}
+
 export async function search(
   pool: Pool,
   owners: readonly MemoryOwner[],

@@ -1,5 +1,5 @@
-import { HumanMessage, RemoveMessage, SystemMessage, isAIMessageChunk } from '@langchain/core/messages'
-import type { BaseMessage, BaseMessageChunk } from '@langchain/core/messages'
+import { HumanMessage, RemoveMessage, SystemMessage } from '@langchain/core/messages'
+import type { BaseMessage } from '@langchain/core/messages'
 import { Command, INTERRUPT, isInterrupted } from '@langchain/langgraph'
 import { ModelError } from '../agents/model.ts'
 import type { AgentTool } from '../agents/tools/tool.ts'
@@ -11,6 +11,7 @@ import { AgentModels } from './agent-models.ts'
 import type { ChatModel } from './agent-models.ts'
 import { inlineContent } from './attachments.ts'
 import type { AttachmentStore } from './attachments.ts'
+import { streamingTokens } from './chat-graph.ts'
 import type { ChatGraph, TurnContext } from './chat-graph.ts'
 import type { Checkpointer } from './checkpointer.ts'
 import { textOf } from './history.ts'
@@ -46,8 +47,6 @@ export function storedReply(messages: readonly BaseMessage[], turnMessageId: str
 }
 
 /** The agent of a streamed chunk, from the tag the graph's agent node puts on its model call. */
-const agentTag = (tags: unknown) => (Array.isArray(tags) ? tags.find((t): t is string => typeof t === 'string' && t.startsWith('agent:'))?.slice(6) : undefined)
-
 const config = (threadId: string, who?: TurnContext) => ({
   configurable: { thread_id: threadId, ...(who && { chat_id: who.chatId, user_id: who.userId }) },
 })
@@ -111,27 +110,14 @@ export class Turns {
     await this.#attachments?.dropped(threadId, gone)
   }
 
-  /** Runs a turn while passing the answer on as it is written; returns what `invoke` would. */
-  async #streamed(input: Parameters<ChatGraph['invoke']>[0], options: Parameters<ChatGraph['stream']>[1], onText: NonNullable<TurnInput['onText']>): Promise<Record<string, unknown>> {
-    let values: Record<string, unknown> = {}
-    let interrupts: unknown
-    const texts = new Map<string, string>() // by model message: a tool loop writes several
-    const stream = await this.#graph.stream(input, { ...options, streamMode: ['values', 'messages'] })
-    for await (const [mode, data] of stream as AsyncIterable<[string, unknown]>) {
-      if (mode === 'values') {
-        if (isInterrupted(data)) interrupts = data[INTERRUPT]
-        else values = data as Record<string, unknown>
-        continue
-      }
-      const [chunk, meta] = data as [BaseMessage, { tags?: unknown }]
-      const agent = agentTag(meta.tags)
-      const piece = isAIMessageChunk(chunk as BaseMessageChunk) ? textOf(chunk) : '' // not the whole message a node returns
-      if (!agent || !piece) continue
-      const soFar = (texts.get(chunk.id ?? '') ?? '') + piece
-      texts.set(chunk.id ?? '', soFar)
+  /** Runs a turn while passing the answer on as it is written (each model call's text so far). */
+  async #streamed(input: Parameters<ChatGraph['invoke']>[0], options: Parameters<ChatGraph['invoke']>[1], onText: NonNullable<TurnInput['onText']>): Promise<Record<string, unknown>> {
+    const texts = new Map<string, string>() // by model call: a tool loop makes several
+    return streamingTokens((agent, callId, piece) => {
+      const soFar = (texts.get(callId) ?? '') + piece
+      texts.set(callId, soFar)
       onText(soFar, agent)
-    }
-    return interrupts ? { ...values, [INTERRUPT]: interrupts } : values
+    }, () => this.#graph.invoke(input, options))
   }
 
   /**

@@ -6,6 +6,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ADMIN_ID, Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
 import { waitUntil } from '../support/http.ts'
+import { lastUserText } from '../support/openai-emulator.ts'
 import type { ChatRequest } from '../support/openai-emulator.ts'
 import { ServiceProcess } from '../support/service.ts'
 
@@ -119,7 +120,8 @@ describe('tools from MCP servers, end to end', () => {
   test("a stdio server sees none of the service's secrets in its environment", async () => {
     const userId = 2002
     await callTool('everything__get-env', {}, userId)
-    const output = toolMessages(h.openai.requests.at(-1)).at(-1)!
+    // This turn's last request (another chat's turn from the test before may still be finishing).
+    const output = toolMessages(h.openai.requests.findLast((r) => lastUserText(r) === 'please use everything__get-env')).at(-1)!
     expect(output).toContain('"PATH"')
     for (const secret of h.secrets()) expect(output).not.toContain(secret)
     expect(output).not.toMatch(/TELEGRAM_BOT_TOKEN|OPENROUTER_API_KEY|DATABASE_URL/)

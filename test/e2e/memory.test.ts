@@ -48,10 +48,23 @@ describe('long-term memory, end to end', () => {
 
   test('embeddings failing: the reply still comes, without recall', async () => {
     h.openai.respondWith(model)
+    const first = await h.startService()
+    await first.deliver(h.text('remember that my cat is called Tom'), WEBHOOK_SECRET)
+    await h.telegram.waitForTexts(USER_ID, 1)
+    await first.stop()
+    // Recall embeds the message only for people who have memories; this one has one.
     const service = await h.startService({ EMBEDDING_BASE_URL: 'http://127.0.0.1:9/v1' }) // nothing listens there
     await service.deliver(h.text('hello there'), WEBHOOK_SECRET)
-    expect(await h.telegram.waitForTexts(USER_ID, 1)).toEqual(['[assistant] echo: hello there'])
+    expect((await h.telegram.waitForTexts(USER_ID, 2))[1]).toBe('[assistant] echo: hello there')
     await service.waitForLog((l) => l.msg === 'recall failed; answering without memories')
+  })
+
+  test('a person with no memories costs no embedding request', async () => {
+    h.openai.respondWith(model)
+    const service = await h.startService()
+    await service.deliver(h.text('hello there', { userId: 2003 }), WEBHOOK_SECRET)
+    expect(await h.telegram.waitForTexts(2003, 1)).toEqual(['[assistant] echo: hello there'])
+    expect(h.openai.embeddingRequests).toHaveLength(0)
   })
 
   test('/memory lists with forget buttons; /forget all asks first, then forgets', async () => {

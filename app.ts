@@ -227,6 +227,8 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       pool: db.pool,
       lock: new GitLock(db),
       repo: new Repository({ remoteUrl: ws.remoteUrl, accessToken: ws.accessToken, dir: join(ws.dir, 'repo'), author: ws.author, path: config.path }),
+      worktrees: join(ws.dir, 'worktrees'),
+      concurrency: ws.taskConcurrency,
       lockKey: ws.remoteUrl,
       aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
       path: config.path,
@@ -240,7 +242,10 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       observe: core.metrics.taskObserver,
       liveness,
     })
-  if (runner) wake.tasks.on(() => runner.wake())
+  if (runner) {
+    wake.tasks.on(() => runner.wake())
+    core.services.status.watchWorkspace(() => runner.disk())
+  }
   const scheduler = new Scheduler({
     log: log.child({ component: 'scheduler' }),
     everyMs: config.approvals.sweepMs,

@@ -105,6 +105,7 @@ const schema = z
     AIDER_TIMEOUT_SECONDS: seconds(600),
     WORKSPACE_DIR: z.string().min(1).optional(),
     TASK_LEASE_SECONDS: seconds(60),
+    TASK_CONCURRENCY: count(2),
     RATE_LIMIT_MESSAGES: z.coerce.number().int().min(0, { error: 'must be 0 (off) or a positive whole number' }).default(20),
     RATE_LIMIT_WINDOW_SECONDS: seconds(60),
     COMMIT_SHA: z.string().regex(/^[0-9a-f]{7,40}$/, { error: 'must be a git commit hash' }).optional(),
@@ -172,6 +173,8 @@ export interface Config {
         aiderModel: string
         aiderTimeoutMs: number
         taskLeaseMs: number
+        /** Coding tasks run side by side, each in a worktree of its own. */
+        taskConcurrency: number
       }
     | undefined
   /** PATH for the subprocesses (git, aider). */
@@ -247,6 +250,7 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
           aiderModel: env.AIDER_MODEL ?? env.LLM_MODEL,
           aiderTimeoutMs: env.AIDER_TIMEOUT_SECONDS * 1000,
           taskLeaseMs: env.TASK_LEASE_SECONDS * 1000,
+          taskConcurrency: env.TASK_CONCURRENCY,
         }
       : undefined,
     path: env.PATH,

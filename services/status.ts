@@ -21,6 +21,8 @@ export interface StatusFigures {
   model: string
   modelFailuresLastHour: number
   schedules: { active: number; paused: number; failing: number; next: Date | null }
+  /** The coder's disk, when a repository is configured. */
+  workspace: { cloneBytes: number; worktreeBytes: number; worktrees: number } | undefined
 }
 
 interface StatusDeps {
@@ -39,6 +41,7 @@ interface StatusDeps {
 export class ServiceStatus {
   readonly #deps: StatusDeps
   #dispatcher: () => { healthy: boolean; active: number } = () => ({ healthy: false, active: 0 })
+  #workspace: (() => Promise<StatusFigures['workspace']>) | undefined
 
   constructor(deps: StatusDeps) {
     this.#deps = deps
@@ -47,6 +50,11 @@ export class ServiceStatus {
   /** The dispatcher, once it exists, tells its figures through this. */
   watchDispatcher(read: () => { healthy: boolean; active: number }): void {
     this.#dispatcher = read
+  }
+
+  /** The task runner, when there is one, tells its disk use through this. */
+  watchWorkspace(read: () => Promise<StatusFigures['workspace']>): void {
+    this.#workspace = read
   }
 
   async figures(): Promise<StatusFigures> {
@@ -67,6 +75,7 @@ export class ServiceStatus {
       model: await agents.defaultModel(),
       modelFailuresLastHour: await usage.failuresWithin(3600_000),
       schedules: await schedules.figures(),
+      workspace: await this.#workspace?.(),
     }
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { GitError as SimpleGitError, simpleGit } from 'simple-git'
@@ -87,10 +87,14 @@ export class Repository {
       GIT_COMMITTER_NAME: this.#s.author.name,
       GIT_COMMITTER_EMAIL: this.#s.author.email,
     }
+    // No automatic gc: it could repack while another task's worktree writes objects (cleanWorktrees runs it, under the lock).
+    const config: Array<[string, string]> = [['gc.auto', '0']]
     if (this.#s.accessToken && this.#s.remoteUrl.startsWith('https://')) {
       const basic = Buffer.from(`x-access-token:${this.#s.accessToken}`).toString('base64')
-      Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` })
+      config.push(['http.extraHeader', `Authorization: Basic ${basic}`])
     }
+    env.GIT_CONFIG_COUNT = String(config.length)
+    config.forEach(([key, value], i) => Object.assign(env, { [`GIT_CONFIG_KEY_${i}`]: key, [`GIT_CONFIG_VALUE_${i}`]: value }))
     return env
   }
 
@@ -123,12 +127,7 @@ export class Repository {
    * leftover (untracked files included), so a task never starts on another's changes.
    */
   async prepare(): Promise<{ base: string; baseSha: string }> {
-    const { dir, remoteUrl } = this.#s
-    if (!existsSync(join(dir, '.git'))) {
-      await mkdir(dirname(dir), { recursive: true })
-      await this.#step('clone', () => this.#git(dirname(dir)).clone(remoteUrl, dir))
-      await appendFile(join(dir, '.git', 'info', 'exclude'), EXCLUDED)
-    }
+    await this.#cloneOnce()
     const git = this.#git()
     await this.#step('fetch', () => git.fetch(['--prune', 'origin']))
     await this.#step('remote set-head', () => git.raw(['remote', 'set-head', 'origin', '--auto']))
@@ -143,14 +142,66 @@ export class Repository {
     return { base, baseSha }
   }
 
+  /**
+   * Clones at first use, then fetches: the remote's default branch and the commit a task starts
+   * from. Touches no work tree (other tasks' worktrees go on meanwhile); call it under the lock.
+   */
+  async fetchBase(): Promise<{ base: string; baseSha: string }> {
+    await this.#cloneOnce()
+    const git = this.#git()
+    await this.#step('fetch', () => git.fetch(['--prune', 'origin']))
+    await this.#step('remote set-head', () => git.raw(['remote', 'set-head', 'origin', '--auto']))
+    const base = await this.#defaultBranch()
+    const baseSha = (await this.#step('rev-parse', () => git.revparse([`origin/${base}`]))).trim()
+    return { base, baseSha }
+  }
+
+  /** A task's own checkout: a worktree at `path` on `branch`, starting at `startSha`. Under the lock. */
+  async addWorktree(path: string, branch: string, startSha: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true })
+    await this.#step('worktree add', () => this.#git().raw(['worktree', 'add', '--force', '-B', branch, path, startSha]))
+  }
+
+  /** Removes a task's worktree and its local branch (the change lives on as a patch). Under the lock. */
+  async removeWorktree(path: string, branch: string): Promise<void> {
+    const git = this.#git()
+    await git.raw(['worktree', 'remove', '--force', path]).catch(() => undefined)
+    await rm(path, { recursive: true, force: true })
+    await git.raw(['worktree', 'prune']).catch(() => undefined)
+    await git.raw(['branch', '-D', branch]).catch(() => undefined)
+  }
+
+  /**
+   * Removes every worktree under `root` (a crash leaves them behind: nothing runs in them at start)
+   * with their task branches, and lets git pack what piled up. Under the lock. Returns how many went.
+   */
+  async cleanWorktrees(root: string): Promise<number> {
+    const left = existsSync(root) ? await readdir(root) : []
+    if (!existsSync(join(this.#s.dir, '.git'))) return left.length
+    const git = this.#git()
+    for (const name of left) await git.raw(['worktree', 'remove', '--force', join(root, name)]).catch(() => undefined)
+    await rm(root, { recursive: true, force: true })
+    await git.raw(['worktree', 'prune']).catch(() => undefined)
+    await git.raw(['gc', '--auto', '--quiet']).catch(() => undefined)
+    return left.length
+  }
+
+  async #cloneOnce(): Promise<void> {
+    const { dir, remoteUrl } = this.#s
+    if (existsSync(join(dir, '.git'))) return
+    await mkdir(dirname(dir), { recursive: true })
+    await this.#step('clone', () => this.#git(dirname(dir)).clone(remoteUrl, dir))
+    await appendFile(join(dir, '.git', 'info', 'exclude'), EXCLUDED)
+  }
+
   /** Starts (or restarts) a task's own branch at the current HEAD. */
   async startBranch(branch: string): Promise<void> {
     await this.#step('checkout', () => this.#git().raw(['checkout', '-B', branch]))
   }
 
-  /** Commits everything in the work tree; undefined when nothing changed. */
-  async commitAll(message: string): Promise<string | undefined> {
-    const git = this.#git()
+  /** Commits everything in the work tree (the clone's, or a worktree's at `dir`); undefined when nothing changed. */
+  async commitAll(message: string, dir = this.#s.dir): Promise<string | undefined> {
+    const git = this.#git(dir)
     await this.#step('add', () => git.raw(['add', '--all']))
     const staged = await git.raw(['diff', '--cached', '--name-only'])
     if (!staged.trim()) return undefined
@@ -159,8 +210,8 @@ export class Repository {
   }
 
   /** What the branch changed since `baseSha`: files, line counts and the full diff. */
-  async changes(baseSha: string): Promise<ChangeSummary> {
-    const git = this.#git()
+  async changes(baseSha: string, dir = this.#s.dir): Promise<ChangeSummary> {
+    const git = this.#git(dir)
     const files = parseNumstat(await git.raw(['diff', '--numstat', `${baseSha}..HEAD`]))
     const diff = await git.raw(['diff', `${baseSha}..HEAD`])
     return { files, added: files.reduce((n, f) => n + f.added, 0), removed: files.reduce((n, f) => n + f.removed, 0), diff }
@@ -195,8 +246,8 @@ export class Repository {
   }
 
   /** The branch's commits since `baseSha` as one mailbox patch (what `applyPatch` takes back). */
-  async formatPatch(baseSha: string): Promise<string> {
-    return this.#step('format-patch', () => this.#git().raw(['format-patch', '--stdout', '--no-signature', `${baseSha}..HEAD`]))
+  async formatPatch(baseSha: string, dir = this.#s.dir): Promise<string> {
+    return this.#step('format-patch', () => this.#git(dir).raw(['format-patch', '--stdout', '--no-signature', `${baseSha}..HEAD`]))
   }
 
   /**

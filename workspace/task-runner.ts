@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type { Pool } from '../db/database.ts'
 import { claimTask, finishStep, noteResult, recoverExpired, renewTask, requeueTask, setActivity } from '../db/tasks.ts'
 import type { TaskResult, TaskRow, TaskStatus } from '../db/tasks.ts'
@@ -11,6 +12,9 @@ import { AiderStartError, killOrphan, runAider } from './aider.ts'
 import type { AiderSettings } from './aider.ts'
 import { commitMessage, explainAiderOutput } from './aider-output.ts'
 import type { GitLock } from './git-lock.ts'
+import { cachedFor } from '../cached.ts'
+import { workspaceDisk } from './disk.ts'
+import type { WorkspaceDisk } from './disk.ts'
 import { RepoError } from './repository.ts'
 import type { Repository } from './repository.ts'
 
@@ -25,6 +29,8 @@ export interface TaskRunnerOptions {
   pool: Pool
   lock: GitLock
   repo: Repository
+  /** Where tasks' worktrees go, one directory per task; emptied at start (a crash leaves them). */
+  worktrees: string
   /** The git lock's key: the remote, without credentials. */
   lockKey: string
   aider: AiderSettings
@@ -34,7 +40,7 @@ export interface TaskRunnerOptions {
   pushBranch: string | undefined
   leaseMs: number
   pollMs: number
-  /** Tasks claimed at once; beyond the first they wait for the git lock ("waiting for the repository"). */
+  /** Tasks that run at once, each in its own worktree; they wait for each other only around the short git steps. */
   concurrency?: number
   log: Logger
   /** Removes secrets from text that leaves for the chat. */
@@ -72,17 +78,22 @@ function repoErrorCode(err: RepoError, target: string): string {
 }
 
 /**
- * Runs tasks outside the chats' inbox lanes, so a chat stays responsive while aider works. Each step
- * (write the change, push it, discard it) holds the repository's git lock for its whole length and
- * keeps its lease alive; a task whose holder died is recovered as soon as that shows (`claim_held`).
- * The claim loop itself is the shared LeasedWorker.
+ * Runs tasks outside the chats' inbox lanes, so a chat stays responsive while aider works. A code
+ * step works in a git worktree of its own, so tasks on one repository run side by side; the
+ * repository's git lock is held only for what touches the shared clone (fetch, adding and removing
+ * worktrees, and the short push and discard steps). Each step keeps its lease alive; a task whose
+ * holder died is recovered as soon as that shows (`claim_held`). The claim loop itself is the shared
+ * LeasedWorker.
  */
 export class TaskRunner {
   readonly #o: TaskRunnerOptions
   readonly #worker: LeasedWorker<TaskRow>
+  readonly #disk: { get(): Promise<WorkspaceDisk> }
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options
+    // A walk of the clone and the worktrees: at most once a minute, however often /status is asked.
+    this.#disk = cachedFor(60_000, () => workspaceDisk(options.repo.dir, options.worktrees))
     const { pool, leaseMs } = options
     this.#worker = new LeasedWorker<TaskRow>({
       name: 'task',
@@ -112,13 +123,24 @@ export class TaskRunner {
     })
   }
 
+  /** Removes the worktrees a crash left behind, then starts claiming. */
   start(): void {
-    this.#worker.start()
+    void this.#withLock(undefined, async () => {
+      const removed = await this.#o.repo.cleanWorktrees(this.#o.worktrees)
+      if (removed) this.#o.log.info({ removed }, 'worktrees left by an earlier run removed')
+    })
+      .catch((err: unknown) => this.#o.log.warn({ err }, 'could not remove old worktrees'))
+      .finally(() => this.#worker.start())
   }
 
   /** Look for work now (a task was queued or decided). */
   wake(): void {
     this.#worker.wake()
+  }
+
+  /** The disk the clone and the running tasks' worktrees take (read at most once a minute). */
+  disk(): Promise<WorkspaceDisk> {
+    return this.#disk.get()
   }
 
   /** Ids of the tasks this process runs now. */
@@ -203,10 +225,14 @@ export class TaskRunner {
   }
 
   /** Runs `work` while holding the repository; waiting for it shows in /tasks. */
-  async #withRepository<T>(task: TaskRow, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
-    const held = await this.#o.lock.acquire(this.#o.lockKey, { signal, onWait: () => this.#activity(task, 'waiting for the repository') })
+  #withRepository<T>(task: TaskRow, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    return this.#withLock(signal, work, () => this.#activity(task, 'waiting for the repository'))
+  }
+
+  async #withLock<T>(signal: AbortSignal | undefined, work: () => Promise<T>, onWait?: () => void): Promise<T> {
+    const held = await this.#o.lock.acquire(this.#o.lockKey, { ...(signal && { signal }), ...(onWait && { onWait }) })
     try {
-      signal.throwIfAborted()
+      signal?.throwIfAborted()
       return await work()
     } finally {
       await held.release()
@@ -236,22 +262,43 @@ export class TaskRunner {
         return { status: 'completed', result: { pushedTo: target, pushedSha } }
       })
     }
-    return this.#withRepository(task, signal, () => this.#code(task, branch, signal))
+    return this.#code(task, branch, signal)
   }
 
-  /** Writes the change: a clean clone on the task's branch, one aider run, judged by git. */
+  /**
+   * Writes the change: a worktree of the remote's newest state on the task's branch (made under the
+   * lock), one aider run there (not under the lock), judged by git; the worktree goes when the step
+   * ends, whatever the outcome: the change lives on as the patch in the task's row.
+   */
   async #code(task: TaskRow, branch: string, signal: AbortSignal): Promise<StepEnd> {
+    const { repo } = this.#o
+    const tree = join(this.#o.worktrees, task.id)
+    const { base, baseSha } = await this.#withRepository(task, signal, async () => {
+      this.#activity(task, 'preparing the repository')
+      const fetched = await repo.fetchBase()
+      const t0 = performance.now()
+      await repo.addWorktree(tree, branch, fetched.baseSha)
+      this.#o.log.info({ taskId: task.id, ms: Math.round(performance.now() - t0) }, 'worktree added')
+      return fetched
+    })
+    try {
+      return await this.#edit(task, { tree, base, baseSha, branch }, signal)
+    } finally {
+      // No signal: a cancelled or stopping step still leaves the repository tidy (a short wait at most).
+      await this.#withLock(undefined, () => repo.removeWorktree(tree, branch)).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not remove the worktree'))
+    }
+  }
+
+  async #edit(task: TaskRow, at: { tree: string; base: string; baseSha: string; branch: string }, signal: AbortSignal): Promise<StepEnd> {
     const { repo, aider, path, scrub } = this.#o
-    this.#activity(task, 'preparing the repository')
-    const { base, baseSha } = await repo.prepare()
-    await repo.startBranch(branch)
+    const { tree, base, baseSha, branch } = at
     this.#activity(task, 'running aider')
     const recent: string[] = []
     const aiderStarted = performance.now()
     const run = await runAider(
       aider,
       {
-        cwd: repo.dir,
+        cwd: tree,
         instructions: task.input.instructions,
         files: task.input.files,
         signal,
@@ -266,26 +313,19 @@ export class TaskRunner {
       path,
     )
     this.#o.observe?.aider(run.timedOut ? 'timeout' : signal.aborted ? 'stopped' : 'done', performance.now() - aiderStarted)
-    const discard = () => repo.deleteBranch(branch, base)
-    if (signal.aborted) {
-      await discard()
-      signal.throwIfAborted()
-    }
+    signal.throwIfAborted()
     const explanation = scrub(explainAiderOutput(run.output))
     if (run.timedOut) {
-      await discard()
       return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs } }
     }
-    const commit = await repo.commitAll(commitMessage(task.id, task.input.instructions))
+    const commit = await repo.commitAll(commitMessage(task.id, task.input.instructions), tree)
     if (!commit) {
-      await discard()
       if (run.exitCode !== 0) return { status: 'failed', error: taskError('aider_failed', run.exitCode ?? 'none'), result: { explanation, aiderMs: run.durationMs } }
       return { status: 'completed', result: { files: [], added: 0, removed: 0, explanation, aiderMs: run.durationMs } }
     }
-    const changes = await repo.changes(baseSha)
-    const patch = await repo.formatPatch(baseSha)
+    const changes = await repo.changes(baseSha, tree)
+    const patch = await repo.formatPatch(baseSha, tree)
     if (patch.length > MAX_PATCH_CHARS) {
-      await discard()
       return { status: 'failed', error: taskError('too_large', Math.round(patch.length / 1000)) }
     }
     return {

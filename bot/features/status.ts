@@ -5,6 +5,8 @@ import { bold, code, html } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
 import { utcMinute } from '../format/time.ts'
 
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
+
 function formatDuration(seconds: number): string {
   const d = Math.floor(seconds / 86400)
   const h = Math.floor((seconds % 86400) / 3600)
@@ -25,7 +27,9 @@ Dispatcher: ${bold(dispatcher.healthy ? 'ok' : 'NOT OK')}, ${dispatcher.active} 
 Tasks: ${tasks.queued} queued, ${tasks.running} running, ${tasks.waiting} waiting for review, ${tasks.failed} failed in total
 Approvals pending: ${f.approvalsPending}
 Model: ${code(f.model)}, ${f.modelFailuresLastHour} failed call(s) in the last hour
-Schedules: ${f.schedules.active} active, ${f.schedules.paused} paused, ${f.schedules.failing} whose last firing failed${f.schedules.next ? `; next at ${utcMinute(f.schedules.next)}` : ''}`
+Schedules: ${f.schedules.active} active, ${f.schedules.paused} paused, ${f.schedules.failing} whose last firing failed${f.schedules.next ? `; next at ${utcMinute(f.schedules.next)}` : ''}${
+    f.workspace ? `\nWorkspace: clone ${megabytes(f.workspace.cloneBytes)}, ${f.workspace.worktrees} task worktree(s) ${megabytes(f.workspace.worktreeBytes)}` : ''
+  }`
 }
 
 /** /status: the service's health in figures. */

@@ -1,9 +1,9 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { BOT_TOKEN, Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
+import { ADMIN_ID, BOT_TOKEN, Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
 import { sleep, waitUntil } from '../support/http.ts'
 import { lastUserText } from '../support/openai-emulator.ts'
 import type { ChatRequest, ModelTurn } from '../support/openai-emulator.ts'
@@ -165,26 +165,43 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     expect(existsSync(join(workspace, 'repo'))).toBe(false) // not even cloned
   })
 
-  test('two tasks on one repository run one after the other (the git lock)', async () => {
+  test('two tasks on one repository run side by side, each in its own worktree, and each change stands alone', async () => {
     const service = await start()
     await approvedPlan(service, 'add a ONE.md saying first', 2001)
     await approvedPlan(service, 'add a TWO.md saying second', 2002)
+    // Both run aider at the same moment, each in a worktree of its own beside the clone.
+    await waitUntil(async () => (await query(`select 1 from tasks where activity = 'running aider'`)).length === 2 || undefined, 'two aider runs at once', 30_000)
+    expect(readdirSync(join(workspace, 'worktrees')).sort()).toHaveLength(2)
     const first = await buttonsMessage(2, 2001)
     const second = await buttonsMessage(2, 2002)
     expect(first.text).toMatch(/Push the change/)
     expect(second.text).toMatch(/Push the change/)
     expect(aiderSpans).toHaveLength(2)
-    const [a, b] = aiderSpans.sort((x, y) => x[0] - y[0]) as [[number, number], [number, number]]
-    expect(b[0]).toBeGreaterThanOrEqual(a[1]) // the second run began after the first had ended
-    // The second one showed that it waited (its progress message, which /tasks also reads from the row).
-    expect(h.telegram.calls.some((c) => /^Task \w+: waiting for the repository…/.test(textOf(c)))).toBe(true)
+    // Worktrees go when the step ends; the changes live on as patches in the tasks' rows.
+    expect(readdirSync(join(workspace, 'worktrees'))).toEqual([])
     const rows = await query<{ attempts: number }>('select attempts from tasks')
     expect(rows).toHaveLength(2)
-    // Each change stands alone: the second task started from the remote, not from the first's branch.
     await service.deliver(h.press(second.messageId, second.buttons.Push!, { chatId: 2002, userId: 2002 }), WEBHOOK_SECRET)
     await waitForText(2002, /pushed to/)
-    const branch = remoteBranches().find((b) => b !== 'main')!
-    expect(git(remote.bare, 'ls-tree', '--name-only', branch).split('\n').sort()).toEqual(['README.md', 'TWO.md'])
+    await service.deliver(h.press(first.messageId, first.buttons.Push!, { chatId: 2001, userId: 2001 }), WEBHOOK_SECRET)
+    await waitForText(2001, /pushed to/)
+    const branches = remoteBranches().filter((br) => br !== 'main')
+    expect(branches).toHaveLength(2)
+    const trees = branches.map((br) => git(remote.bare, 'ls-tree', '--name-only', br).split('\n').sort().join(' ')).sort()
+    expect(trees).toEqual(['ONE.md README.md', 'README.md TWO.md'])
+    // /status shows the disk the coder takes: the clone, and no worktree left.
+    await service.deliver(h.text('/status', { userId: ADMIN_ID }), WEBHOOK_SECRET)
+    expect(await waitForText(ADMIN_ID, /^Workspace: /m)).toMatch(/^Workspace: clone \d+\.\d MB, 0 task worktree\(s\) 0\.0 MB$/m)
+  })
+
+  test('TASK_CONCURRENCY=1 runs tasks one after the other', async () => {
+    const service = await start({ TASK_CONCURRENCY: '1' })
+    await approvedPlan(service, 'add a ONE.md saying first', 2001)
+    await approvedPlan(service, 'add a TWO.md saying second', 2002)
+    await buttonsMessage(2, 2001)
+    await buttonsMessage(2, 2002)
+    const [a, b] = aiderSpans.sort((x, y) => x[0] - y[0]) as [[number, number], [number, number]]
+    expect(b[0]).toBeGreaterThanOrEqual(a[1])
   })
 
   test('with GIT_PUSH_BRANCH=main, a remote that moved meanwhile is rebased, never forced', async () => {
@@ -285,6 +302,10 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     await waitUntil(() => !isRunning(pid) || undefined, 'the orphaned aider killed')
     const [row] = await query<{ status: string; claimed: string | null }>('select status, claimed_by as claimed from tasks where id = $1', [taskId])
     expect(row).toEqual({ status: 'failed', claimed: null })
+    // The dead run's worktree is gone, from the disk and from git's list.
+    await second.waitForLog((l) => l.msg === 'worktrees left by an earlier run removed' && l.removed === 1)
+    expect(existsSync(join(workspace, 'worktrees', taskId))).toBe(false)
+    expect(git(join(workspace, 'repo'), 'worktree', 'list').split('\n')).toHaveLength(1)
     await second.deliver(h.text('/code add a NOTES.md saying again'), WEBHOOK_SECRET)
     const plan = await buttonsMessage(2)
     await second.deliver(h.press(plan.messageId, plan.buttons.Approve!), WEBHOOK_SECRET)

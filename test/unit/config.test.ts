@@ -67,6 +67,7 @@ describe('loadConfig', () => {
       aiderModel: 'some/model',
       aiderTimeoutMs: 600_000,
       taskLeaseMs: 60_000,
+      taskConcurrency: 2,
     })
     expect(c.secrets).toContain('ghp_token')
   })

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { RepoError, Repository } from '../../../workspace/repository.ts'
 import { createRemote, git, pushFromElsewhere } from '../../support/git.ts'
@@ -99,5 +99,43 @@ describe('Repository (real git, a local bare remote)', () => {
     const failure = await repo.prepare().catch((err: unknown) => err)
     expect(failure).toBeInstanceOf(RepoError)
     expect((failure as RepoError).kind).toBe('remote')
+  })
+})
+
+describe('worktrees: tasks side by side on one clone', () => {
+  test('two worktrees start from the remote state, change the same file apart, and each patch holds only its own change', async () => {
+    const { remote, dir, repo } = setup()
+    const root = join(dirname(dir), 'worktrees')
+    const { base, baseSha } = await repo.fetchBase()
+    expect(base).toBe('main')
+    expect(git(remote.bare, 'rev-parse', 'main')).toBe(baseSha)
+    const [a, b] = [join(root, 'ta'), join(root, 'tb')]
+    await repo.addWorktree(a, 'mechanic/ta', baseSha)
+    await repo.addWorktree(b, 'mechanic/tb', baseSha)
+    writeFileSync(join(a, 'README.md'), '# Test project\nfrom a\n')
+    writeFileSync(join(b, 'README.md'), '# Test project\nfrom b\n')
+    writeFileSync(join(b, '.aider.chat.history.md'), 'never committed, in a worktree too')
+    const [shaA, shaB] = await Promise.all([repo.commitAll('a', a), repo.commitAll('b', b)])
+    expect(shaA).not.toBe(shaB)
+    expect(git(a, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('mechanic/ta')
+    expect((await repo.changes(baseSha, b)).files).toEqual([{ path: 'README.md', added: 1, removed: 0 }])
+    const patchA = await repo.formatPatch(baseSha, a)
+    expect(patchA).toMatch(/\+from a/)
+    expect(patchA).not.toMatch(/from b/)
+    // The clone's own checkout is untouched by either.
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('# Test project\n')
+
+    await repo.removeWorktree(a, 'mechanic/ta')
+    expect(existsSync(a)).toBe(false)
+    expect(git(dir, 'branch', '--list', 'mechanic/ta')).toBe('')
+    expect(git(dir, 'worktree', 'list').split('\n')).toHaveLength(2) // the clone and tb
+    // A crash leaves tb behind: the next start removes it, its branch with it.
+    expect(await repo.cleanWorktrees(root)).toBe(1)
+    expect(existsSync(root)).toBe(false)
+    expect(git(dir, 'worktree', 'list').split('\n')).toHaveLength(1)
+    // The patch still rebuilds the change on the clone for a push.
+    await repo.prepare()
+    await repo.applyPatch('mechanic/ta', baseSha, patchA)
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('# Test project\nfrom a\n')
   })
 })

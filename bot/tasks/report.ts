@@ -25,8 +25,43 @@ export function summaryText(task: Pick<TaskRow, 'id' | 'result'>, opts: { inline
   ]
   if (r.explanation) lines.push(html``, html`aider: ${r.explanation}`)
   if (opts.inlineDiff && r.patch) lines.push(html``, pre(diffOf(r.patch), 'diff'))
-  else if (r.patch) lines.push(html``, html`The full diff is in ${code(`task-${task.id}.diff`)} below.`)
+  else if (r.patch) {
+    const excerpt = diffExcerpt(diffOf(r.patch), INLINE_DIFF_CHARS)
+    if (excerpt) lines.push(html``, html`The largest changes:`, pre(excerpt, 'diff'))
+    lines.push(html``, html`The full diff is in ${code(`task-${task.id}.diff`)} below.`)
+  }
   return joinLines(lines)
+}
+
+/** Lines of one hunk shown at most, before "…". */
+const HUNK_LINES = 12
+
+/**
+ * The most telling part of a diff too long to show whole: the first hunk of each file, the files
+ * with the most changed lines first, each hunk cut at HUNK_LINES, until `budget` characters. Each
+ * file keeps its `+++` line so a reader knows where a hunk belongs. Pure, for tests.
+ */
+export function diffExcerpt(diff: string, budget: number): string {
+  const files = diff.split(/\n(?=diff --git )/).flatMap((file) => {
+    const lines = file.split('\n')
+    const start = lines.findIndex((l) => l.startsWith('@@'))
+    if (start < 0) return [] // a binary file or a mode change: nothing to show
+    const next = lines.findIndex((l, i) => i > start && l.startsWith('@@'))
+    const hunk = lines.slice(start, next < 0 ? lines.length : next)
+    const path = /^\+\+\+ (?:b\/)?(.+)$/m.exec(file)?.[1] ?? '?'
+    const changed = lines.slice(start).filter((l) => l.startsWith('+') || l.startsWith('-')).length
+    return [{ path, hunk, changed }]
+  })
+  const parts: string[] = []
+  let used = 0
+  for (const f of files.sort((a, b) => b.changed - a.changed)) {
+    const shown = f.hunk.slice(0, HUNK_LINES + 1) // the @@ line and HUNK_LINES of the hunk
+    const part = [`+++ ${f.path}`, ...shown, ...(f.hunk.length > shown.length ? ['…'] : [])].join('\n')
+    if (used + part.length > budget) break
+    parts.push(part)
+    used += part.length + 1
+  }
+  return parts.join('\n')
 }
 
 /** The diff part of a patch (without its mail headers), for showing. */

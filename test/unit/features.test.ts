@@ -3,7 +3,7 @@ import { codeChangeSchema } from '../../agents/coder.ts'
 import { memoryPage } from '../../bot/features/memory.ts'
 import { taskLine } from '../../bot/features/tasks.ts'
 import { progressText } from '../../bot/tasks/progress.ts'
-import { diffOf, endText, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
+import { INLINE_DIFF_CHARS, diffExcerpt, diffOf, endText, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
 import { TASK_ERROR_CODES, parseTaskError, taskError } from '../../domain/task-errors.ts'
 import { commitMessage, explainAiderOutput, invalidFiles } from '../../workspace/aider-output.ts'
 import { parseTelegramHtml } from '../support/telegram-html.ts'
@@ -119,6 +119,35 @@ describe('the review summary', () => {
     expect(text.html).toContain('<code>a&lt;b&gt;&amp;&quot;c&quot;.ts</code>')
     expect(shown(text).text).toContain('• a<b>&"c".ts (+1 −0)\n\naider: Use <b> & "quotes"\n\ndiff --git a/x b/x\n+if (a < b && c > "d") {}')
     expect(marked(text, 'bold')).toEqual(['ready for review'])
+  })
+
+  test('a diff too long to show whole: the first hunks of the largest files, cut, within the budget, beside the document', () => {
+    const file = (path: string, hunks: string[][]) =>
+      [`diff --git a/${path} b/${path}`, `--- a/${path}`, `+++ b/${path}`, ...hunks.flatMap((lines, i) => [`@@ -${i * 50 + 1},3 +${i * 50 + 1},4 @@`, ...lines])].join('\n')
+    const small = file('small.ts', [[' keep', '+one line']])
+    const big = file('big.ts', [[' ctx', ...Array.from({ length: 30 }, (_, i) => `+added ${i}`)], [' later', '-removed']])
+    const binary = 'diff --git a/logo.png b/logo.png\nBinary files differ'
+    const diff = [small, binary, big].join('\n')
+    const excerpt = diffExcerpt(diff, 1500)
+    expect(excerpt.split('\n')).toEqual([
+      '+++ big.ts',
+      '@@ -1,3 +1,4 @@',
+      ' ctx',
+      ...Array.from({ length: 11 }, (_, i) => `+added ${i}`),
+      '…',
+      '+++ small.ts',
+      '@@ -1,3 +1,4 @@',
+      ' keep',
+      '+one line',
+    ])
+    expect(diffExcerpt(diff, 170)).not.toContain('small.ts') // what does not fit is left to the document
+    const many = Array.from({ length: 40 }, (_, i) => file(`f${i}.ts`, [Array.from({ length: 20 }, (_, j) => `+line ${j} of a long file`)])).join('\n')
+    expect(diffExcerpt(many, INLINE_DIFF_CHARS).length).toBeLessThanOrEqual(INLINE_DIFF_CHARS)
+    const mailed = `From 0000 Mon Sep 17 00:00:00 2001\nSubject: [PATCH] change\n---\n${diff}\n-- \n2.39.5\n` // as git format-patch writes it
+    expect(diffOf(mailed)).toBe(diff)
+    const text = summaryText({ id: 'q', result: { files: [{ path: 'big.ts', added: 30, removed: 1 }], added: 30, removed: 1, patch: mailed } }, { inlineDiff: false })
+    expect(shown(text).text).toContain(`The largest changes:\n${excerpt}\n\nThe full diff is in q.diff below.`.replace('q.diff', 'task-q.diff'))
+    expect(shown(text).entities.find((e) => e.type === 'pre')?.language).toBe('diff')
   })
 
   test('many files are listed up to 20', () => {

@@ -19,6 +19,7 @@ import { Poller } from './bot/polling.ts'
 import { healthReport } from './bot/ingest/health.ts'
 import { IngestThread, WEBHOOK_PATH } from './bot/ingest/index.ts'
 import { TaskProgressReporter } from './bot/tasks/progress.ts'
+import { pullRequestText } from './bot/tasks/report.ts'
 import { ALLOWED_UPDATES } from './bot/update.ts'
 import type { Config } from './config.ts'
 import { openDatabase } from './db/database.ts'
@@ -52,6 +53,7 @@ import type { ClaimIdentity } from './worker/leased-worker.ts'
 import { ProcessLiveness } from './worker/liveness.ts'
 import { Scheduler } from './worker/scheduler.ts'
 import { GitLock } from './workspace/git-lock.ts'
+import { PullRequests } from './workspace/pull-requests.ts'
 import { Repository } from './workspace/repository.ts'
 import { TaskRunner } from './workspace/task-runner.ts'
 import pkg from './package.json' with { type: 'json' }
@@ -233,6 +235,8 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
       path: config.path,
       pushBranch: ws.pushBranch,
+      // Pull requests are opened where a GitHub repository and a token are known (config decides).
+      pullRequests: ws.pullRequests && ws.accessToken ? { api: new PullRequests({ ...ws.pullRequests, token: ws.accessToken }), describe: pullRequestText } : undefined,
       leaseMs: ws.taskLeaseMs,
       pollMs: 2000,
       log: log.child({ component: 'tasks' }),

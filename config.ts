@@ -98,6 +98,11 @@ const schema = z
       .string()
       .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}$/, { error: 'must be a branch name such as main' })
       .optional(),
+    GITHUB_API_URL: url('the GitHub REST API, https://api.github.com (or your GitHub Enterprise /api/v3)').default('https://api.github.com'),
+    GITHUB_REPOSITORY: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, { error: 'must be owner/name, such as acme/widgets' })
+      .optional(),
     GIT_AUTHOR_NAME: z.string().min(1).default('Mechanic'),
     GIT_AUTHOR_EMAIL: z.email({ error: 'must be an email address' }).default('mechanic@localhost.localdomain'),
     AIDER_BIN: z.string().min(1).default('aider'),
@@ -175,6 +180,8 @@ export interface Config {
         taskLeaseMs: number
         /** Coding tasks run side by side, each in a worktree of its own. */
         taskConcurrency: number
+        /** Where pull requests are opened: a GitHub repository and a token; undefined: changes are pushed only. */
+        pullRequests: { apiUrl: string; owner: string; repo: string } | undefined
       }
     | undefined
   /** PATH for the subprocesses (git, aider). */
@@ -251,6 +258,7 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
           aiderTimeoutMs: env.AIDER_TIMEOUT_SECONDS * 1000,
           taskLeaseMs: env.TASK_LEASE_SECONDS * 1000,
           taskConcurrency: env.TASK_CONCURRENCY,
+          pullRequests: pullRequestsOf(env),
         }
       : undefined,
     path: env.PATH,
@@ -263,6 +271,20 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
  * Parses the configuration from an environment (default: `process.env`, after reading `.env` if present).
  * Empty strings count as unset. Throws a ConfigError naming the first bad variable.
  */
+/** owner/name of a github.com remote (https, ssh or scp-like), else undefined. */
+export function githubRepositoryOf(remoteUrl: string): string | undefined {
+  const m = /^(?:https:\/\/github\.com\/|ssh:\/\/git@github\.com\/|git@github\.com:)([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(remoteUrl)
+  return m?.[1]
+}
+
+/** Pull requests need a token and a GitHub repository: GITHUB_REPOSITORY, else the remote's own. */
+function pullRequestsOf(env: Env): { apiUrl: string; owner: string; repo: string } | undefined {
+  const repository = env.GITHUB_REPOSITORY ?? (env.GIT_REMOTE_URL ? githubRepositoryOf(env.GIT_REMOTE_URL) : undefined)
+  if (!repository || !env.GIT_ACCESS_TOKEN) return undefined
+  const [owner, repo] = repository.split('/') as [string, string]
+  return { apiUrl: env.GITHUB_API_URL, owner, repo }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
   const parsed = schema.safeParse(cleaned)

@@ -38,13 +38,15 @@ export interface ApprovalRow {
   taskId: string | null
   /** Approved for the whole conversation: the tool is not asked about again in this thread. */
   allowInThread: boolean
+  /** A task's approval: which way the change goes, pushed or as a pull request. */
+  route: 'push' | 'pr' | null
 }
 
 const columns = `id, chat_id as "chatId", message_id as "messageId", requester_id as "requesterId",
   thread_id as "threadId", interrupt_id as "interruptId", type, payload, status, created_at as "createdAt",
   expires_at as "expiresAt", resolved_at as "resolvedAt", resolved_by as "resolvedBy", decision,
   decided_by_update as "decidedByUpdate", resumed_at as "resumedAt", edit_prompt_id as "editPromptId", task_id as "taskId",
-  allow_in_thread as "allowInThread"`
+  allow_in_thread as "allowInThread", route`
 
 type Raw = Omit<ApprovalRow, 'chatId' | 'messageId' | 'requesterId' | 'resolvedBy' | 'decidedByUpdate' | 'editPromptId'> & {
   chatId: string
@@ -121,12 +123,12 @@ export async function markResumed(pool: Pool, id: string): Promise<void> {
  */
 export const decide = (
   pool: Pool,
-  d: { id: string; status: Exclude<ApprovalStatus, 'pending' | 'timeout'>; by: number; decision: unknown; updateId: number; allowInThread?: boolean | undefined },
+  d: { id: string; status: Exclude<ApprovalStatus, 'pending' | 'timeout'>; by: number; decision: unknown; updateId: number; allowInThread?: boolean | undefined; route?: 'push' | 'pr' | undefined },
 ) =>
   one(
     pool,
     `with decided as (
-       update approval_requests set status = $2, resolved_by = $3, decision = $4, decided_by_update = $5, resolved_at = now(), allow_in_thread = $6
+       update approval_requests set status = $2, resolved_by = $3, decision = $4, decided_by_update = $5, resolved_at = now(), allow_in_thread = $6, route = $7
        where id = $1 and status = 'pending' and expires_at > now()
        returning ${columns}
      ), allowed as (
@@ -135,7 +137,7 @@ export const decide = (
        on conflict (thread_id, tool) do nothing
      )
      select * from decided`,
-    [d.id, d.status, d.by, JSON.stringify(d.decision), d.updateId, d.allowInThread === true],
+    [d.id, d.status, d.by, JSON.stringify(d.decision), d.updateId, d.allowInThread === true, d.route ?? null],
   )
 
 /** Pending requests, oldest first (for /approvals). */

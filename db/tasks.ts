@@ -4,7 +4,7 @@ import type { Pool } from './database.ts'
 import { enqueueEvent } from './inbox.ts'
 
 export type TaskStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'
-export type TaskStep = 'code' | 'push' | 'discard'
+export type TaskStep = 'code' | 'push' | 'discard' | 'pr'
 
 export interface CodeTaskInput {
   instructions: string
@@ -28,10 +28,16 @@ export interface TaskResult {
   /** The running aider's process group and host, to kill it should its runner die. */
   aiderPid?: number
   aiderHost?: string
-  /** Where an approved push goes, fixed when the change is shown for review. */
+  /** Where an approved push goes, fixed when the change is shown for review; unset when only a pull request is offered. */
   pushTarget?: string
+  /** The branch a pull request would go into, when pull requests are offered. */
+  pullRequestInto?: string
   pushedTo?: string
   pushedSha?: string
+  /** Who approved the push or pull request (their name), for the pull request's body. */
+  approvedBy?: string
+  /** The pull request opened for the change. */
+  pullRequest?: { number: number; url: string }
 }
 
 export interface TaskRow {
@@ -183,11 +189,13 @@ export async function requeueTask(db: Db, id: string, claimant: string): Promise
 }
 
 /** A person decided on a finished change: queue its push or its discard. Undefined if it no longer waits. */
-export const queueStep = (db: Db, id: string, step: 'push' | 'discard') =>
+export const queueStep = (db: Db, id: string, step: 'push' | 'pr' | 'discard', approvedBy?: string) =>
   one(
     db,
-    `update tasks set status = 'queued', step = $2, updated_at = now() where id = $1 and status = 'waiting' returning ${columns}`,
-    [id, step],
+    `update tasks set status = 'queued', step = $2, updated_at = now(),
+       result = case when $3::text is null then result else coalesce(result, '{}'::jsonb) || jsonb_build_object('approvedBy', $3::text) end
+     where id = $1 and status = 'waiting' returning ${columns}`,
+    [id, step, approvedBy ?? null],
   )
 
 /**
@@ -201,7 +209,7 @@ export async function recoverExpired(pool: Pool): Promise<TaskRow[]> {
     const rows = await many(
       client,
       `update tasks set status = 'failed', claimed_by = null, lease_until = null, activity = null, updated_at = now(), finished_at = now(),
-         error = case step when 'push' then 'stopped_pushing' when 'discard' then 'stopped_discarding' else 'stopped_running' end
+         error = case step when 'push' then 'stopped_pushing' when 'pr' then 'stopped_pushing' when 'discard' then 'stopped_discarding' else 'stopped_running' end
        where id in (select id from tasks where status = 'running' and not claim_held(lease_until, claimed_by, (select live_lock_keys())) for update skip locked)
        returning ${columns}`,
       [],

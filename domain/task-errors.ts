@@ -19,6 +19,9 @@ export const TASK_ERROR_CODES = [
   'stopped_running',
   'stopped_pushing',
   'stopped_discarding',
+  'pr_auth',
+  'pr_refused',
+  'pr_unavailable',
   'unexpected',
 ] as const
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number]

@@ -37,6 +37,15 @@ export const requesterOf = (row: Pick<ApprovalRow, 'requesterId' | 'payload'>): 
  * Whether a request may be approved for the whole conversation: a tool call (an MCP tool, or another
  * tool that asks), never a coder's plan or a push, which are decided one at a time.
  */
+/**
+ * The ways a task's change may go, as its approval offers them: pushed (to `target`) and opened as a
+ * pull request (into `pullRequestInto`). Both are fixed when the approval is asked.
+ */
+export const routesOf = (row: Pick<ApprovalRow, 'type' | 'payload'>) => ({
+  push: row.type === 'push' && typeof row.payload.args.target === 'string',
+  pr: row.type === 'push' && typeof row.payload.args.pullRequestInto === 'string',
+})
+
 export const mayAllowInThread = (row: Pick<ApprovalRow, 'type' | 'taskId'> & { payload?: Pick<ApprovalPayload, 'conversationAllowance'> }) =>
   row.type === 'tool' && row.taskId === null && row.payload?.conversationAllowance !== false
 
@@ -126,11 +135,12 @@ export class Approvals {
    */
   async decide(
     row: ApprovalRow,
-    d: { status: 'approved' | 'rejected' | 'cancelled'; decision: Decision; by: Person; updateId: number; allowInThread?: boolean | undefined },
+    d: { status: 'approved' | 'rejected' | 'cancelled'; decision: Decision; by: Person; updateId: number; allowInThread?: boolean | undefined; route?: 'push' | 'pr' | undefined },
     onDecided?: () => Promise<unknown>,
   ): Promise<ApprovalRow | undefined> {
     const allowInThread = d.allowInThread === true && d.status === 'approved' && mayAllowInThread(row)
-    const decided = await db.decide(this.#pool, { id: row.id, status: d.status, by: d.by.id, decision: d.decision, updateId: d.updateId, allowInThread })
+    const route = d.status === 'approved' && row.taskId ? d.route : undefined
+    const decided = await db.decide(this.#pool, { id: row.id, status: d.status, by: d.by.id, decision: d.decision, updateId: d.updateId, allowInThread, route })
     if (!decided) return undefined
     await onDecided?.()
     await this.settle(decided, d.by)
@@ -151,8 +161,9 @@ export class Approvals {
       detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision, ...(row.allowInThread && { allowedForConversation: true, threadId: row.threadId }) },
     })
     if (row.taskId) {
-      // A push approval: the task runner pushes or discards; the task's report follows through the inbox.
-      const queued = await queueStep(this.#pool, row.taskId, row.status === 'approved' ? 'push' : 'discard')
+      // A push approval: the task runner pushes, opens the pull request or discards; the task's report follows through the inbox.
+      const step = row.status !== 'approved' ? 'discard' : row.route === 'pr' ? 'pr' : 'push'
+      const queued = await queueStep(this.#pool, row.taskId, step, row.status === 'approved' ? decider?.name : undefined)
       this.#log.info({ approvalId: row.id, taskId: row.taskId, step: queued?.step }, 'push decision settled')
       if (queued) this.#tasksWake.wake()
       await db.markResumed(this.#pool, row.id)

@@ -88,12 +88,18 @@ export class TaskReports {
     if (task.status === 'waiting') {
       if (task.reported === state) return
       await this.#output.taskReady(task)
-      const target = task.result?.pushTarget ?? taskBranch(task.id)
+      // The ways offered were fixed with the change (a row from before pull requests offers a push).
+      const into = task.result?.pullRequestInto
+      const target = task.result?.pushTarget ?? (into ? undefined : taskBranch(task.id))
       await this.#approvals.request(targetOf(task), {
         interruptId: `task:${task.id}:push`,
         type: 'push',
         taskId: task.id,
-        payload: { tool: 'push', args: { branch: task.result?.branch, target }, description: `push task ${task.id} to ${target}` }, // worded by the bot
+        payload: {
+          tool: 'push',
+          args: { branch: task.result?.branch, ...(target && { target }), ...(into && { pullRequestInto: into }) },
+          description: target ? `push task ${task.id} to ${target}` : `open a pull request for task ${task.id} into ${into}`, // worded by the bot
+        },
       })
       await db.markReported(this.#pool, task.id, state)
       return

@@ -15,6 +15,8 @@ import type { GitLock } from './git-lock.ts'
 import { cachedFor } from '../cached.ts'
 import { workspaceDisk } from './disk.ts'
 import type { WorkspaceDisk } from './disk.ts'
+import { PullRequestError } from './pull-requests.ts'
+import type { PullRequests } from './pull-requests.ts'
 import { RepoError } from './repository.ts'
 import type { Repository } from './repository.ts'
 
@@ -38,6 +40,8 @@ export interface TaskRunnerOptions {
   path: string | undefined
   /** Where approved changes go; undefined: the task's own branch. */
   pushBranch: string | undefined
+  /** Where pull requests are opened, with their title and body (worded by the bot); undefined: none. */
+  pullRequests?: { api: Pick<PullRequests, 'open'>; describe: (task: TaskRow) => { title: string; body: string } } | undefined
   leaseMs: number
   pollMs: number
   /** Tasks that run at once, each in its own worktree; they wait for each other only around the short git steps. */
@@ -196,6 +200,9 @@ export class TaskRunner {
       } else if (err instanceof RepoError) {
         log.error({ err, kind: err.kind }, 'git step failed')
         end = { status: 'failed', error: repoErrorCode(err, this.#target(task)) }
+      } else if (err instanceof PullRequestError) {
+        log.error({ err, kind: err.kind, status: err.status }, 'the pull request could not be opened')
+        end = { status: 'failed', error: err.kind === 'auth' ? taskError('pr_auth') : err.kind === 'refused' ? taskError('pr_refused', err.message) : taskError('pr_unavailable') }
       } else if (err instanceof AiderStartError) {
         log.error({ err }, 'aider could not start')
         end = { status: 'failed', error: taskError('aider_start') }
@@ -212,6 +219,16 @@ export class TaskRunner {
     const row = await finishStep(this.#o.pool, { id: task.id, claimant: this.#worker.claimant, ...end })
     log.info({ status: end.status, ms: Math.round(ms), recorded: row !== undefined }, 'task step ended')
     if (row) this.#o.onReported()
+  }
+
+  /**
+   * The ways a change may go, recorded with it for its approval: a pull request into its base branch
+   * where pull requests are set up, and a push (to GIT_PUSH_BRANCH, or the task's own branch) unless
+   * only a pull request makes sense (no push branch was configured).
+   */
+  #routes(branch: string, base: string): { pushTarget?: string; pullRequestInto?: string } {
+    const { pushBranch, pullRequests } = this.#o
+    return { ...((!pullRequests || pushBranch) && { pushTarget: pushBranch ?? branch }), ...(pullRequests && { pullRequestInto: base }) }
   }
 
   /** Where the change goes: what the person saw when asked (recorded), else the configured branch. */
@@ -262,7 +279,34 @@ export class TaskRunner {
         return { status: 'completed', result: { pushedTo: target, pushedSha } }
       })
     }
+    if (task.step === 'pr') return this.#pullRequest(task, branch, log)
     return this.#code(task, branch, signal)
+  }
+
+  /**
+   * Pushes the task's branch (rebuilt from its patch, under the lock) and opens a pull request from it
+   * into the branch the change was made on. A refusal fails the task with GitHub's reason; the branch
+   * stays on the remote.
+   */
+  async #pullRequest(task: TaskRow, branch: string, log: Logger): Promise<StepEnd> {
+    const { baseSha, patch } = task.result ?? {}
+    const prs = this.#o.pullRequests
+    if (!baseSha || !patch) return { status: 'failed', error: taskError('no_change_to_push') }
+    if (!prs) return { status: 'failed', error: taskError('pr_unavailable') }
+    const { repo } = this.#o
+    const { pushedSha, base } = await this.#withRepository(task, undefined, async () => {
+      this.#activity(task, `pushing ${branch}`)
+      const { base } = await repo.prepare()
+      await repo.applyPatch(branch, baseSha, patch)
+      const pushedSha = await repo.push(branch)
+      await repo.deleteBranch(branch, base).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
+      return { pushedSha, base }
+    })
+    this.#activity(task, 'opening a pull request')
+    const { title, body } = prs.describe(task)
+    const pr = await prs.api.open({ head: branch, base: task.result?.baseBranch ?? base, title, body })
+    log.info({ pullRequest: pr.number }, 'pull request opened')
+    return { status: 'completed', result: { pushedTo: branch, pushedSha, pullRequest: pr } }
   }
 
   /**
@@ -330,7 +374,7 @@ export class TaskRunner {
     }
     return {
       status: 'waiting',
-      result: { branch, pushTarget: this.#o.pushBranch ?? branch, baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs },
+      result: { branch, ...this.#routes(branch, base), baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs },
     }
   }
 }

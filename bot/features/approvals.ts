@@ -2,7 +2,7 @@ import { Composer } from 'grammy'
 import type { CommandContext } from 'grammy'
 import type { Decision } from '../../domain/approvals.ts'
 import { InvalidDecisionError } from '../../services/approvals.ts'
-import { canDecide, isOpen, mayAllowInThread, requesterOf } from '../../services/approvals.ts'
+import { canDecide, isOpen, mayAllowInThread, requesterOf, routesOf } from '../../services/approvals.ts'
 import type { ApprovalRow, ToolAllowance } from '../../services/approvals.ts'
 import { approvalButtons, approvalKeyboard, approvalText, statusWord } from '../approvals/message.ts'
 import type { Context } from '../context.ts'
@@ -55,16 +55,21 @@ composer.on('callback_query:data').filter(
       return
     }
 
-    const approve = data.action === 'approve' || data.action === 'allow'
+    const approve = data.action === 'approve' || data.action === 'allow' || data.action === 'pr'
     const allowInThread = data.action === 'allow'
+    // A task's change goes the way its button says, and only a way the request offered.
+    const routes = routesOf(row)
+    if (row.type === 'push' && ((data.action === 'approve' && !routes.push) || (data.action === 'pr' && !routes.pr))) return alert(ctx, 'This request cannot be decided that way.', false)
+    if (row.type !== 'push' && data.action === 'pr') return alert(ctx, 'This request cannot be decided that way.', false)
+    const route = row.type === 'push' && approve ? (data.action === 'pr' ? 'pr' : 'push') : undefined
     if (allowInThread && !mayAllowInThread(row)) return alert(ctx, 'This request can only be decided on its own.', false)
     // In a group the conversation is everyone's: only an admin may stop the asking for all of them.
     if (allowInThread && row.chatId < 0 && !ctx.isAdmin) return alert(ctx, 'In a group, only an admin may allow a tool for the whole conversation. Approve just this once instead.', false)
     const by = personOf(ctx)
     const decision: Decision = approve ? { type: 'approve' } : { type: 'reject', message: `Rejected by ${by.name}.` }
-    const said = allowInThread ? `Approved; ${row.payload.tool} runs without asking in this conversation until /new` : approve ? 'Approved' : 'Rejected'
+    const said = allowInThread ? `Approved; ${row.payload.tool} runs without asking in this conversation until /new` : route === 'pr' ? 'Approved; the pull request will be opened' : approve ? 'Approved' : 'Rejected'
     // The button is answered at once; the resume may take as long as the model and the tool take.
-    const decided = await approvals.decide(row, { status: approve ? 'approved' : 'rejected', decision, by, updateId: ctx.update.update_id, allowInThread }, () =>
+    const decided = await approvals.decide(row, { status: approve ? 'approved' : 'rejected', decision, by, updateId: ctx.update.update_id, allowInThread, route }, () =>
       ctx.answerCallbackQuery({ text: said.slice(0, 190) }),
     )
     if (!decided) {

@@ -112,15 +112,46 @@ export function taskErrorText(stored: string | null): Html {
       return html`Mechanic stopped while pushing; check the remote before trying again.`
     case 'stopped_discarding':
       return html`Mechanic stopped while discarding the change.`
+    case 'pr_auth':
+      return html`GitHub refused the token in ${code('GIT_ACCESS_TOKEN')}, so no pull request was opened. The branch was pushed.`
+    case 'pr_refused':
+      return html`GitHub did not open the pull request: ${detail ?? 'no reason given'}. The branch was pushed; open the pull request by hand, or ask again.`
+    case 'pr_unavailable':
+      return html`GitHub could not be reached to open the pull request; the branch was pushed. Try again later.`
     case 'unexpected':
       return html`The task failed unexpectedly; the details are in the service log.`
   }
+}
+
+/**
+ * The pull request a task opens: a title from the request, and a body (Markdown, read on GitHub) with
+ * the approved plan, the files and counts, aider's explanation and who approved it. Pure, for tests.
+ */
+export function pullRequestText(task: Pick<TaskRow, 'id' | 'input' | 'result'>): { title: string; body: string } {
+  const r = task.result ?? {}
+  const request = task.input.instructions.replace(/\s+/g, ' ').trim()
+  const title = request.length > 72 ? `${request.slice(0, 71)}…` : request || `Mechanic task ${task.id}`
+  const fence = '~~~~'
+  const body = [
+    `Opened by Mechanic for task \`${task.id}\`${r.approvedBy ? `, approved in Telegram by ${r.approvedBy}` : ''}.`,
+    '',
+    '### The approved plan',
+    fence,
+    task.input.instructions.replaceAll(fence, '~~~'),
+    fence,
+    '',
+    `### Changes: ${(r.files ?? []).length} file(s), +${r.added ?? 0} −${r.removed ?? 0}`,
+    ...(r.files ?? []).slice(0, 50).map((f) => `- \`${f.path}\` (+${f.added} −${f.removed})`),
+    ...(r.explanation ? ['', '### What aider said', fence, r.explanation.replaceAll(fence, '~~~'), fence] : []),
+  ].join('\n')
+  return { title, body: body.slice(0, 60_000) }
 }
 
 /** What the person reads when a task ends, as Telegram HTML: the id and branch as code, the outcome in bold. Pure, for tests. */
 export function endText(task: Pick<TaskRow, 'id' | 'status' | 'result' | 'error'>): Html {
   const r = task.result ?? {}
   const id = code(task.id)
+  if (task.status === 'completed' && r.pullRequest) return html`Task ${id}: ${bold(`pull request #${r.pullRequest.number}`)} opened from ${code(r.pushedTo ?? '?')}: ${r.pullRequest.url}`
   if (task.status === 'completed' && r.pushedTo) return html`Task ${id}: ${bold('pushed')} to ${code(r.pushedTo)} (${code(r.pushedSha?.slice(0, 10) ?? '?')}).`
   if (task.status === 'completed') return html`Task ${id} finished, but aider ${bold('changed nothing')}.${r.explanation ? html`\n\naider: ${r.explanation}` : ''}`
   const word = task.status === 'failed' ? 'failed' : 'was cancelled'

@@ -8,6 +8,7 @@ import { sleep, waitUntil } from '../support/http.ts'
 import { lastUserText } from '../support/openai-emulator.ts'
 import type { ChatRequest, ModelTurn } from '../support/openai-emulator.ts'
 import { AIDER_BIN, createRemote, git, pushFromElsewhere } from '../support/git.ts'
+import { GitHubEmulator } from '../support/github-emulator.ts'
 import type { ServiceProcess } from '../support/service.ts'
 import type { TelegramCall } from '../support/telegram-emulator.ts'
 
@@ -359,5 +360,64 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     const service = await h.startService()
     await service.deliver(h.text('/code add a thing'), WEBHOOK_SECRET)
     expect(await waitForText(USER_ID, /coder is not set up/)).toMatch(/GIT_REMOTE_URL/)
+  })
+})
+
+describe('pull requests on a GitHub emulator (GITHUB_API_URL, GITHUB_REPOSITORY)', () => {
+  let github: GitHubEmulator
+  beforeEach(async () => {
+    github = await GitHubEmulator.start()
+    github.addRepository('acme/widgets', remote.bare, { token: GIT_TOKEN })
+  })
+  afterEach(() => github.close())
+
+  const prEnv = (dir: string, extra: Record<string, string> = {}) => ({ AIDER_BIN: fakeAider(dir), GITHUB_API_URL: github.url, GITHUB_REPOSITORY: 'acme/widgets', ...extra })
+
+  test('Open PR pushes the task branch and opens a pull request into main, with the plan and who approved; the chat gets its link', async () => {
+    const service = await start(prEnv(mkdtempSync(join(tmpdir(), 'fake-aider-'))))
+    const { taskId } = await approvedPlan(service, 'add the notes file')
+    const review = await buttonsMessage(2)
+    expect(Object.keys(review.buttons)).toEqual(['Open PR', 'Discard']) // no push branch set: a pull request, or nothing
+    expect(review.text).toContain(`Open a pull request for the change of task ${taskId} into main? Discard deletes it.`)
+    await service.deliver(h.press(review.messageId, review.buttons['Open PR']!), WEBHOOK_SECRET)
+    const told = await waitForText(USER_ID, new RegExp(`^Task ${taskId}: pull request #1 opened`))
+    expect(told).toBe(`Task ${taskId}: pull request #1 opened from mechanic/${taskId}: https://github.com/acme/widgets/pull/1`)
+    expect(github.pulls).toHaveLength(1)
+    const pr = github.pulls[0]!
+    expect(pr).toMatchObject({ owner: 'acme', repo: 'widgets', head: `mechanic/${taskId}`, base: 'main', title: 'add the notes file' })
+    expect(pr.body).toContain('add the notes file')
+    const approver = /approved in Telegram by (\S+)\./.exec(pr.body)?.[1]
+    expect(approver).toBe('User2000') // the person who pressed, as the chat names them
+    expect(pr.body).toContain('- `NOTES.md` (+1 −0)')
+    expect(github.requests.every((r) => r.authorization === `token ${GIT_TOKEN}`)).toBe(true)
+    // The branch is on the remote with the change; main is untouched.
+    expect(git(remote.bare, 'ls-tree', '--name-only', `mechanic/${taskId}`).split('\n').sort()).toEqual(['NOTES.md', 'README.md'])
+    expect(git(remote.bare, 'ls-tree', '--name-only', 'main')).toBe('README.md')
+    expect((await h.telegram.waitForCall('editMessageText', (c) => (c.shown?.text ?? '').includes(`Pull request approved by ${approver}`))).params.chat_id).toBe(USER_ID)
+  })
+
+  test('GitHub refusing the pull request fails the task with its reason in one sentence; the branch stays pushed', async () => {
+    const service = await start(prEnv(mkdtempSync(join(tmpdir(), 'fake-aider-'))))
+    const { taskId } = await approvedPlan(service, 'add the notes file')
+    const review = await buttonsMessage(2)
+    github.refuseNext(403, 'Resource not accessible by personal access token')
+    await service.deliver(h.press(review.messageId, review.buttons['Open PR']!), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, new RegExp(`^Task ${taskId} failed`))).toBe(
+      `Task ${taskId} failed: GitHub did not open the pull request: Resource not accessible by personal access token. The branch was pushed; open the pull request by hand, or ask again.`,
+    )
+    expect(github.pulls).toEqual([])
+    expect(remoteBranches()).toContain(`mechanic/${taskId}`)
+  })
+
+  test('with GIT_PUSH_BRANCH set, the review offers Push and Open PR; Push still pushes to that branch', async () => {
+    const service = await start(prEnv(mkdtempSync(join(tmpdir(), 'fake-aider-')), { GIT_PUSH_BRANCH: 'main' }))
+    const { taskId } = await approvedPlan(service, 'add the notes file')
+    const review = await buttonsMessage(2)
+    expect(Object.keys(review.buttons)).toEqual(['Push', 'Open PR', 'Discard'])
+    expect(review.text).toContain(`Push the change of task ${taskId} to main, or open a pull request into main? Discard deletes it.`)
+    await service.deliver(h.press(review.messageId, review.buttons.Push!), WEBHOOK_SECRET)
+    await waitForText(USER_ID, new RegExp(`^Task ${taskId}: pushed to main`))
+    expect(github.pulls).toEqual([])
+    expect(git(remote.bare, 'ls-tree', '--name-only', 'main').split('\n').sort()).toEqual(['NOTES.md', 'README.md'])
   })
 })

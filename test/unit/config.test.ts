@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { ConfigError, loadConfig } from '../../config.ts'
+import { ConfigError, githubRepositoryOf, loadConfig } from '../../config.ts'
 
 const base = { TELEGRAM_BOT_TOKEN: '123456:abcdefghijklmnopqrstuvwxyz', OPENROUTER_API_KEY: 'sk-or-key' }
 
@@ -68,11 +68,37 @@ describe('loadConfig', () => {
       aiderTimeoutMs: 600_000,
       taskLeaseMs: 60_000,
       taskConcurrency: 2,
+      pullRequests: { apiUrl: 'https://api.github.com', owner: 'o', repo: 'r' }, // a github.com remote and a token
     })
     expect(c.secrets).toContain('ghp_token')
   })
 
   test('never puts a secret value into its error message', () => {
     expect(() => loadConfig({ ...base, TELEGRAM_BOT_TOKEN: 'secret-but-malformed' })).toThrow(/^(?!.*secret-but-malformed)/)
+  })
+})
+
+describe('pull requests', () => {
+  test('the GitHub repository comes from a github.com remote in any of its forms', () => {
+    for (const remote of ['https://github.com/acme/widgets.git', 'https://github.com/acme/widgets', 'git@github.com:acme/widgets.git', 'ssh://git@github.com/acme/widgets.git']) {
+      expect(githubRepositoryOf(remote), remote).toBe('acme/widgets')
+    }
+    for (const remote of ['https://gitlab.com/acme/widgets.git', '/srv/git/widgets.git', 'https://github.com.evil.test/acme/widgets', 'https://github.com/acme']) {
+      expect(githubRepositoryOf(remote), remote).toBeUndefined()
+    }
+  })
+
+  test('are set up with a token and a GitHub repository (GITHUB_REPOSITORY, else the remote), and off otherwise', () => {
+    const coder = { ...base, GIT_REMOTE_URL: 'https://github.com/acme/widgets.git' }
+    expect(loadConfig(coder).workspace?.pullRequests).toBeUndefined() // no token
+    expect(loadConfig({ ...coder, GIT_ACCESS_TOKEN: 't0ken-value' }).workspace?.pullRequests).toEqual({ apiUrl: 'https://api.github.com', owner: 'acme', repo: 'widgets' })
+    const mirror = { ...base, GIT_REMOTE_URL: '/srv/git/widgets.git', GIT_ACCESS_TOKEN: 't0ken-value' }
+    expect(loadConfig(mirror).workspace?.pullRequests).toBeUndefined()
+    expect(loadConfig({ ...mirror, GITHUB_REPOSITORY: 'acme/gadgets', GITHUB_API_URL: 'https://ghe.example.test/api/v3/' }).workspace?.pullRequests).toEqual({
+      apiUrl: 'https://ghe.example.test/api/v3',
+      owner: 'acme',
+      repo: 'gadgets',
+    })
+    expect(() => loadConfig({ ...mirror, GITHUB_REPOSITORY: 'not a repository' })).toThrow(/GITHUB_REPOSITORY must be owner\/name/)
   })
 })

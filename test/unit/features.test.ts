@@ -3,7 +3,7 @@ import { codeChangeSchema } from '../../agents/coder.ts'
 import { memoryPage } from '../../bot/features/memory.ts'
 import { taskLine } from '../../bot/features/tasks.ts'
 import { progressText } from '../../bot/tasks/progress.ts'
-import { INLINE_DIFF_CHARS, diffExcerpt, diffOf, endText, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
+import { INLINE_DIFF_CHARS, diffExcerpt, diffOf, endText, pullRequestText, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
 import { TASK_ERROR_CODES, parseTaskError, taskError } from '../../domain/task-errors.ts'
 import { commitMessage, explainAiderOutput, invalidFiles } from '../../workspace/aider-output.ts'
 import { parseTelegramHtml } from '../support/telegram-html.ts'
@@ -148,6 +148,43 @@ describe('the review summary', () => {
     const text = summaryText({ id: 'q', result: { files: [{ path: 'big.ts', added: 30, removed: 1 }], added: 30, removed: 1, patch: mailed } }, { inlineDiff: false })
     expect(shown(text).text).toContain(`The largest changes:\n${excerpt}\n\nThe full diff is in q.diff below.`.replace('q.diff', 'task-q.diff'))
     expect(shown(text).entities.find((e) => e.type === 'pre')?.language).toBe('diff')
+  })
+
+  test('a pull request: the title from the request, the plan fenced so nothing in it breaks out, the files, and who approved', () => {
+    const input = { instructions: 'Add a ~~~~ fenced\n\nREADME section about the widgets and their many configuration options, please', files: [] }
+    const { title, body } = pullRequestText({ id: 'k3x9', input, result: { files: [{ path: 'README.md', added: 4, removed: 1 }], added: 4, removed: 1, explanation: 'Added it.', approvedBy: 'Ada' } })
+    expect(title).toBe('Add a ~~~~ fenced README section about the widgets and their many confi…')
+    expect([...title].length).toBe(72)
+    expect(body.split('\n')).toEqual([
+      'Opened by Mechanic for task `k3x9`, approved in Telegram by Ada.',
+      '',
+      '### The approved plan',
+      '~~~~',
+      'Add a ~~~ fenced',
+      '',
+      'README section about the widgets and their many configuration options, please',
+      '~~~~',
+      '',
+      '### Changes: 1 file(s), +4 −1',
+      '- `README.md` (+4 −1)',
+      '',
+      '### What aider said',
+      '~~~~',
+      'Added it.',
+      '~~~~',
+    ])
+    expect(pullRequestText({ id: 'k3x9', input: { instructions: '  ', files: [] }, result: {} }).title).toBe('Mechanic task k3x9')
+  })
+
+  test('the ending of a pull request, and why GitHub did not open one', () => {
+    const opened = endText({ id: 'k3x9', status: 'completed', error: null, result: { pushedTo: 'mechanic/k3x9', pullRequest: { number: 12, url: 'https://github.com/acme/widgets/pull/12' } } })
+    expect(shown(opened).text).toBe('Task k3x9: pull request #12 opened from mechanic/k3x9: https://github.com/acme/widgets/pull/12')
+    expect(marked(opened, 'bold')).toEqual(['pull request #12'])
+    expect(shown(taskErrorText('pr_refused:Validation Failed: A pull request already exists <for> acme:x.')).text).toBe(
+      'GitHub did not open the pull request: Validation Failed: A pull request already exists <for> acme:x.. The branch was pushed; open the pull request by hand, or ask again.',
+    )
+    expect(shown(taskErrorText('pr_auth')).text).toMatch(/^GitHub refused the token in GIT_ACCESS_TOKEN/)
+    expect(shown(taskErrorText('pr_unavailable')).text).toMatch(/^GitHub could not be reached/)
   })
 
   test('many files are listed up to 20', () => {

@@ -40,9 +40,26 @@ describe('callback data', () => {
     const labels = (k: ReturnType<typeof approvalKeyboard>) => k.inline_keyboard.map((row) => row.map((b) => b.text))
     const id = 'abcdefghijkl'
     expect(labels(approvalKeyboard({ id, payload, type: 'tool', taskId: null }))).toEqual([['Approve', 'Reject'], ['Allow for this conversation']])
-    expect(labels(approvalKeyboard({ id, payload, type: 'push', taskId: 'task1' }))).toEqual([['Push', 'Discard']])
+    expect(labels(approvalKeyboard({ id, payload: { ...payload, args: { target: 'main' } }, type: 'push', taskId: 'task1' }))).toEqual([['Push', 'Discard']])
     expect(labels(approvalKeyboard({ id, payload: { ...payload, editableArg: 'x' }, type: 'plan', taskId: null }))).toEqual([['Approve', 'Reject', 'Edit']])
     expect(approvalButtons.decode(approvalButtons.encode({ id, action: 'allow' }))).toEqual({ id, action: 'allow' })
+  })
+
+  test("a task's change offers the ways it may go: Push, Open PR, or both; the question and the outcome say which", () => {
+    const labels = (k: ReturnType<typeof approvalKeyboard>) => k.inline_keyboard.map((row) => row.map((b) => b.text))
+    const id = 'abcdefghijkl'
+    const push = (args: Record<string, unknown>) => ({ id, type: 'push' as const, taskId: 'task1', requesterId: 7, expiresAt: new Date('2026-12-01T10:00:00Z'), payload: { tool: 'push', args, description: 'd' } })
+    const prOnly = push({ branch: 'mechanic/task1', pullRequestInto: 'main' })
+    const both = push({ branch: 'mechanic/task1', target: 'release', pullRequestInto: 'main' })
+    expect(labels(approvalKeyboard(prOnly))).toEqual([['Open PR', 'Discard']])
+    expect(labels(approvalKeyboard(both))).toEqual([['Push', 'Open PR', 'Discard']])
+    expect(approvalKeyboard(prOnly).inline_keyboard[0]?.map((b) => ('callback_data' in b ? b.callback_data : ''))).toEqual([`ap:${id}:p`, `ap:${id}:r`])
+    expect(approvalButtons.decode(`ap:${id}:p`)).toEqual({ id, action: 'pr' })
+    expect(shown(approvalText(prOnly, 'Ada').html).text).toContain('Open a pull request for the change of task task1 into main? Discard deletes it.')
+    expect(shown(approvalText(both, 'Ada').html).text).toContain('Push the change of task task1 to release, or open a pull request into main? Discard deletes it.')
+    const decided = { status: 'approved' as const, resolvedAt: new Date('2026-12-01T09:00:00Z'), decision: { type: 'approve' }, type: 'push' as const }
+    expect(shown(outcomeLine({ ...decided, route: 'pr' }, 'Ada').html).text).toBe('Pull request approved by Ada at 2026-12-01 09:00 UTC')
+    expect(shown(outcomeLine({ ...decided, route: 'push' }, 'Ada').html).text).toBe('Push approved by Ada at 2026-12-01 09:00 UTC')
   })
 })
 

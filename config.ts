@@ -267,10 +267,6 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
   }
 }
 
-/**
- * Parses the configuration from an environment (default: `process.env`, after reading `.env` if present).
- * Empty strings count as unset. Throws a ConfigError naming the first bad variable.
- */
 /** owner/name of a github.com remote (https, ssh or scp-like), else undefined. */
 export function githubRepositoryOf(remoteUrl: string): string | undefined {
   const m = /^(?:https:\/\/github\.com\/|ssh:\/\/git@github\.com\/|git@github\.com:)([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(remoteUrl)
@@ -285,6 +281,10 @@ function pullRequestsOf(env: Env): { apiUrl: string; owner: string; repo: string
   return { apiUrl: env.GITHUB_API_URL, owner, repo }
 }
 
+/**
+ * Parses the configuration from an environment (default: `process.env`, after reading `.env` if present).
+ * Empty strings count as unset. Throws a ConfigError naming the first bad variable.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = readProcessEnv()): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
   const parsed = schema.safeParse(cleaned)

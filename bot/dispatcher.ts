@@ -61,7 +61,7 @@ export class Dispatcher {
       ...(options.liveness && { identity: options.liveness }),
       keyOf: (row) => String(row.updateId),
       housekeeping: () => this.#housekeeping(),
-      claim: (limit, claimant) => inbox.claim(pool, { limit, leaseMs, claimant }),
+      claim: (limit, claimant) => inbox.claim(pool, { limit, leaseMs, claimant, maxAttempts: options.maxAttempts }),
       renew: async (row, claimant) => {
         if (await inbox.renewLease(pool, row.updateId, claimant, leaseMs)) return 'go'
         options.log.warn({ updateId: row.updateId, lane: row.lane }, 'lease lost: another process took this update over')

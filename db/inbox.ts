@@ -49,9 +49,17 @@ export async function enqueueMany(pool: Pick<Pool, 'query'>, updates: readonly N
      select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[])
      on conflict (update_id) do nothing
      returning update_id as "updateId"`,
-    [updates.map((u) => u.updateId), updates.map((u) => u.lane), updates.map((u) => u.kind), updates.map((u) => JSON.stringify(u.payload))],
+    [updates.map((u) => u.updateId), updates.map((u) => u.lane), updates.map((u) => u.kind), updates.map((u) => jsonbText(u.payload))],
   )
   return new Set(rows.map((r) => Number(r.updateId)))
+}
+
+/**
+ * JSON that Postgres' jsonb accepts: it refuses the escaped NUL character (\u0000) that JSON allows
+ * and a message may carry; it becomes U+FFFD. An escaped backslash before "u0000" is left alone.
+ */
+export function jsonbText(value: unknown): string {
+  return JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd')
 }
 
 /** Kind of the inbox rows that Mechanic writes itself (as opposed to Telegram updates). */
@@ -87,7 +95,7 @@ export async function enqueueEvent(db: Pick<Pool, 'query'>, lane: number, event:
  * per pending row; planned on an empty inbox it took seconds per call at a few thousand queued
  * (see docs/decisions.md, "A claim that cannot collapse").
  */
-export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; claimant: string }): Promise<InboxRow[]> {
+export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; claimant: string; maxAttempts?: number }): Promise<InboxRow[]> {
   const { rows } = await pool.query<RawRow>(
     `with live as materialized (select live_lock_keys() as keys),
      heads as materialized (
@@ -105,7 +113,8 @@ export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; 
        cross join live
        where not exists (select 1 from busy b where b.lane = h.lane)
          and ((i.status = 'queued' and i.available_at <= now())
-              or (i.status = 'running' and not claim_held(i.lease_until, i.claimed_by, live.keys)))
+              -- a dead claim on its last attempt is not taken over: the sweep fails it (failExhausted)
+              or (i.status = 'running' and i.attempts < $4 and not claim_held(i.lease_until, i.claimed_by, live.keys)))
        order by i.update_id
        limit $1
        for update of i skip locked)
@@ -114,7 +123,7 @@ export async function claim(pool: Pool, opts: { limit: number; leaseMs: number; 
      from candidate where inbox.update_id = candidate.update_id
      returning inbox.update_id as "updateId", lane, kind, payload, attempts,
        extract(epoch from now() - inbox.received_at) * 1000 as "waitedMs"`,
-    [opts.limit, opts.leaseMs, opts.claimant],
+    [opts.limit, opts.leaseMs, opts.claimant, opts.maxAttempts ?? 2 ** 31 - 1],
   )
   return rows.map(toRow).sort((a, b) => a.updateId - b.updateId)
 }

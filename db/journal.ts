@@ -93,11 +93,14 @@ export class JournalWriter {
     this.#file = undefined
   }
 
+  /** Closes the current segment; recorded as sealed first, so a mark that arrives meanwhile still deletes it. */
   async #seal(): Promise<void> {
-    await this.close()
     this.#sealed.set(this.#seq, this.#size)
+    const file = this.#file
+    this.#file = undefined
     this.#seq++
     this.#size = 0
+    await file?.close()
   }
 }
 

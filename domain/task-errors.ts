@@ -22,6 +22,7 @@ export const TASK_ERROR_CODES = [
   'pr_auth',
   'pr_refused',
   'pr_unavailable',
+  'pr_off',
   'unexpected',
 ] as const
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number]

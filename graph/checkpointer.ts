@@ -50,7 +50,12 @@ export class Checkpointer extends PostgresSaver {
       reads.delete(key)
       return shared
     }
-    const read = super.getTuple(config)
+    // A checkpoint with pending writes (a resume cut short) is not shared: reading its state applies
+    // them to the tuple it was given, and the run must start from the stored one.
+    const read = super.getTuple(config).then((tuple) => {
+      if (tuple?.pendingWrites?.length) reads.delete(key)
+      return tuple
+    })
     reads.set(key, read)
     return read
   }

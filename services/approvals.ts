@@ -32,11 +32,6 @@ export const canDecide = (userId: number, row: Pick<ApprovalRow, 'requesterId'>,
 /** Who asked for a request, with the name the chat showed for them when it was asked. */
 export const requesterOf = (row: Pick<ApprovalRow, 'requesterId' | 'payload'>): Person => ({ id: row.requesterId, name: row.payload.requesterName ?? String(row.requesterId) })
 
-/** Whether a request can still be decided. */
-/**
- * Whether a request may be approved for the whole conversation: a tool call (an MCP tool, or another
- * tool that asks), never a coder's plan or a push, which are decided one at a time.
- */
 /**
  * The ways a task's change may go, as its approval offers them: pushed (to `target`) and opened as a
  * pull request (into `pullRequestInto`). Both are fixed when the approval is asked.
@@ -46,9 +41,14 @@ export const routesOf = (row: Pick<ApprovalRow, 'type' | 'payload'>) => ({
   pr: row.type === 'push' && typeof row.payload.args.pullRequestInto === 'string',
 })
 
+/**
+ * Whether a request may be approved for the whole conversation: a tool call (an MCP tool, or another
+ * tool that asks), never a coder's plan or a push, which are decided one at a time.
+ */
 export const mayAllowInThread = (row: Pick<ApprovalRow, 'type' | 'taskId'> & { payload?: Pick<ApprovalPayload, 'conversationAllowance'> }) =>
   row.type === 'tool' && row.taskId === null && row.payload?.conversationAllowance !== false
 
+/** Whether a request can still be decided. */
 export const isOpen = (row: Pick<ApprovalRow, 'status' | 'expiresAt'>, now = new Date()) => row.status === 'pending' && row.expiresAt > now
 
 /**
@@ -139,7 +139,10 @@ export class Approvals {
     onDecided?: () => Promise<unknown>,
   ): Promise<ApprovalRow | undefined> {
     const allowInThread = d.allowInThread === true && d.status === 'approved' && mayAllowInThread(row)
-    const route = d.status === 'approved' && row.taskId ? d.route : undefined
+    // A task's change goes a way its approval offered: the one asked for, else the only one there is.
+    const routes = routesOf(row)
+    const offered = (r: 'push' | 'pr' | undefined) => (r === 'push' && routes.push) || (r === 'pr' && routes.pr)
+    const route = d.status === 'approved' && row.taskId ? (offered(d.route) ? d.route : routes.push ? 'push' : routes.pr ? 'pr' : 'push') : undefined
     const decided = await db.decide(this.#pool, { id: row.id, status: d.status, by: d.by.id, decision: d.decision, updateId: d.updateId, allowInThread, route })
     if (!decided) return undefined
     await onDecided?.()

@@ -74,14 +74,6 @@ export class LeasedWorker<Job> {
   #timer: NodeJS.Timeout | undefined
   #polling: Promise<void> | undefined
   #again = false
-  /**
-   * Whether claimable work may be left: set by every wake from outside, cleared by a poll that ran
-   * with nothing of ours running, was not woken meanwhile, and claimed fewer jobs than it could
-   * (then nothing claimable was left, and no lane waited on a job of ours). A finished job polls
-   * again only while it is set: an idle chat's turn costs one claim instead of two.
-   */
-  #maybeMore = true
-  #wakes = 0
   #stopped = true
   #lastPollOk = 0
   #lastError: string | undefined
@@ -98,12 +90,6 @@ export class LeasedWorker<Job> {
 
   /** Looks for work now instead of at the next poll; wakes during a poll are coalesced into one more. */
   wake(): void {
-    this.#wakes++
-    this.#maybeMore = true
-    this.#trigger()
-  }
-
-  #trigger(): void {
     if (this.#stopped) return
     if (this.#polling) {
       this.#again = true
@@ -116,7 +102,7 @@ export class LeasedWorker<Job> {
       if (this.#stopped) return
       if (this.#again) {
         this.#again = false
-        setImmediate(() => this.#trigger())
+        setImmediate(() => this.wake())
       } else {
         this.#timer = setTimeout(() => this.wake(), this.#o.pollMs)
       }
@@ -162,14 +148,10 @@ export class LeasedWorker<Job> {
   async #poll(): Promise<void> {
     try {
       await this.#o.housekeeping?.()
-      const wakes = this.#wakes
-      const idle = this.#running.size === 0
       const free = this.#o.concurrency - this.#running.size
       // Without its liveness lock this process looks dead: a claim now could be taken over at once.
       if (free > 0 && !this.#stopped && (this.#o.identity?.held ?? true)) {
-        const jobs = await this.#o.claim(free, this.claimant)
-        if (idle && jobs.length < free && wakes === this.#wakes) this.#maybeMore = false
-        for (const job of jobs) this.#start(job)
+        for (const job of await this.#o.claim(free, this.claimant)) this.#start(job)
       }
       this.#lastPollOk = Date.now()
     } catch (err) {
@@ -194,7 +176,8 @@ export class LeasedWorker<Job> {
       .finally(() => {
         clearInterval(heartbeat)
         this.#running.delete(key)
-        if (this.#maybeMore) this.#trigger()
+        // A finished job may unblock the next update of its lane: look at once.
+        this.wake()
       })
     this.#running.set(key, { job, abort, settled })
   }

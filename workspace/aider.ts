@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import { execa } from 'execa'
+import { runInGroup } from './process-group.ts'
 
 /** How aider is started: the binary, the model and the OpenAI-compatible endpoint it talks to. */
 export interface AiderSettings {
@@ -41,8 +41,6 @@ export interface AiderResult {
 export class AiderStartError extends Error {
   override name = 'AiderStartError'
 }
-
-const OUTPUT_LIMIT = 64 * 1024
 
 /**
  * The arguments of a headless, offline-safe run. Exported for tests: every flag that stops aider
@@ -96,48 +94,19 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
   const metadata = join(scratch, 'model-metadata.json')
   // Without metadata aider looks the model up on the web on every call (5 s timeout each).
   await writeFile(metadata, JSON.stringify({ [`openai/${settings.model}`]: { max_tokens: 8192, max_input_tokens: 128000, max_output_tokens: 8192, input_cost_per_token: 0, output_cost_per_token: 0, litellm_provider: 'openai', mode: 'chat' } }))
-  const started = performance.now()
-  let tail = ''
-  const keep = (line: string) => {
-    tail = (tail + line + '\n').slice(-OUTPUT_LIMIT)
-    request.onLine?.(line)
-  }
   try {
-    const child = execa(settings.bin, aiderArgs(settings, request, { metadata, history: scratch }), {
+    const result = await runInGroup({
+      file: settings.bin,
+      args: aiderArgs(settings, request, { metadata, history: scratch }),
       cwd: request.cwd,
       env: aiderEnv(settings, scratch, path),
-      extendEnv: false,
-      stdin: 'ignore',
-      all: true,
-      buffer: false,
-      reject: false,
-      detached: true, // its own process group, so a kill reaches everything it started
-      timeout: settings.timeoutMs,
-      killSignal: 'SIGKILL',
-      ...(request.signal && { cancelSignal: request.signal }),
+      timeoutMs: settings.timeoutMs,
+      signal: request.signal,
+      onLine: request.onLine,
+      onStart: request.onStart,
     })
-    const killGroup = () => {
-      if (child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGKILL')
-        } catch {
-          // already gone
-        }
-      }
-    }
-    // execa's timeout kills aider alone; a process it started may hold the output pipe open and keep
-    // the loop below waiting, so the whole group is killed on the same deadline.
-    const timer = setTimeout(killGroup, settings.timeoutMs)
-    if (child.pid) request.onStart?.(child.pid)
-    request.signal?.addEventListener('abort', killGroup, { once: true })
-    for await (const line of child.iterable({ from: 'all' })) keep(String(line))
-    const result = await child
-    clearTimeout(timer)
-    killGroup() // anything it left behind
-    if (result.failed && result.exitCode === undefined && !result.timedOut && !result.isCanceled && result.code === 'ENOENT') {
-      throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
-    }
-    return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.isCanceled, output: tail, durationMs: Math.round(performance.now() - started) }
+    if (result.notFound) throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
+    return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, output: result.output, durationMs: result.durationMs }
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }

@@ -182,7 +182,8 @@ export class Repository {
     for (const name of left) await git.raw(['worktree', 'remove', '--force', join(root, name)]).catch(() => undefined)
     await rm(root, { recursive: true, force: true })
     await git.raw(['worktree', 'prune']).catch(() => undefined)
-    await git.raw(['gc', '--auto', '--quiet']).catch(() => undefined)
+    // gc.auto is 0 for every other command; here git's own threshold applies again.
+    await git.raw(['-c', 'gc.auto=6700', 'gc', '--auto', '--quiet']).catch(() => undefined)
     return left.length
   }
 

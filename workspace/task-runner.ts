@@ -93,6 +93,8 @@ export class TaskRunner {
   readonly #o: TaskRunnerOptions
   readonly #worker: LeasedWorker<TaskRow>
   readonly #disk: { get(): Promise<WorkspaceDisk> }
+  #starting: Promise<void> = Promise.resolve()
+  #stopped = false
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options
@@ -127,14 +129,16 @@ export class TaskRunner {
     })
   }
 
-  /** Removes the worktrees a crash left behind, then starts claiming. */
+  /** Removes the worktrees a crash left behind, then starts claiming (unless stopped meanwhile). */
   start(): void {
-    void this.#withLock(undefined, async () => {
+    this.#starting = this.#withLock(undefined, async () => {
       const removed = await this.#o.repo.cleanWorktrees(this.#o.worktrees)
       if (removed) this.#o.log.info({ removed }, 'worktrees left by an earlier run removed')
     })
       .catch((err: unknown) => this.#o.log.warn({ err }, 'could not remove old worktrees'))
-      .finally(() => this.#worker.start())
+      .finally(() => {
+        if (!this.#stopped) this.#worker.start()
+      })
   }
 
   /** Look for work now (a task was queued or decided). */
@@ -157,6 +161,8 @@ export class TaskRunner {
    * to the queue, where the next instance picks them up from a clean clone.
    */
   async stop(graceMs: number): Promise<void> {
+    this.#stopped = true
+    await this.#starting
     await this.#worker.stop(graceMs)
   }
 
@@ -292,7 +298,7 @@ export class TaskRunner {
     const { baseSha, patch } = task.result ?? {}
     const prs = this.#o.pullRequests
     if (!baseSha || !patch) return { status: 'failed', error: taskError('no_change_to_push') }
-    if (!prs) return { status: 'failed', error: taskError('pr_unavailable') }
+    if (!prs) return { status: 'failed', error: taskError('pr_off') }
     const { repo } = this.#o
     const { pushedSha, base } = await this.#withRepository(task, undefined, async () => {
       this.#activity(task, `pushing ${branch}`)

@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Pool } from '../../db/database.ts'
 import { enqueueMany } from '../../db/inbox.ts'
@@ -14,6 +16,10 @@ export type { IngestSettings } from './protocol.ts'
 const THREAD = new URL(`./thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
 /** A thread that dies is started again after this long. */
 const RESTART_MS = 1000
+/** How long a stop waits for the thread to finish the updates being written. */
+const CLOSE_TIMEOUT_MS = 10_000
+/** Where journaled updates the inbox refused are kept (beside the journal's segments, never replayed). */
+const REJECTED_FILE = 'rejected.jsonl'
 /** Rows per statement when moving a journal left by an earlier run. */
 const RECOVERY_CHUNK = 500
 /**
@@ -43,6 +49,8 @@ export class IngestThread {
   #worker: Worker | undefined
   #port = 0
   #stopping = false
+  /** Whether the current thread runs (it may have died and wait to be started again). */
+  #alive = false
   /** Journal batches are moved one after the other, in the order they were written. */
   #moving: Promise<void> = Promise.resolve()
   /** Batches given up on at shutdown: they stay journaled for the next start. */
@@ -73,17 +81,17 @@ export class IngestThread {
   async stop(): Promise<void> {
     this.#stopping = true
     const worker = this.#worker
-    if (worker) {
+    // A thread that died (and is not started again now) has nothing to close.
+    if (worker && this.#alive) {
       const closed = new Promise<void>((resolve) => {
         worker.on('message', (m: FromIngest) => m.type === 'closed' && resolve())
         worker.once('exit', () => resolve())
+        setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()
       })
       this.#post({ type: 'close' })
-      const timeout = setTimeout(() => void worker.terminate(), 10_000)
       await closed
-      clearTimeout(timeout)
-      await worker.terminate()
     }
+    await worker?.terminate()
     await this.#moving
     // The thread is gone: what is left in the journal is in the inbox, unless a batch could not move.
     const { store } = this.#o.settings
@@ -97,6 +105,7 @@ export class IngestThread {
       resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
     })
     this.#worker = worker
+    this.#alive = true
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromIngest) => {
         if (m.type === 'listening') {
@@ -109,13 +118,29 @@ export class IngestThread {
         reject(err)
       })
       worker.once('exit', (code) => {
-        if (this.#stopping || this.#worker !== worker) return
+        if (this.#worker !== worker) return
+        this.#alive = false
+        if (this.#stopping) return
         this.#o.log.error({ code, restartInMs: RESTART_MS }, 'the ingest thread stopped; starting it again')
-        setTimeout(() => {
-          if (!this.#stopping) this.#spawn(settings).catch((err: unknown) => this.#o.log.error({ err }, 'could not start the ingest thread again'))
-        }, RESTART_MS)
+        setTimeout(() => void this.#restart(settings), RESTART_MS)
       })
     })
+  }
+
+  /**
+   * Starts a thread again after one died. Embedded: the dead thread may have acknowledged a batch it
+   * never handed over, so the journal is moved into the inbox as at a start (moving twice is
+   * harmless) and emptied; the new thread begins a fresh one.
+   */
+  async #restart(settings: IngestSettings): Promise<void> {
+    try {
+      await this.#moving
+      if (settings.store.kind === 'journal') await recoverJournal(this.#o.pool, settings.store.dir, this.#o.log, this.#o.onStored)
+      if (!this.#stopping) await this.#spawn(settings)
+    } catch (err) {
+      this.#o.log.error({ err, retryInMs: RESTART_MS }, 'could not start the ingest thread again; retrying')
+      if (!this.#stopping) setTimeout(() => void this.#restart(settings), RESTART_MS)
+    }
   }
 
   #post(m: ToIngest): void {
@@ -146,9 +171,11 @@ export class IngestThread {
 
   /** Moves one journaled batch into the inbox, retrying while the database is away (it stays journaled). */
   async #move(mark: JournalMark, updates: NewUpdate[]): Promise<void> {
+    const { store } = this.#o.settings
+    const dir = store.kind === 'journal' ? store.dir : ''
     for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        const fresh = await enqueueMany(this.#o.pool, updates)
+        const fresh = await storeJournaled(this.#o.pool, updates, dir, this.#o.log)
         this.#post({ type: 'moved', mark })
         const kinds = updates.filter((u) => fresh.has(u.updateId)).map((u) => u.kind)
         if (kinds.length) this.#o.onStored(kinds)
@@ -166,6 +193,31 @@ export class IngestThread {
   }
 }
 
+/**
+ * Moves journaled updates into the inbox in one statement. When that fails while the database
+ * answers, one of them is at fault (a payload Postgres refuses): they go one by one, and one that
+ * still fails is kept in `rejected.jsonl` beside the journal and logged, so the updates behind it
+ * are not held up. Throws only when the database does not answer (then the caller retries).
+ */
+async function storeJournaled(pool: Pool, updates: NewUpdate[], dir: string, log: Logger): Promise<Set<number>> {
+  try {
+    return await enqueueMany(pool, updates)
+  } catch (err) {
+    await pool.query('select 1') // unreachable: throws, and the batch is retried as a whole
+    log.warn({ err, updates: updates.length }, 'a batch of journaled updates was refused; moving them one by one')
+  }
+  const fresh = new Set<number>()
+  for (const update of updates) {
+    try {
+      for (const id of await enqueueMany(pool, [update])) fresh.add(id)
+    } catch (err) {
+      appendFileSync(join(dir, REJECTED_FILE), `${JSON.stringify(update)}\n`)
+      log.error({ err, updateId: update.updateId, lane: update.lane, kind: update.kind, keptIn: REJECTED_FILE }, 'the inbox refused a journaled update; it is kept aside')
+    }
+  }
+  return fresh
+}
+
 /** Moves a journal left by an earlier run (a crash, a stop before the last batch moved) into the inbox. */
 async function recoverJournal(pool: Pool, dir: string, log: Logger, onStored: (kinds: string[]) => void): Promise<void> {
   const { updates, files, unreadable } = readJournal(dir)
@@ -173,7 +225,7 @@ async function recoverJournal(pool: Pool, dir: string, log: Logger, onStored: (k
   let fresh = 0
   for (let i = 0; i < updates.length; i += RECOVERY_CHUNK) {
     const chunk = updates.slice(i, i + RECOVERY_CHUNK)
-    const ids = await enqueueMany(pool, chunk)
+    const ids = await storeJournaled(pool, chunk, dir, log)
     fresh += ids.size
     const kinds = chunk.filter((u) => ids.has(u.updateId)).map((u) => u.kind)
     if (kinds.length) onStored(kinds)

@@ -95,6 +95,8 @@ const commits = new GroupCommit<NewUpdate, boolean>(
   { maxBatch: MAX_BATCH, parallel: store.parallel },
 )
 
+/** Set by the main thread's 'close': from then on nothing more is stored. */
+let closing = false
 let asked = 0
 const answers = new Map<number, (m: ToIngest) => void>()
 port.on('message', (m: ToIngest) => {
@@ -119,7 +121,9 @@ function ask(what: 'health' | 'metrics'): Promise<ToIngest | undefined> {
 const server = createIngestServer({
   log,
   webhookSecret: settings.webhookSecret,
-  store: ({ updateId, lane, kind, payload }: RoutedUpdate) => commits.add({ updateId, lane, kind, payload }),
+  // Once closing, nothing more is stored (a request that was reading its body then gets 503): what is
+  // stored after the last batch was handed over could be lost with the journal the stop removes.
+  store: ({ updateId, lane, kind, payload }: RoutedUpdate) => (closing ? Promise.reject(new Error('the ingest is closing')) : commits.add({ updateId, lane, kind, payload })),
   health: async () => {
     const m = await ask('health')
     return m?.type === 'health' ? m.report : undefined
@@ -138,6 +142,7 @@ const server = createIngestServer({
 port.on('message', (m: ToIngest) => {
   if (m.type === 'drain') server.draining = true
   if (m.type === 'close') {
+    closing = true
     server.draining = true
     server.close()
     server.closeIdleConnections()

@@ -118,6 +118,8 @@ export function taskErrorText(stored: string | null): Html {
       return html`GitHub did not open the pull request: ${detail ?? 'no reason given'}. The branch was pushed; open the pull request by hand, or ask again.`
     case 'pr_unavailable':
       return html`GitHub could not be reached to open the pull request; the branch was pushed. Try again later.`
+    case 'pr_off':
+      return html`Pull requests are no longer set up on this service, so nothing was pushed. Ask again to push the change instead.`
     case 'unexpected':
       return html`The task failed unexpectedly; the details are in the service log.`
   }
@@ -131,18 +133,20 @@ export function pullRequestText(task: Pick<TaskRow, 'id' | 'input' | 'result'>):
   const r = task.result ?? {}
   const request = task.input.instructions.replace(/\s+/g, ' ').trim()
   const title = request.length > 72 ? `${request.slice(0, 71)}…` : request || `Mechanic task ${task.id}`
-  const fence = '~~~~'
+  // A fence longer than any run of tildes in what it holds, so nothing inside can close it.
+  const fenced = (text: string) => {
+    const fence = '~'.repeat(Math.max(3, ...[...text.matchAll(/~+/g)].map((m) => m[0].length + 1)))
+    return [fence, text, fence]
+  }
   const body = [
     `Opened by Mechanic for task \`${task.id}\`${r.approvedBy ? `, approved in Telegram by ${r.approvedBy}` : ''}.`,
     '',
     '### The approved plan',
-    fence,
-    task.input.instructions.replaceAll(fence, '~~~'),
-    fence,
+    ...fenced(task.input.instructions),
     '',
     `### Changes: ${(r.files ?? []).length} file(s), +${r.added ?? 0} −${r.removed ?? 0}`,
     ...(r.files ?? []).slice(0, 50).map((f) => `- \`${f.path}\` (+${f.added} −${f.removed})`),
-    ...(r.explanation ? ['', '### What aider said', fence, r.explanation.replaceAll(fence, '~~~'), fence] : []),
+    ...(r.explanation ? ['', '### What aider said', ...fenced(r.explanation)] : []),
   ].join('\n')
   return { title, body: body.slice(0, 60_000) }
 }

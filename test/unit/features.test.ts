@@ -159,19 +159,19 @@ describe('the review summary', () => {
       'Opened by Mechanic for task `k3x9`, approved in Telegram by Ada.',
       '',
       '### The approved plan',
-      '~~~~',
-      'Add a ~~~ fenced',
+      '~~~~~', // longer than the run of four inside, which therefore cannot close it
+      'Add a ~~~~ fenced',
       '',
       'README section about the widgets and their many configuration options, please',
-      '~~~~',
+      '~~~~~',
       '',
       '### Changes: 1 file(s), +4 −1',
       '- `README.md` (+4 −1)',
       '',
       '### What aider said',
-      '~~~~',
+      '~~~',
       'Added it.',
-      '~~~~',
+      '~~~',
     ])
     expect(pullRequestText({ id: 'k3x9', input: { instructions: '  ', files: [] }, result: {} }).title).toBe('Mechanic task k3x9')
   })
@@ -185,6 +185,7 @@ describe('the review summary', () => {
     )
     expect(shown(taskErrorText('pr_auth')).text).toMatch(/^GitHub refused the token in GIT_ACCESS_TOKEN/)
     expect(shown(taskErrorText('pr_unavailable')).text).toMatch(/^GitHub could not be reached/)
+    expect(shown(taskErrorText('pr_off')).text).toMatch(/^Pull requests are no longer set up on this service, so nothing was pushed/)
   })
 
   test('many files are listed up to 20', () => {

@@ -189,3 +189,24 @@ describe('ingest and claim under load', () => {
     expect(await inbox.lanesBehind(db.pool, 30)).toEqual([{ lane: 10, topicId: undefined }])
   })
 })
+
+describe('what the claim refuses', () => {
+  test('a dead claim on its last attempt is left to the sweep, which fails it, instead of running a fourth time', async () => {
+    await db.pool.query('truncate inbox')
+    await put(1, 10)
+    await inbox.claim(db.pool, { ...opts, claimant: 'dead' })
+    await db.pool.query(`update inbox set attempts = 3, lease_until = now() - interval '1 second' where update_id = 1`)
+    expect(await inbox.claim(db.pool, { ...opts, maxAttempts: 3 })).toEqual([])
+    expect((await inbox.failExhausted(db.pool, 3)).map((r) => r.updateId)).toEqual([1])
+    await db.pool.query(`update inbox set status = 'running', attempts = 2, finished_at = null, lease_until = now() - interval '1 second' where update_id = 1`)
+    expect((await inbox.claim(db.pool, { ...opts, maxAttempts: 3 })).map((r) => [r.updateId, r.attempts])).toEqual([[1, 3]])
+  })
+
+  test('a payload with the NUL character that JSON allows and jsonb refuses is stored, the NUL replaced', async () => {
+    await db.pool.query('truncate inbox')
+    const fresh = await inbox.enqueueMany(db.pool, [{ updateId: 5, lane: 1, kind: 'message', payload: { text: 'a\u0000b', literal: 'back\\u0000slash' } }])
+    expect([...fresh]).toEqual([5])
+    const { rows } = await db.pool.query<{ payload: { text: string; literal: string } }>('select payload from inbox where update_id = 5')
+    expect(rows[0]?.payload).toEqual({ text: 'a\ufffdb', literal: 'back\\u0000slash' })
+  })
+})

@@ -235,6 +235,7 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
       path: config.path,
       pushBranch: ws.pushBranch,
+      tests: ws.tests,
       // Pull requests are opened where a GitHub repository and a token are known (config decides).
       pullRequests: ws.pullRequests && ws.accessToken ? { api: new PullRequests({ ...ws.pullRequests, token: ws.accessToken }), describe: pullRequestText } : undefined,
       leaseMs: ws.taskLeaseMs,

@@ -111,6 +111,8 @@ const schema = z
     WORKSPACE_DIR: z.string().min(1).optional(),
     TASK_LEASE_SECONDS: seconds(60),
     TASK_CONCURRENCY: count(2),
+    TASK_TEST_COMMAND: z.string().min(1).max(2000, { error: 'must be at most 2000 characters' }).optional(),
+    TASK_TEST_TIMEOUT_SECONDS: seconds(300),
     RATE_LIMIT_MESSAGES: z.coerce.number().int().min(0, { error: 'must be 0 (off) or a positive whole number' }).default(20),
     RATE_LIMIT_WINDOW_SECONDS: seconds(60),
     COMMIT_SHA: z.string().regex(/^[0-9a-f]{7,40}$/, { error: 'must be a git commit hash' }).optional(),
@@ -180,6 +182,8 @@ export interface Config {
         taskLeaseMs: number
         /** Coding tasks run side by side, each in a worktree of its own. */
         taskConcurrency: number
+        /** The command run in a task's worktree after aider's edit (its result shown in the review); undefined: none. */
+        tests: { command: string; timeoutMs: number } | undefined
         /** Where pull requests are opened: a GitHub repository and a token; undefined: changes are pushed only. */
         pullRequests: { apiUrl: string; owner: string; repo: string } | undefined
       }
@@ -258,6 +262,7 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
           aiderTimeoutMs: env.AIDER_TIMEOUT_SECONDS * 1000,
           taskLeaseMs: env.TASK_LEASE_SECONDS * 1000,
           taskConcurrency: env.TASK_CONCURRENCY,
+          tests: env.TASK_TEST_COMMAND ? { command: env.TASK_TEST_COMMAND, timeoutMs: env.TASK_TEST_TIMEOUT_SECONDS * 1000 } : undefined,
           pullRequests: pullRequestsOf(env),
         }
       : undefined,

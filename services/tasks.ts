@@ -15,7 +15,7 @@ import type { ChatOutput, Person } from './output.ts'
 
 /** The internal event that tells a chat about its task. */
 export const TASK_EVENT = db.TASK_EVENT
-export type { TaskRow } from '../db/tasks.ts'
+export type { TaskResult, TaskRow } from '../db/tasks.ts'
 
 /** Where a task's messages go: its chat and thread, in the name of who asked for it. */
 const targetOf = (task: TaskRow): ApprovalTarget => ({ chatId: task.chatId, threadId: task.threadId, requester: { id: task.requesterId, name: String(task.requesterId) } })

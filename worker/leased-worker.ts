@@ -85,6 +85,9 @@ export class LeasedWorker<Job> {
 
   start(): void {
     this.#stopped = false
+    // A worker that has just started counts as polling until its polls fail: /health asked right
+    // after "service started" must not see the first poll still on its way as an outage.
+    this.#lastPollOk = Date.now()
     this.wake()
   }
 

@@ -18,6 +18,8 @@ import type { WorkspaceDisk } from './disk.ts'
 import { PullRequestError } from './pull-requests.ts'
 import type { PullRequests } from './pull-requests.ts'
 import { RepoError } from './repository.ts'
+import { runTests } from './tests.ts'
+import type { TestSettings } from './tests.ts'
 import type { Repository } from './repository.ts'
 
 /** What the chat is shown while a task runs. */
@@ -40,6 +42,8 @@ export interface TaskRunnerOptions {
   path: string | undefined
   /** Where approved changes go; undefined: the task's own branch. */
   pushBranch: string | undefined
+  /** The test command run in the worktree after aider's edit; undefined: none. */
+  tests?: TestSettings | undefined
   /** Where pull requests are opened, with their title and body (worded by the bot); undefined: none. */
   pullRequests?: { api: Pick<PullRequests, 'open'>; describe: (task: TaskRow) => { title: string; body: string } } | undefined
   leaseMs: number
@@ -375,12 +379,28 @@ export class TaskRunner {
     }
     const changes = await repo.changes(baseSha, tree)
     const patch = await repo.formatPatch(baseSha, tree)
+    const tests = await this.#test(task, tree, signal)
     if (patch.length > MAX_PATCH_CHARS) {
       return { status: 'failed', error: taskError('too_large', Math.round(patch.length / 1000)) }
     }
     return {
       status: 'waiting',
-      result: { branch, ...this.#routes(branch, base), baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs },
+      result: { branch, ...this.#routes(branch, base), baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs, ...(tests && { tests }) },
     }
+  }
+
+  /**
+   * Runs the test command on the changed worktree, after aider (not through aider's --test-cmd: that
+   * makes aider try to fix a failure with more model calls, unbounded; here the person sees the result
+   * and decides). Its output is scrubbed of secrets before it is kept.
+   */
+  async #test(task: TaskRow, tree: string, signal: AbortSignal): Promise<TaskResult['tests']> {
+    const settings = this.#o.tests
+    if (!settings) return undefined
+    this.#activity(task, 'running the tests')
+    const run = await runTests(settings, { cwd: tree, path: this.#o.path, signal })
+    signal.throwIfAborted()
+    this.#o.log.info({ taskId: task.id, passed: run.passed, exitCode: run.exitCode, timedOut: run.timedOut, ms: run.ms }, 'tests ran')
+    return { ...run, tail: this.#o.scrub(run.tail) }
   }
 }

@@ -1,5 +1,5 @@
 import { parseTaskError } from '../../domain/task-errors.ts'
-import type { TaskRow } from '../../services/tasks.ts'
+import type { TaskResult, TaskRow } from '../../services/tasks.ts'
 import { bold, code, html, pre } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
 
@@ -24,6 +24,7 @@ export function summaryText(task: Pick<TaskRow, 'id' | 'result'>, opts: { inline
     ...(files.length > 20 ? [html`• … and ${files.length - 20} more`] : []),
   ]
   if (r.explanation) lines.push(html``, html`aider: ${r.explanation}`)
+  if (r.tests) lines.push(html``, ...testLines(r.tests))
   if (opts.inlineDiff && r.patch) lines.push(html``, pre(diffOf(r.patch), 'diff'))
   else if (r.patch) {
     const excerpt = diffExcerpt(diffOf(r.patch), INLINE_DIFF_CHARS)
@@ -62,6 +63,20 @@ export function diffExcerpt(diff: string, budget: number): string {
     used += part.length + 1
   }
   return parts.join('\n')
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+/** How the test command went, in words: passed, or failed (how) with its last lines as a block. */
+function testOutcome(t: NonNullable<TaskResult['tests']>): string {
+  if (t.passed) return `passed in ${seconds(t.ms)}`
+  if (t.timedOut) return `stopped after ${seconds(t.ms)} (too slow)`
+  return `failed (exit code ${t.exitCode ?? 'none'}) in ${seconds(t.ms)}`
+}
+
+function testLines(t: NonNullable<TaskResult['tests']>): Html[] {
+  const head = html`Tests: ${bold(testOutcome(t))}`
+  return t.passed || !t.tail ? [head] : [html`${head}; the last lines:`, pre(t.tail)]
 }
 
 /** The diff part of a patch (without its mail headers), for showing. */
@@ -147,6 +162,7 @@ export function pullRequestText(task: Pick<TaskRow, 'id' | 'input' | 'result'>):
     `### Changes: ${(r.files ?? []).length} file(s), +${r.added ?? 0} −${r.removed ?? 0}`,
     ...(r.files ?? []).slice(0, 50).map((f) => `- \`${f.path}\` (+${f.added} −${f.removed})`),
     ...(r.explanation ? ['', '### What aider said', ...fenced(r.explanation)] : []),
+    ...(r.tests ? ['', `### Tests: ${testOutcome(r.tests)}`, ...(r.tests.passed || !r.tests.tail ? [] : fenced(r.tests.tail))] : []),
   ].join('\n')
   return { title, body: body.slice(0, 60_000) }
 }

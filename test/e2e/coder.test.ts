@@ -326,6 +326,32 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     expect(h.telegram.sentTexts(USER_ID).filter((t) => /failed/.test(t))).toEqual([])
   })
 
+  test('TASK_TEST_COMMAND runs on the change: passed is said in the summary, and the review follows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const service = await start({ AIDER_BIN: fakeAider(dir), TASK_TEST_COMMAND: 'test -f NOTES.md && echo "1 passed"' })
+    const { taskId } = await approvedPlan(service, 'add the notes file')
+    const summary = await waitForText(USER_ID, /is ready for review/, 30_000)
+    expect(summary).toMatch(new RegExp(`^Task ${taskId} is ready for review: 1 file changed, \\+1 −0\\n• NOTES\\.md \\(\\+1 −0\\)\\n\\nTests: passed in \\d+\\.\\d s\\n`))
+    expect(Object.keys((await buttonsMessage(2)).buttons)).toEqual(['Push', 'Discard'])
+  })
+
+  test('a failing test command is shown plainly with its last lines, in an environment without our secrets; the person still decides', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const command = `env > "${join(dir, 'test-env.txt')}"; seq 1 30; echo "FAIL: the widget test"; exit 3`
+    const service = await start({ AIDER_BIN: fakeAider(dir), TASK_TEST_COMMAND: command })
+    await approvedPlan(service, 'add the notes file')
+    const summary = await waitForText(USER_ID, /is ready for review/, 30_000)
+    const lines = summary.split('\n')
+    const at = lines.findIndex((l) => /^Tests: failed \(exit code 3\) in \d+\.\d s; the last lines:$/.test(l))
+    expect(at).toBeGreaterThan(0)
+    // The last twenty lines: 12 … 30 of seq, then the failure.
+    expect(lines.slice(at + 1, at + 21)).toEqual([...Array.from({ length: 19 }, (_, i) => String(i + 12)), 'FAIL: the widget test'])
+    const env = readFileSync(join(dir, 'test-env.txt'), 'utf8')
+    expect(env).toMatch(/^CI=true$/m)
+    for (const secret of [GIT_TOKEN, BOT_TOKEN, ...h.secrets()]) expect(env).not.toContain(secret)
+    expect(Object.keys((await buttonsMessage(2)).buttons)).toEqual(['Push', 'Discard'])
+  })
+
   test('a long diff comes as a task-<id>.diff document next to the summary', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
     const service = await start({ AIDER_BIN: fakeAider(dir) })

@@ -68,6 +68,7 @@ describe('loadConfig', () => {
       aiderTimeoutMs: 600_000,
       taskLeaseMs: 60_000,
       taskConcurrency: 2,
+      tests: undefined,
       pullRequests: { apiUrl: 'https://api.github.com', owner: 'o', repo: 'r' }, // a github.com remote and a token
     })
     expect(c.secrets).toContain('ghp_token')

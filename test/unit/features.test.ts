@@ -188,6 +188,22 @@ describe('the review summary', () => {
     expect(shown(taskErrorText('pr_off')).text).toMatch(/^Pull requests are no longer set up on this service, so nothing was pushed/)
   })
 
+  test('the test run in the summary and the pull request: passed in a line; failed or too slow with its last lines', () => {
+    const files = [{ path: 'a.ts', added: 1, removed: 0 }]
+    const passed = { passed: true, exitCode: 0, timedOut: false, tail: '3 passed', ms: 2345 }
+    const failed = { passed: false, exitCode: 1, timedOut: false, tail: 'expected <1> to be 2\nFAIL a.test.ts', ms: 1000 }
+    const slow = { passed: false, exitCode: null, timedOut: true, tail: '', ms: 300_000 }
+    const summary = (tests: typeof passed | typeof slow) => summaryText({ id: 't', result: { files, added: 1, removed: 0, tests } }, { inlineDiff: false })
+    expect(shown(summary(passed)).text).toContain('\n\nTests: passed in 2.3 s')
+    expect(shown(summary(passed)).text).not.toContain('3 passed')
+    expect(shown(summary(failed)).text).toContain('\n\nTests: failed (exit code 1) in 1.0 s; the last lines:\nexpected <1> to be 2\nFAIL a.test.ts')
+    expect(summary(failed).html).toContain('<pre>expected &lt;1&gt; to be 2')
+    expect(marked(summary(failed), 'bold')).toEqual(['ready for review', 'failed (exit code 1) in 1.0 s'])
+    expect(shown(summary(slow)).text).toMatch(/\n\nTests: stopped after 300\.0 s \(too slow\)$/)
+    const body = pullRequestText({ id: 't', input: { instructions: 'x', files: [] }, result: { files, tests: failed } }).body
+    expect(body).toContain('### Tests: failed (exit code 1) in 1.0 s\n~~~\nexpected <1> to be 2\nFAIL a.test.ts\n~~~')
+  })
+
   test('many files are listed up to 20', () => {
     const files = Array.from({ length: 25 }, (_, i) => ({ path: `f${i}`, added: 1, removed: 1 }))
     const text = shown(summaryText({ id: 'x', result: { files, added: 25, removed: 25 } }, { inlineDiff: false })).text

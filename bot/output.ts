@@ -13,7 +13,7 @@ import type { Html } from './format/html.ts'
 import { answerHtml, answerParts } from './format/reply.ts'
 import { jobHeader, reminderHtml } from './schedules/words.ts'
 import { splitHtml } from './format/split.ts'
-import { INLINE_DIFF_CHARS, diffOf, endText, summaryText } from './tasks/report.ts'
+import { INLINE_DIFF_CHARS, diffOf, endText, pullRequestRefusedText, summaryText } from './tasks/report.ts'
 
 const inTopic = (target: ChatTarget) => (target.topicId ? { message_thread_id: target.topicId } : {})
 const HTML = { parse_mode: 'HTML' } as const
@@ -75,6 +75,11 @@ export class TelegramOutput implements ChatOutput {
     const inline = diffOf(patch).length <= INLINE_DIFF_CHARS
     for (const part of splitHtml(summaryText(task, { inlineDiff: inline }).html)) await this.#api.sendMessage(task.chatId, part, HTML)
     if (!inline) await this.#api.sendDocument(task.chatId, new InputFile(Buffer.from(patch), `task-${task.id}.diff`))
+  }
+
+  async pullRequestRefused(task: TaskRow): Promise<void> {
+    await this.#editProgress(task, html`Task ${code(task.id)}: ${bold('pull request refused')}, waiting for your decision.`)
+    await this.#api.sendMessage(task.chatId, pullRequestRefusedText(task).html, HTML)
   }
 
   async taskEnded(task: TaskRow): Promise<void> {

@@ -38,6 +38,8 @@ export interface TaskResult {
   approvedBy?: string
   /** The pull request opened for the change. */
   pullRequest?: { number: number; url: string }
+  /** How many times GitHub refused to open it (the change waits again after each, to retry or discard). */
+  prRefusals?: number
   /** The test command's run after aider's edit (TASK_TEST_COMMAND), when one is set. */
   tests?: { passed: boolean; exitCode: number | null; timedOut: boolean; tail: string; ms: number }
 }

@@ -27,6 +27,8 @@ export interface ChatOutput {
   answer(target: ChatTarget, answer: { text: string; agent?: string | undefined }): Promise<void>
   /** The model gave up after its retries. */
   modelFailed(target: ChatTarget, err: ModelError): Promise<void>
+  /** GitHub did not open a task's pull request (`task.error` says why); the approval to retry follows. */
+  pullRequestRefused(task: TaskRow): Promise<void>
   /** A task's change is ready: its summary and diff (the push approval follows). */
   taskReady(task: TaskRow): Promise<void>
   /** A task ended (pushed, nothing changed, failed, cancelled): tells the chat `taskEndText`. */

@@ -83,16 +83,19 @@ export class TaskReports {
   async report(taskId: string): Promise<void> {
     const task = await db.getTask(this.#pool, taskId)
     if (!task || task.status === 'queued' || task.status === 'running') return
-    const state = `${task.status}:${task.step}`
+    // A change waiting again after GitHub refused its pull request is a new state each time.
+    const refusals = task.status === 'waiting' && task.step === 'pr' ? (task.result?.prRefusals ?? 0) : 0
+    const state = `${task.status}:${task.step}${refusals ? `:${refusals}` : ''}`
 
     if (task.status === 'waiting') {
       if (task.reported === state) return
-      await this.#output.taskReady(task)
+      if (refusals) await this.#output.pullRequestRefused(task)
+      else await this.#output.taskReady(task)
       // The ways offered were fixed with the change (a row from before pull requests offers a push).
       const into = task.result?.pullRequestInto
       const target = task.result?.pushTarget ?? (into ? undefined : taskBranch(task.id))
       await this.#approvals.request(targetOf(task), {
-        interruptId: `task:${task.id}:push`,
+        interruptId: `task:${task.id}:push${refusals ? `:${refusals}` : ''}`,
         type: 'push',
         taskId: task.id,
         payload: {

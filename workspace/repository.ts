@@ -271,6 +271,13 @@ export class Repository {
     }
   }
 
+  /** Deletes a branch of ours on the remote (a pushed task branch whose change was discarded); absent is fine. */
+  async deleteRemoteBranch(branch: string): Promise<void> {
+    const git = this.#git()
+    const there = (await git.raw(['ls-remote', '--heads', 'origin', branch]).catch(() => '')).trim().length > 0
+    if (there) await this.#step('push --delete', () => git.raw(['push', 'origin', '--delete', branch]))
+  }
+
   /** Deletes a task's local branch (its changes were discarded). */
   async deleteBranch(branch: string, base: string): Promise<void> {
     const git = this.#git()

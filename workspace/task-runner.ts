@@ -210,9 +210,6 @@ export class TaskRunner {
       } else if (err instanceof RepoError) {
         log.error({ err, kind: err.kind }, 'git step failed')
         end = { status: 'failed', error: repoErrorCode(err, this.#target(task)) }
-      } else if (err instanceof PullRequestError) {
-        log.error({ err, kind: err.kind, status: err.status }, 'the pull request could not be opened')
-        end = { status: 'failed', error: err.kind === 'auth' ? taskError('pr_auth') : err.kind === 'refused' ? taskError('pr_refused', err.message) : taskError('pr_unavailable') }
       } else if (err instanceof AiderStartError) {
         log.error({ err }, 'aider could not start')
         end = { status: 'failed', error: taskError('aider_start') }
@@ -273,6 +270,8 @@ export class TaskRunner {
       return this.#withRepository(task, signal, async () => {
         this.#activity(task, 'discarding the change')
         if (task.result?.baseBranch) await repo.deleteBranch(branch, task.result.baseBranch).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
+        // A pull request GitHub refused left the branch pushed: discarding takes it back.
+        if (task.result?.pushedTo === branch) await repo.deleteRemoteBranch(branch).catch((err: unknown) => log.warn({ err }, 'could not delete the pushed task branch'))
         return { status: 'cancelled', error: taskError('discarded') }
       })
     }
@@ -314,9 +313,17 @@ export class TaskRunner {
     })
     this.#activity(task, 'opening a pull request')
     const { title, body } = prs.describe(task)
-    const pr = await prs.api.open({ head: branch, base: task.result?.baseBranch ?? base, title, body })
-    log.info({ pullRequest: pr.number }, 'pull request opened')
-    return { status: 'completed', result: { pushedTo: branch, pushedSha, pullRequest: pr } }
+    try {
+      const pr = await prs.api.open({ head: branch, base: task.result?.baseBranch ?? base, title, body })
+      log.info({ pullRequest: pr.number }, 'pull request opened')
+      return { status: 'completed', result: { pushedTo: branch, pushedSha, pullRequest: pr } }
+    } catch (err) {
+      if (!(err instanceof PullRequestError)) throw err
+      // The change waits again, its branch pushed: the person may try again or discard it.
+      log.error({ err, kind: err.kind, status: err.status }, 'the pull request could not be opened')
+      const error = err.kind === 'auth' ? taskError('pr_auth') : err.kind === 'refused' ? taskError('pr_refused', err.message) : taskError('pr_unavailable')
+      return { status: 'waiting', error, result: { pushedTo: branch, pushedSha, prRefusals: (task.result?.prRefusals ?? 0) + 1 } }
+    }
   }
 
   /**

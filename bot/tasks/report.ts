@@ -128,11 +128,11 @@ export function taskErrorText(stored: string | null): Html {
     case 'stopped_discarding':
       return html`Mechanic stopped while discarding the change.`
     case 'pr_auth':
-      return html`GitHub refused the token in ${code('GIT_ACCESS_TOKEN')}, so no pull request was opened. The branch was pushed.`
+      return html`GitHub refused the token in ${code('GIT_ACCESS_TOKEN')}, so no pull request was opened.`
     case 'pr_refused':
-      return html`GitHub did not open the pull request: ${detail ?? 'no reason given'}. The branch was pushed; open the pull request by hand, or ask again.`
+      return html`GitHub did not open the pull request: ${detail ?? 'no reason given'}.`
     case 'pr_unavailable':
-      return html`GitHub could not be reached to open the pull request; the branch was pushed. Try again later.`
+      return html`GitHub could not be reached to open the pull request.`
     case 'pr_off':
       return html`Pull requests are no longer set up on this service, so nothing was pushed. Ask again to push the change instead.`
     case 'unexpected':
@@ -165,6 +165,12 @@ export function pullRequestText(task: Pick<TaskRow, 'id' | 'input' | 'result'>):
     ...(r.tests ? ['', `### Tests: ${testOutcome(r.tests)}`, ...(r.tests.passed || !r.tests.tail ? [] : fenced(r.tests.tail))] : []),
   ].join('\n')
   return { title, body: body.slice(0, 60_000) }
+}
+
+/** GitHub did not open a task's pull request: why, and what the buttons below do. Pure, for tests. */
+export function pullRequestRefusedText(task: Pick<TaskRow, 'id' | 'error' | 'result'>): Html {
+  const pushed = task.result?.pushedTo
+  return html`Task ${code(task.id)}: ${taskErrorText(task.error)} ${pushed ? html`The branch ${code(pushed)} is pushed; ` : ''}${bold('Open PR')} tries again, ${bold('Discard')} drops the change.`
 }
 
 /** What the person reads when a task ends, as Telegram HTML: the id and branch as code, the outcome in bold. Pure, for tests. */

@@ -422,17 +422,35 @@ describe('pull requests on a GitHub emulator (GITHUB_API_URL, GITHUB_REPOSITORY)
     expect((await h.telegram.waitForCall('editMessageText', (c) => (c.shown?.text ?? '').includes(`Pull request approved by ${approver}`))).params.chat_id).toBe(USER_ID)
   })
 
-  test('GitHub refusing the pull request fails the task with its reason in one sentence; the branch stays pushed', async () => {
+  test('GitHub refusing the pull request is said in one sentence and the change waits again: Open PR retries, Discard takes the branch back', async () => {
     const service = await start(prEnv(mkdtempSync(join(tmpdir(), 'fake-aider-'))))
     const { taskId } = await approvedPlan(service, 'add the notes file')
     const review = await buttonsMessage(2)
     github.refuseNext(403, 'Resource not accessible by personal access token')
     await service.deliver(h.press(review.messageId, review.buttons['Open PR']!), WEBHOOK_SECRET)
-    expect(await waitForText(USER_ID, new RegExp(`^Task ${taskId} failed`))).toBe(
-      `Task ${taskId} failed: GitHub did not open the pull request: Resource not accessible by personal access token. The branch was pushed; open the pull request by hand, or ask again.`,
+    expect(await waitForText(USER_ID, new RegExp(`^Task ${taskId}: GitHub did not`))).toBe(
+      `Task ${taskId}: GitHub did not open the pull request: Resource not accessible by personal access token. The branch mechanic/${taskId} is pushed; Open PR tries again, Discard drops the change.`,
     )
     expect(github.pulls).toEqual([])
     expect(remoteBranches()).toContain(`mechanic/${taskId}`)
+    // Asked again, with the same ways to go; this time GitHub opens it.
+    const again = await buttonsMessage(3)
+    expect(Object.keys(again.buttons)).toEqual(['Open PR', 'Discard'])
+    await service.deliver(h.press(again.messageId, again.buttons['Open PR']!), WEBHOOK_SECRET)
+    expect(await waitForText(USER_ID, new RegExp(`^Task ${taskId}: pull request #1 opened`))).toContain('https://github.com/acme/widgets/pull/1')
+    expect(github.pulls.map((p) => p.head)).toEqual([`mechanic/${taskId}`])
+
+    // Another change refused, then discarded: its pushed branch is deleted from the remote.
+    const other = 2001
+    const second = await approvedPlan(service, 'add the notes file again', other)
+    const review2 = await buttonsMessage(2, other)
+    github.refuseNext(422, 'Validation Failed')
+    await service.deliver(h.press(review2.messageId, review2.buttons['Open PR']!, { chatId: other, userId: other }), WEBHOOK_SECRET)
+    const retry = await buttonsMessage(3, other)
+    expect(remoteBranches()).toContain(`mechanic/${second.taskId}`)
+    await service.deliver(h.press(retry.messageId, retry.buttons.Discard!, { chatId: other, userId: other }), WEBHOOK_SECRET)
+    await waitForText(other, new RegExp(`^Task ${second.taskId} was cancelled`))
+    expect(remoteBranches()).not.toContain(`mechanic/${second.taskId}`)
   })
 
   test('with GIT_PUSH_BRANCH set, the review offers Push and Open PR; Push still pushes to that branch', async () => {

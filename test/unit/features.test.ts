@@ -3,7 +3,7 @@ import { codeChangeSchema } from '../../agents/coder.ts'
 import { memoryPage } from '../../bot/features/memory.ts'
 import { taskLine } from '../../bot/features/tasks.ts'
 import { progressText } from '../../bot/tasks/progress.ts'
-import { INLINE_DIFF_CHARS, diffExcerpt, diffOf, endText, pullRequestText, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
+import { INLINE_DIFF_CHARS, diffExcerpt, diffOf, endText, pullRequestRefusedText, pullRequestText, summaryText, taskErrorText } from '../../bot/tasks/report.ts'
 import { TASK_ERROR_CODES, parseTaskError, taskError } from '../../domain/task-errors.ts'
 import { commitMessage, explainAiderOutput, invalidFiles } from '../../workspace/aider-output.ts'
 import { parseTelegramHtml } from '../support/telegram-html.ts'
@@ -180,9 +180,10 @@ describe('the review summary', () => {
     const opened = endText({ id: 'k3x9', status: 'completed', error: null, result: { pushedTo: 'mechanic/k3x9', pullRequest: { number: 12, url: 'https://github.com/acme/widgets/pull/12' } } })
     expect(shown(opened).text).toBe('Task k3x9: pull request #12 opened from mechanic/k3x9: https://github.com/acme/widgets/pull/12')
     expect(marked(opened, 'bold')).toEqual(['pull request #12'])
-    expect(shown(taskErrorText('pr_refused:Validation Failed: A pull request already exists <for> acme:x.')).text).toBe(
-      'GitHub did not open the pull request: Validation Failed: A pull request already exists <for> acme:x.. The branch was pushed; open the pull request by hand, or ask again.',
-    )
+    expect(shown(taskErrorText('pr_refused:Validation Failed: A pull request already exists <for> acme:x')).text).toBe('GitHub did not open the pull request: Validation Failed: A pull request already exists <for> acme:x.')
+    const refused = pullRequestRefusedText({ id: 'k3x9', error: 'pr_refused:Protected branch', result: { pushedTo: 'mechanic/k3x9' } })
+    expect(shown(refused).text).toBe('Task k3x9: GitHub did not open the pull request: Protected branch. The branch mechanic/k3x9 is pushed; Open PR tries again, Discard drops the change.')
+    expect(marked(refused, 'bold')).toEqual(['Open PR', 'Discard'])
     expect(shown(taskErrorText('pr_auth')).text).toMatch(/^GitHub refused the token in GIT_ACCESS_TOKEN/)
     expect(shown(taskErrorText('pr_unavailable')).text).toMatch(/^GitHub could not be reached/)
     expect(shown(taskErrorText('pr_off')).text).toMatch(/^Pull requests are no longer set up on this service, so nothing was pushed/)

@@ -26,6 +26,16 @@ function segmentsIn(dir: string): number[] {
     .sort((a, b) => a - b)
 }
 
+/** Syncs a directory, so the files created in it survive a crash (their names are in it). */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
 /** Where a batch ended: the moving side reports it back so that finished segments can go. */
 export interface JournalMark {
   segment: number
@@ -58,10 +68,13 @@ export class JournalWriter {
     this.#appending = true
     try {
       if (this.#size >= SEGMENT_BYTES) await this.#seal()
+      const fresh = this.#file === undefined
       this.#file ??= await open(join(this.#dir, segmentName(this.#seq)), 'a')
       const data = Buffer.from(updates.map((u) => `${JSON.stringify(u)}\n`).join(''))
       await this.#file.write(data)
       await this.#file.datasync()
+      // A new segment's name must be durable too, or a crash could lose the file with what it holds.
+      if (fresh) await syncDir(this.#dir)
       this.#size += data.length
       return { segment: this.#seq, end: this.#size }
     } finally {

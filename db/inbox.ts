@@ -54,6 +54,9 @@ export async function enqueueMany(pool: Pick<Pool, 'query'>, updates: readonly N
   return new Set(rows.map((r) => Number(r.updateId)))
 }
 
+/** The kinds of the updates that `fresh` (what enqueueMany returned) says were new: what is counted as received. */
+export const newKinds = (updates: readonly NewUpdate[], fresh: ReadonlySet<number>) => updates.filter((u) => fresh.has(u.updateId)).map((u) => u.kind)
+
 /**
  * JSON that Postgres' jsonb accepts: it refuses the escaped NUL character (\u0000) that JSON allows
  * and a message may carry; it becomes U+FFFD. An escaped backslash before "u0000" is left alone.

@@ -127,19 +127,15 @@ export class Repository {
    * leftover (untracked files included), so a task never starts on another's changes.
    */
   async prepare(): Promise<{ base: string; baseSha: string }> {
-    await this.#cloneOnce()
+    const fetched = await this.fetchBase()
     const git = this.#git()
-    await this.#step('fetch', () => git.fetch(['--prune', 'origin']))
-    await this.#step('remote set-head', () => git.raw(['remote', 'set-head', 'origin', '--auto']))
-    const base = await this.#defaultBranch()
     await this.#step('reset', async () => {
       await git.raw(['rebase', '--abort']).catch(() => undefined)
-      await git.raw(['checkout', '--force', '-B', base, `origin/${base}`])
-      await git.raw(['reset', '--hard', `origin/${base}`])
+      await git.raw(['checkout', '--force', '-B', fetched.base, `origin/${fetched.base}`])
+      await git.raw(['reset', '--hard', `origin/${fetched.base}`])
       await git.raw(['clean', '-ffdx'])
     })
-    const baseSha = (await git.revparse(['HEAD'])).trim()
-    return { base, baseSha }
+    return fetched
   }
 
   /**

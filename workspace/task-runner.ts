@@ -279,17 +279,27 @@ export class TaskRunner {
       const { baseSha, patch } = task.result ?? {}
       if (!baseSha || !patch) return { status: 'failed', error: taskError('no_change_to_push') }
       const target = this.#target(task)
-      return this.#withRepository(task, signal, async () => {
-        this.#activity(task, `pushing to ${target}`)
-        const { base } = await repo.prepare()
-        await repo.applyPatch(branch, baseSha, patch)
-        const pushedSha = await repo.push(target)
-        await repo.deleteBranch(branch, base).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
-        return { status: 'completed', result: { pushedTo: target, pushedSha } }
-      })
+      const { pushedSha } = await this.#pushChange(task, { branch, baseSha, patch, target }, signal, log)
+      return { status: 'completed', result: { pushedTo: target, pushedSha } }
     }
     if (task.step === 'pr') return this.#pullRequest(task, branch, log)
     return this.#code(task, branch, signal)
+  }
+
+  /**
+   * Rebuilds the change on the clone from its patch and pushes it to `target`, under the lock; the
+   * local branch goes afterwards. Returns the pushed commit and the remote's default branch.
+   */
+  #pushChange(task: TaskRow, c: { branch: string; baseSha: string; patch: string; target: string }, signal: AbortSignal | undefined, log: Logger): Promise<{ pushedSha: string; base: string }> {
+    const { repo } = this.#o
+    return this.#withRepository(task, signal, async () => {
+      this.#activity(task, `pushing to ${c.target}`)
+      const { base } = await repo.prepare()
+      await repo.applyPatch(c.branch, c.baseSha, c.patch)
+      const pushedSha = await repo.push(c.target)
+      await repo.deleteBranch(c.branch, base).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
+      return { pushedSha, base }
+    })
   }
 
   /**
@@ -302,15 +312,7 @@ export class TaskRunner {
     const prs = this.#o.pullRequests
     if (!baseSha || !patch) return { status: 'failed', error: taskError('no_change_to_push') }
     if (!prs) return { status: 'failed', error: taskError('pr_off') }
-    const { repo } = this.#o
-    const { pushedSha, base } = await this.#withRepository(task, undefined, async () => {
-      this.#activity(task, `pushing ${branch}`)
-      const { base } = await repo.prepare()
-      await repo.applyPatch(branch, baseSha, patch)
-      const pushedSha = await repo.push(branch)
-      await repo.deleteBranch(branch, base).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
-      return { pushedSha, base }
-    })
+    const { pushedSha, base } = await this.#pushChange(task, { branch, baseSha, patch, target: branch }, undefined, log)
     this.#activity(task, 'opening a pull request')
     const { title, body } = prs.describe(task)
     try {

@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Pool } from '../../db/database.ts'
-import { enqueueMany } from '../../db/inbox.ts'
+import { enqueueMany, newKinds } from '../../db/inbox.ts'
 import type { NewUpdate } from '../../db/inbox.ts'
 import { journalFiles, readJournal, removeJournalFiles } from '../../db/journal.ts'
 import type { JournalMark } from '../../db/journal.ts'
@@ -177,7 +177,7 @@ export class IngestThread {
       try {
         const fresh = await storeJournaled(this.#o.pool, updates, dir, this.#o.log)
         this.#post({ type: 'moved', mark })
-        const kinds = updates.filter((u) => fresh.has(u.updateId)).map((u) => u.kind)
+        const kinds = newKinds(updates, fresh)
         if (kinds.length) this.#o.onStored(kinds)
         return
       } catch (err) {
@@ -227,7 +227,7 @@ async function recoverJournal(pool: Pool, dir: string, log: Logger, onStored: (k
     const chunk = updates.slice(i, i + RECOVERY_CHUNK)
     const ids = await storeJournaled(pool, chunk, dir, log)
     fresh += ids.size
-    const kinds = chunk.filter((u) => ids.has(u.updateId)).map((u) => u.kind)
+    const kinds = newKinds(chunk, ids)
     if (kinds.length) onStored(kinds)
   }
   removeJournalFiles(files)

@@ -5,9 +5,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
 import pg from 'pg'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { enqueueMany } from '../../db/inbox.ts'
+import { enqueueMany, newKinds } from '../../db/inbox.ts'
 import type { NewUpdate } from '../../db/inbox.ts'
 import { JournalWriter } from '../../db/journal.ts'
+import type { JournalMark } from '../../db/journal.ts'
 import { createLogger } from '../../logger.ts'
 import type { RoutedUpdate } from '../update.ts'
 import { GroupCommit } from './group-commit.ts'
@@ -48,7 +49,7 @@ new Gauge({
 })
 
 /** Writes batches where this thread stores updates: its own Postgres connections, or the journal. */
-function createStore(): { write: (updates: NewUpdate[]) => Promise<boolean[]>; parallel: number; close: () => Promise<void> } {
+function createStore(): { write: (updates: NewUpdate[]) => Promise<boolean[]>; parallel: number; moved?: (mark: JournalMark) => void; close: () => Promise<void> } {
   const { store } = settings
   if (store.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: store.url, max: 3, connectionTimeoutMillis: 5000, idleTimeoutMillis: 60_000 })
@@ -57,7 +58,7 @@ function createStore(): { write: (updates: NewUpdate[]) => Promise<boolean[]>; p
       parallel: 2,
       async write(updates) {
         const fresh = await enqueueMany(pool, updates)
-        const kinds = updates.filter((u) => fresh.has(u.updateId)).map((u) => u.kind)
+        const kinds = newKinds(updates, fresh)
         if (kinds.length) tell({ type: 'stored', kinds })
         return updates.map((u) => fresh.has(u.updateId))
       },
@@ -65,9 +66,6 @@ function createStore(): { write: (updates: NewUpdate[]) => Promise<boolean[]>; p
     }
   }
   const journal = JournalWriter.open(store.dir)
-  port.on('message', (m: ToIngest) => {
-    if (m.type === 'moved') journal.moved(m.mark)
-  })
   return {
     // One file, appended in order: one write at a time.
     parallel: 1,
@@ -77,6 +75,7 @@ function createStore(): { write: (updates: NewUpdate[]) => Promise<boolean[]>; p
       // Whether it repeats an earlier delivery is known only once it is in the inbox.
       return updates.map(() => true)
     },
+    moved: (mark) => journal.moved(mark),
     close: () => journal.close(),
   }
 }
@@ -99,9 +98,6 @@ const commits = new GroupCommit<NewUpdate, boolean>(
 let closing = false
 let asked = 0
 const answers = new Map<number, (m: ToIngest) => void>()
-port.on('message', (m: ToIngest) => {
-  if (m.type === 'health' || m.type === 'metrics') answers.get(m.id)?.(m)
-})
 function ask(what: 'health' | 'metrics'): Promise<ToIngest | undefined> {
   const id = ++asked
   return new Promise((resolve) => {
@@ -139,9 +135,12 @@ const server = createIngestServer({
   observe: (outcome, ms) => acks.observe({ outcome }, ms / 1000),
 })
 
+/** Everything the main thread says: answers to questions, moved journal batches, drain and close. */
 port.on('message', (m: ToIngest) => {
-  if (m.type === 'drain') server.draining = true
-  if (m.type === 'close') {
+  if (m.type === 'health' || m.type === 'metrics') answers.get(m.id)?.(m)
+  else if (m.type === 'moved') store.moved?.(m.mark)
+  else if (m.type === 'drain') server.draining = true
+  else if (m.type === 'close') {
     closing = true
     server.draining = true
     server.close()

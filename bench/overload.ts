@@ -22,10 +22,10 @@ import { ChatOpenAI } from '@langchain/openai'
 import pg from 'pg'
 import { TEST_DATABASE_URL } from '../test/support/database.ts'
 import { Harness, LLM_KEY, WEBHOOK_SECRET } from '../test/support/harness.ts'
-import { closeServer, listenLocal, sleep, waitUntil } from '../test/support/http.ts'
+import { sleep, waitUntil } from '../test/support/http.ts'
 import { lastUserText } from '../test/support/openai-emulator.ts'
 import type { ServiceProcess } from '../test/support/service.ts'
-import { figures, printTable, writeResult } from './report.ts'
+import { bareServer, echoReply, figures, printTable, timedTurn, writeResult } from './report.ts'
 import type { Figures } from './report.ts'
 
 const RATE = Number(process.env.OVERLOAD_RATE ?? 500)
@@ -319,7 +319,6 @@ async function bareGraphNative(baseURL: string, url: string) {
 
 // --- one engine --------------------------------------------------------------------------------
 
-const replyText = (text: string) => `[assistant] echo: ${text}`
 
 async function benchEngine(generator: Generator, embedded: boolean) {
   const engine = embedded ? 'embedded PGlite' : 'native Postgres'
@@ -340,7 +339,7 @@ async function benchEngine(generator: Generator, embedded: boolean) {
     const run = await generator.overload(new URL(`${service.url}/telegram/webhook`), bodies)
     const ack = ackFigures(run)
     // The updates the service took (200); each gets one reply in its chat.
-    const expected = new Set(texts.filter((_, i) => run.samples[i]!.status === 200).map(replyText))
+    const expected = new Set(texts.filter((_, i) => run.samples[i]!.status === 200).map(echoReply))
     const seen = new Map<string, number>()
     let scanned = sentBefore
     console.log(`${engine}: ${ack.ok} acknowledged (${ack.unanswered} unanswered, ${ack.errors} errors); waiting for their replies`)
@@ -366,7 +365,7 @@ async function benchEngine(generator: Generator, embedded: boolean) {
       dbStatementsPerTurn: round((metric(after, 'mechanic_db_statements_total') - metric(before, 'mechanic_db_statements_total')) / seen.size, 1),
     }
     const eventLoop = eventLoopSeries(after)
-    await waitUntil(async () => ((await service.health()).body.components as { inbox: { depth: number } }).inbox.depth === 0, 'the inbox to drain', 30_000)
+    await service.drained(30_000)
 
     // 4 (idle part). Statements the process sends on its own, before the sequential turns.
     const idle0 = await scrape(service)
@@ -381,15 +380,7 @@ async function benchEngine(generator: Generator, embedded: boolean) {
     const seqStart = performance.now()
     const turnMs: number[] = []
     for (let c = 0; c < SEQUENTIAL_TURNS; c++) {
-      const chat = TURN_USER + c
-      const text = `one at a time ${c}`
-      const sent = h.telegram.callsOf('sendMessage').length
-      const t0 = Date.now()
-      const res = await service.deliver(h.text(text, { userId: chat }), WEBHOOK_SECRET)
-      await res.arrayBuffer()
-      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-      const reply = await waitUntil(() => h.telegram.callsOf('sendMessage').slice(sent).find((call) => call.params.text === replyText(text)), `the reply in chat ${chat}`)
-      turnMs.push(reply.at - t0)
+      turnMs.push(await timedTurn(h, service, `one at a time ${c}`, TURN_USER + c))
     }
     const seqSeconds = (performance.now() - seqStart) / 1000
     const seq1 = await scrape(service)
@@ -425,10 +416,7 @@ async function benchEngine(generator: Generator, embedded: boolean) {
 
 /** The floor: a bare node:http server that answers 200 `{}` after reading the body, no database. */
 async function bareHttp(generator: Generator): Promise<AckFigures> {
-  const { server, url } = await listenLocal((req, res) => {
-    req.resume()
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}'))
-  })
+  const { url, close } = await bareServer()
   try {
     const shape = new Harness() // not started: only its update builder
     const bodies = Array.from({ length: RATE * SECONDS }, (_, i) => JSON.stringify(shape.text(`overload ${i}`, { userId: OVERLOAD_USER + (i % CHATS) })))
@@ -437,7 +425,7 @@ async function bareHttp(generator: Generator): Promise<AckFigures> {
     await generator.overload(target, bodies.slice(0, RATE))
     return ackFigures(await generator.overload(target, bodies))
   } finally {
-    await closeServer(server)
+    await close()
   }
 }
 

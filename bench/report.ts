@@ -1,7 +1,11 @@
-// What every benchmark shares: percentiles of a sample, a table on the console, and a JSON file of
-// the run in bench/results/ (git-ignored).
+// What every benchmark shares: percentiles of a sample, a table on the console, a JSON file of the
+// run in bench/results/ (git-ignored), the bare HTTP floor, and a turn timed from POST to reply.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { WEBHOOK_SECRET } from '../test/support/harness.ts'
+import type { Harness } from '../test/support/harness.ts'
+import { closeServer, listenLocal, waitUntil } from '../test/support/http.ts'
+import type { ServiceProcess } from '../test/support/service.ts'
 
 export interface Figures {
   n: number
@@ -49,4 +53,33 @@ export function printVersus(what: string, baseline: [string, Figures], ours: [st
     [ours[0], ours[1].p50, ours[1].p99],
     ['overhead', extra.p50, extra.p99],
   ])
+}
+
+/**
+ * The floor the webhook is measured against: a bare node:http server on loopback that answers 200
+ * `{}` after reading the body, touching no database.
+ */
+export async function bareServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const { server, url } = await listenLocal((req, res) => {
+    req.resume()
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}'))
+  })
+  return { url, close: () => closeServer(server) }
+}
+
+/** The reply the test model's echo gets in a chat. */
+export const echoReply = (text: string) => `[assistant] echo: ${text}`
+
+/**
+ * One turn, one at a time: `text` from `userId` delivered to the service's webhook; the milliseconds
+ * from the POST to its echoed answer reaching the Telegram emulator.
+ */
+export async function timedTurn(h: Harness, service: ServiceProcess, text: string, userId: number): Promise<number> {
+  const sent = h.telegram.callsOf('sendMessage').length
+  const t0 = Date.now()
+  const res = await service.deliver(h.text(text, { userId }), WEBHOOK_SECRET)
+  await res.arrayBuffer()
+  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
+  const reply = await waitUntil(() => h.telegram.callsOf('sendMessage').slice(sent).find((call) => call.params.text === echoReply(text)), `the reply in chat ${userId}`)
+  return reply.at - t0
 }

@@ -4,9 +4,9 @@
 // TEST_DATABASE_URL is set, on native Postgres. Prints a table and writes bench/results/*.json.
 import { TEST_DATABASE_URL } from '../test/support/database.ts'
 import { Harness, WEBHOOK_SECRET } from '../test/support/harness.ts'
-import { closeServer, listenLocal, sleep, waitUntil } from '../test/support/http.ts'
+import { sleep } from '../test/support/http.ts'
 import { lastUserText } from '../test/support/openai-emulator.ts'
-import { figures, printTable, writeResult } from './report.ts'
+import { bareServer, figures, printTable, timedTurn, writeResult } from './report.ts'
 
 const ACK_RATE_PER_SECOND = 50
 const ACK_SECONDS = 6
@@ -44,14 +44,11 @@ async function ackLatencies(post: (i: number) => Promise<Response>): Promise<num
 
 /** The floor: a bare Node HTTP server that answers 200 without touching a database. */
 async function baselineAck(): Promise<number[]> {
-  const { server, url } = await listenLocal((req, res) => {
-    req.resume()
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
-  })
+  const bare = await bareServer()
   try {
-    return await ackLatencies(() => fetch(`${url}/telegram/webhook`, { method: 'POST', body: '{"update_id":1}' }))
+    return await ackLatencies(() => fetch(`${bare.url}/telegram/webhook`, { method: 'POST', body: '{"update_id":1}' }))
   } finally {
-    await closeServer(server)
+    await bare.close()
   }
 }
 
@@ -64,7 +61,7 @@ async function benchEngine(embedded: boolean) {
 
     // 1. Acknowledgement latency while the dispatcher is handling what arrives.
     const acks = await ackLatencies((i) => service.deliver(h.text(`ack ${i}`, { userId: ACK_USER + (i % CHATS) }), WEBHOOK_SECRET))
-    const drained = () => waitUntil(async () => ((await service.health()).body.components as { inbox: { depth: number } }).inbox.depth === 0, 'the inbox to drain', 120_000)
+    const drained = () => service.drained(120_000)
     await drained()
 
     // 1b. The same while Prometheus (far more eagerly than its usual 15 s) scrapes /metrics.
@@ -88,15 +85,7 @@ async function benchEngine(embedded: boolean) {
     for (let round = 0; round < TURNS_PER_CHAT; round++) {
       for (let c = 0; c < CHATS; c++) {
         const chat = TURN_USER + c
-        const text = `turn ${round} of chat ${chat}`
-        const sentBefore = h.telegram.callsOf('sendMessage').length
-        const t0 = Date.now()
-        await service.deliver(h.text(text, { userId: chat }), WEBHOOK_SECRET)
-        const reply = await waitUntil(
-          () => h.telegram.callsOf('sendMessage').slice(sentBefore).find((call) => call.params.text === `[assistant] echo: ${text}`),
-          `the reply in chat ${chat}`,
-        )
-        overheads.push(reply.at - t0 - MODEL_LATENCY_MS)
+        overheads.push((await timedTurn(h, service, `turn ${round} of chat ${chat}`, chat)) - MODEL_LATENCY_MS)
       }
     }
     return { engine: embedded ? 'embedded PGlite' : 'native Postgres', ack: figures(acks), ackWhileScraped: figures(scrapedAcks), scrape: figures(scrapes), turnOverhead: figures(overheads) }

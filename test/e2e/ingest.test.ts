@@ -41,7 +41,7 @@ describe.each([
       expect(Math.max(...notes)).toBe(1) // never twice in one backlog
       expect(notes.filter((n) => n === 1).length).toBeGreaterThan(0) // the chats at the back waited seconds
       expect(h.openai.requests.filter((r) => r.model === 'test-model')).toHaveLength(updates.length)
-      expect(((await service.health()).body.components as { inbox: { depth: number } }).inbox.depth).toBe(0)
+      expect(await service.inboxDepth()).toBe(0)
 
       const metrics = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text()
       expect(metrics).toMatch(/^mechanic_webhook_ack_seconds_count\{outcome="stored"\} 24$/m)

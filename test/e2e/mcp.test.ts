@@ -116,10 +116,7 @@ describe('tools from MCP servers, end to end', () => {
     expect((await pressAs(ADMIN_ID)).text).toMatch(/^Approved; test__write_note runs without asking in this conversation/)
     await waitUntil(() => notesNow().includes('group note'), 'the note', 10_000)
     // The turn goes on to its answer: let it finish, or its model call would take the next test's scripted one.
-    await waitUntil(async () => {
-      const { inbox } = (await service.health()).body.components as { inbox: { depth: number } }
-      return inbox.depth === 0 || undefined
-    }, 'the group turn to finish', 10_000)
+    await service.drained(10_000)
   })
 
   test("a stdio server sees none of the service's secrets in its environment", async () => {

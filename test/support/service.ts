@@ -90,6 +90,16 @@ export class ServiceProcess {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> }
   }
 
+  /** Updates waiting or running in the inbox, as /health reports them. */
+  async inboxDepth(): Promise<number> {
+    return ((await this.health()).body.components as { inbox: { depth: number } }).inbox.depth
+  }
+
+  /** Waits until the inbox is empty: every update stored so far was handled. */
+  async drained(timeoutMs: number): Promise<void> {
+    await waitUntil(async () => (await this.inboxDepth()) === 0 || undefined, 'the inbox to drain', timeoutMs)
+  }
+
   /** Sends SIGTERM and waits for the exit. */
   async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM')

@@ -53,8 +53,9 @@ import type { ClaimIdentity } from './worker/leased-worker.ts'
 import { ProcessLiveness } from './worker/liveness.ts'
 import { Scheduler } from './worker/scheduler.ts'
 import { GitLock } from './workspace/git-lock.ts'
-import { PullRequests } from './workspace/pull-requests.ts'
-import { Repository } from './workspace/repository.ts'
+import { Repositories } from './services/repositories.ts'
+import { RepositorySet } from './workspace/repositories.ts'
+import type { WorkspaceSettings } from './workspace/repositories.ts'
 import { TaskRunner } from './workspace/task-runner.ts'
 import pkg from './package.json' with { type: 'json' }
 
@@ -93,7 +94,11 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
 
   const mcpServers = new McpServers(log.child({ component: 'mcp' }), config.mcp.baseEnv)
   const mcpCatalog = new McpCatalog(mcpServers, { record: mcpCallRecorder({ pool: db.pool, log, observe: (call) => metrics.toolCall(call) }), secrets: config.secrets })
-  const tasks = new Tasks({ pool: db.pool, wake: wake.tasks })
+  const repositories = config.workspace && new RepositorySet({ pool: db.pool, settings: workspaceSettings(config.workspace, config.path) })
+  const repos = repositories && new Repositories({ pool: db.pool, set: repositories, log: log.child({ component: 'repositories' }) })
+  // Approvals come later (they need the graph, which needs the tools): the tasks ask for them when a follow-up withdraws one.
+  const later: { approvals?: Approvals } = {}
+  const tasks = new Tasks({ pool: db.pool, wake: wake.tasks, repositoryFor: repos && ((name, chatId) => repos.forTask(name, chatId)), approvals: () => later.approvals! })
   const schedules = new Schedules({ pool: db.pool, limits: config.schedules, log: log.child({ component: 'schedules' }) })
   const timeTools = scheduleTools(schedules)
   const memTools = memoryTools(memory)
@@ -119,6 +124,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const turns = new Turns({ graph, checkpointer, model, modelFor, agents: directory, onModelCall: usage.record, attachments })
 
   const approvals = new Approvals({ pool: db.pool, turns, output, ttlMs: config.approvals.timeoutMs, tasksWake: wake.tasks, log: log.child({ component: 'approvals' }) })
+  later.approvals = approvals
   const reports = new TaskReports({ pool: db.pool, turns, approvals, output, log: log.child({ component: 'tasks' }) })
   const agents = new Agents({ pool: db.pool, directory })
   const chats = new Chats({ pool: db.pool, turns, approvals, agents: directory })
@@ -136,10 +142,11 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
     schedules,
     status,
     tasks,
+    repositories: repos,
     usage,
     coderEnabled: config.workspace !== undefined,
   }
-  return { metrics, output, services, mcpServers, events: createEventHandler({ approvals, reports, schedules: firings, log: log.child({ component: 'events' }) }) }
+  return { metrics, output, services, mcpServers, repositories, events: createEventHandler({ approvals, reports, schedules: firings, log: log.child({ component: 'events' }) }) }
 }
 
 type Core = ReturnType<typeof createCore>
@@ -220,24 +227,33 @@ async function createIngest(config: Config, log: Logger, db: Database, core: Cor
   }
 }
 
+/** The repositories' settings from the configuration: the configured one, and what added ones share. */
+function workspaceSettings(ws: NonNullable<Config['workspace']>, path: string | undefined): WorkspaceSettings {
+  return {
+    dir: ws.dir,
+    author: ws.author,
+    path,
+    githubApiUrl: ws.githubApiUrl,
+    testTimeoutMs: ws.testTimeoutMs,
+    configured: { name: ws.name, url: ws.remoteUrl, accessToken: ws.accessToken, githubRepository: ws.githubRepository, pushBranch: ws.pushBranch, testCommand: ws.tests?.command },
+    hostTokens: ws.hostTokens,
+  }
+}
+
 /** The workers: the coder's task runner (when a repository is configured) and the scheduler. */
 function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Context>, core: Core, wake: Wakeups, liveness: ClaimIdentity) {
   const ws = config.workspace
   const runner =
     ws &&
+    core.repositories &&
     new TaskRunner({
       pool: db.pool,
       lock: new GitLock(db),
-      repo: new Repository({ remoteUrl: ws.remoteUrl, accessToken: ws.accessToken, dir: join(ws.dir, 'repo'), author: ws.author, path: config.path }),
-      worktrees: join(ws.dir, 'worktrees'),
+      repositories: core.repositories,
       concurrency: ws.taskConcurrency,
-      lockKey: ws.remoteUrl,
       aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
       path: config.path,
-      pushBranch: ws.pushBranch,
-      tests: ws.tests,
-      // Pull requests are opened where a GitHub repository and a token are known (config decides).
-      pullRequests: ws.pullRequests && ws.accessToken ? { api: new PullRequests({ ...ws.pullRequests, token: ws.accessToken }), describe: pullRequestText } : undefined,
+      describePullRequest: pullRequestText,
       leaseMs: ws.taskLeaseMs,
       pollMs: 2000,
       log: log.child({ component: 'tasks' }),

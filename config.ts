@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { isValidTimeZone } from './domain/schedule-time.ts'
+import { GITHUB_REPOSITORY, remoteUrlProblem, REPOSITORY_NAME, repositoryNameOf } from './domain/repositories.ts'
 
 /** Raised when the environment cannot start the service; the message is one line for a person. */
 export class ConfigError extends Error {
@@ -88,11 +89,12 @@ const schema = z
     APPROVAL_SWEEP_SECONDS: seconds(15),
     GIT_REMOTE_URL: z
       .string()
-      .refine((v) => /^(https:\/\/|ssh:\/\/|file:\/\/|[\w.-]+@[\w.-]+:|\/)/.test(v), {
+      .refine((v) => remoteUrlProblem(v) !== 'format', {
         error: 'must be an https://, ssh:// or git@host: address of the repository (or an absolute path)',
       })
-      .refine((v) => !/^https:\/\/[^/]*@/.test(v), { error: 'must not hold credentials: put the token in GIT_ACCESS_TOKEN instead' })
+      .refine((v) => remoteUrlProblem(v) !== 'credentials', { error: 'must not hold credentials: put the token in GIT_ACCESS_TOKEN instead' })
       .optional(),
+    GIT_REPOSITORY_NAME: z.string().regex(REPOSITORY_NAME, { error: 'must be 2 to 32 lowercase letters, digits, - or _, starting with a letter' }).optional(),
     GIT_ACCESS_TOKEN: z.string().min(1).optional(),
     GIT_PUSH_BRANCH: z
       .string()
@@ -101,7 +103,7 @@ const schema = z
     GITHUB_API_URL: url('the GitHub REST API, https://api.github.com (or your GitHub Enterprise /api/v3)').default('https://api.github.com'),
     GITHUB_REPOSITORY: z
       .string()
-      .regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, { error: 'must be owner/name, such as acme/widgets' })
+      .regex(GITHUB_REPOSITORY, { error: 'must be owner/name, such as acme/widgets' })
       .optional(),
     GIT_AUTHOR_NAME: z.string().min(1).default('Mechanic'),
     GIT_AUTHOR_EMAIL: z.email({ error: 'must be an email address' }).default('mechanic@localhost.localdomain'),
@@ -171,8 +173,14 @@ export interface Config {
   /** The coder's repository and aider; undefined when GIT_REMOTE_URL is unset (no coder). */
   workspace:
     | {
+        /** The configured repository's name (GIT_REPOSITORY_NAME, else from its address); admins add more with /repos. */
+        name: string
         remoteUrl: string
         accessToken: string | undefined
+        /** Tokens for other hosts, by variable (GIT_TOKEN_GITLAB_EXAMPLE_COM): for repositories added with /repos. */
+        hostTokens: Record<string, string>
+        /** The GitHub REST API that pull requests go through. */
+        githubApiUrl: string
         pushBranch: string | undefined
         author: { name: string; email: string }
         dir: string
@@ -184,8 +192,10 @@ export interface Config {
         taskConcurrency: number
         /** The command run in a task's worktree after aider's edit (its result shown in the review); undefined: none. */
         tests: { command: string; timeoutMs: number } | undefined
-        /** Where pull requests are opened: a GitHub repository and a token; undefined: changes are pushed only. */
-        pullRequests: { apiUrl: string; owner: string; repo: string } | undefined
+        /** How long any repository's test command may run. */
+        testTimeoutMs: number
+        /** GITHUB_REPOSITORY: where the configured repository's pull requests go when its remote is not on github.com. */
+        githubRepository: string | undefined
       }
     | undefined
   /** PATH for the subprocesses (git, aider). */
@@ -196,8 +206,13 @@ export interface Config {
   secrets: string[]
 }
 
+/** GIT_TOKEN_<HOST> variables: tokens for the hosts of repositories added with /repos. */
+const hostTokensOf = (raw: Readonly<Record<string, string | undefined>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(raw).filter((e): e is [string, string] => /^GIT_TOKEN_[A-Z0-9_]+$/.test(e[0]) && typeof e[1] === 'string' && e[1].length > 0))
+
 function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): Config {
-  const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL, env.GIT_ACCESS_TOKEN, env.TRANSCRIPTION_API_KEY]
+  const hostTokens = hostTokensOf(raw)
+  const secrets = [env.TELEGRAM_BOT_TOKEN, env.OPENROUTER_API_KEY, env.TELEGRAM_WEBHOOK_SECRET, env.DATABASE_URL, env.GIT_ACCESS_TOKEN, env.TRANSCRIPTION_API_KEY, ...Object.values(hostTokens)]
   const mb = (n: number) => Math.round(n * 1024 * 1024)
   return {
     telegram: {
@@ -252,8 +267,11 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
     commit: env.COMMIT_SHA,
     workspace: env.GIT_REMOTE_URL
       ? {
+          name: env.GIT_REPOSITORY_NAME ?? repositoryNameOf(env.GIT_REMOTE_URL),
           remoteUrl: env.GIT_REMOTE_URL,
           accessToken: env.GIT_ACCESS_TOKEN,
+          hostTokens,
+          githubApiUrl: env.GITHUB_API_URL,
           pushBranch: env.GIT_PUSH_BRANCH,
           author: { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL },
           dir: env.WORKSPACE_DIR ?? `${env.DATA_DIR.replace(/\/+$/, '')}/workspace`,
@@ -263,27 +281,14 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
           taskLeaseMs: env.TASK_LEASE_SECONDS * 1000,
           taskConcurrency: env.TASK_CONCURRENCY,
           tests: env.TASK_TEST_COMMAND ? { command: env.TASK_TEST_COMMAND, timeoutMs: env.TASK_TEST_TIMEOUT_SECONDS * 1000 } : undefined,
-          pullRequests: pullRequestsOf(env),
+          testTimeoutMs: env.TASK_TEST_TIMEOUT_SECONDS * 1000,
+          githubRepository: env.GITHUB_REPOSITORY,
         }
       : undefined,
     path: env.PATH,
     testToolFile: env.TEST_TOOL_FILE,
     secrets: secrets.filter((s): s is string => Boolean(s)),
   }
-}
-
-/** owner/name of a github.com remote (https, ssh or scp-like), else undefined. */
-export function githubRepositoryOf(remoteUrl: string): string | undefined {
-  const m = /^(?:https:\/\/github\.com\/|ssh:\/\/git@github\.com\/|git@github\.com:)([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(remoteUrl)
-  return m?.[1]
-}
-
-/** Pull requests need a token and a GitHub repository: GITHUB_REPOSITORY, else the remote's own. */
-function pullRequestsOf(env: Env): { apiUrl: string; owner: string; repo: string } | undefined {
-  const repository = env.GITHUB_REPOSITORY ?? (env.GIT_REMOTE_URL ? githubRepositoryOf(env.GIT_REMOTE_URL) : undefined)
-  if (!repository || !env.GIT_ACCESS_TOKEN) return undefined
-  const [owner, repo] = repository.split('/') as [string, string]
-  return { apiUrl: env.GITHUB_API_URL, owner, repo }
 }
 
 /**

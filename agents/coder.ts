@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { REPOSITORY_NAME } from '../domain/repositories.ts'
 import { invalidFiles } from '../workspace/aider-output.ts'
 import { defineTool } from './tools/tool.ts'
 import type { ToolContext } from './tools/tool.ts'
@@ -19,6 +20,7 @@ export const coder = {
 
 export const codeChangeSchema = z.object({
   instructions: z.string().trim().min(3, { error: 'say what to change' }).max(4000),
+  repository: z.string().regex(REPOSITORY_NAME, { error: 'name one of the repositories' }).optional(),
   files: z
     .array(z.string().trim())
     .optional()
@@ -31,7 +33,7 @@ export type CodeChangeArgs = z.infer<typeof codeChangeSchema>
 
 /** Where approved plans go: the task queue, behind an interface so agents/ knows nothing of the runner. */
 export interface TaskQueue {
-  queueCodeTask(args: CodeChangeArgs, context: ToolContext): Promise<{ id: string; position: number }>
+  queueCodeTask(args: CodeChangeArgs, context: ToolContext): Promise<{ id: string; position: number; repository: string | null }>
 }
 
 /** The coder's tool: a plan a person approves (or edits) before aider runs on the repository. */
@@ -40,17 +42,20 @@ export function requestCodeChangeTool(queue: TaskQueue) {
     name: 'request_code_change',
     description:
       'Ask aider to change the repository. A person approves the plan first, and approves again before the result is pushed. ' +
-      'Arguments: instructions (precise, self-contained), files (optional, relative paths).',
+      'Arguments: instructions (precise, self-contained), files (optional, relative paths), repository (optional: the name of the repository, when the person named one).',
     schema: codeChangeSchema,
     approval: {
       type: 'plan',
-      describe: ({ instructions, files }) => `Change the repository with aider: ${instructions}${files?.length ? ` (files: ${files.join(', ')})` : ''}`,
+      describe: ({ instructions, files, repository }) => `Change ${repository ?? 'the repository'} with aider: ${instructions}${files?.length ? ` (files: ${files.join(', ')})` : ''}`,
       editableArg: 'instructions',
     },
+    // /code web: … (or the button the person pressed) decides the repository, whatever the model wrote.
+    fromTurn: (args, hints) => (hints.repository ? { ...args, repository: hints.repository } : args),
     run: async (args, context) => {
       const task = await queue.queueCodeTask(args, context)
       const wait = task.position > 0 ? ` It is number ${task.position + 1} in line for the repository.` : ''
-      return `Task ${task.id} is queued: aider will make the change on a branch of its own, and the person will see the result and decide whether to push it.${wait}`
+      const where = task.repository ? ` in ${task.repository}` : ''
+      return `Task ${task.id} is queued${where}: aider will make the change on a branch of its own, and the person will see the result and decide whether to push it.${wait}`
     },
   })
 }

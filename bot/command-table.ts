@@ -3,8 +3,8 @@ import type { BotCommand } from 'grammy/types'
 import type { CommandContext } from 'grammy'
 import type { Context } from './context.ts'
 
-/** Who may run a command: everyone served, admins only, or everyone when the coder is set up. */
-export type CommandScope = 'everyone' | 'admins' | 'coder'
+/** Who may run a command: everyone served, admins only, everyone when the coder is set up, or admins when it is. */
+export type CommandScope = 'everyone' | 'admins' | 'coder' | 'coder-admins'
 
 /** One command, declared once: the menus, /help and the gates are derived from it. */
 export interface CommandSpec {
@@ -30,12 +30,12 @@ export function commandsComposer(table: readonly CommandSpec[]): Composer<Contex
   const composer = new Composer<Context>()
   for (const spec of table) {
     composer.command(spec.name, async (ctx) => {
-      if (spec.scope === 'admins' && !ctx.isAdmin) {
+      if ((spec.scope === 'admins' || spec.scope === 'coder-admins') && !ctx.isAdmin) {
         ctx.log.warn({ command: spec.name }, 'admin command refused')
         await ctx.services.access.adminCommandRefused(ctx.from?.id, ctx.chat.id, spec.name)
         return void (await ctx.reply(NOT_ADMIN))
       }
-      if (spec.scope === 'coder' && !ctx.services.coderEnabled) return void (await ctx.reply(NO_CODER))
+      if ((spec.scope === 'coder' || spec.scope === 'coder-admins') && !ctx.services.coderEnabled) return void (await ctx.reply(NO_CODER))
       await spec.handler(ctx)
     })
   }
@@ -47,7 +47,7 @@ const visible = (table: readonly CommandSpec[], scopes: readonly CommandScope[])
 /** The command menus: everyone's, and the admins' (their private chats) with the admin commands added. */
 export function commandMenus(table: readonly CommandSpec[], coderEnabled: boolean): { everyone: BotCommand[]; admins: BotCommand[] } {
   const common = visible(table, coderEnabled ? ['everyone', 'coder'] : ['everyone']).map((c) => ({ command: c.name, description: c.summary }))
-  const admin = visible(table, ['admins']).map((c) => ({ command: c.name, description: `${c.summary} (admin)` }))
+  const admin = visible(table, coderEnabled ? ['admins', 'coder-admins'] : ['admins']).map((c) => ({ command: c.name, description: `${c.summary} (admin)` }))
   return { everyone: common, admins: [...common, ...admin] }
 }
 
@@ -65,6 +65,6 @@ const INTRO = [
 export function helpText(table: readonly CommandSpec[], o: { isAdmin: boolean; coderEnabled: boolean }): string {
   const sections = [[...INTRO, ...visible(table, ['everyone']).map(helpLine)]]
   if (o.coderEnabled) sections.push(['Coding:', ...visible(table, ['coder']).map(helpLine)])
-  if (o.isAdmin) sections.push(['Admin:', ...visible(table, ['admins']).map(helpLine)])
+  if (o.isAdmin) sections.push(['Admin:', ...visible(table, o.coderEnabled ? ['admins', 'coder-admins'] : ['admins']).map(helpLine)])
   return sections.map((s) => s.join('\n')).join('\n\n')
 }

@@ -8,6 +8,7 @@ import { mcp } from './features/mcp.ts'
 import { forget, memory } from './features/memory.ts'
 import { every, remind, schedules, timezone } from './features/schedules.ts'
 import { status } from './features/status.ts'
+import { repo, repos } from './features/repos.ts'
 import { code, tasks } from './features/tasks.ts'
 import { usage } from './features/usage.ts'
 import { startWizard } from './features/wizards.ts'
@@ -34,7 +35,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'usage', summary: 'Tokens you used (admins: everyone\'s; /usage me for yours)', scope: 'everyone', handler: usage },
   { name: 'cancel', summary: 'Cancel the request waiting for your approval, the running task, or a wizard', scope: 'everyone', handler: cancel },
   { name: 'help', summary: 'What I can do', scope: 'everyone', handler: (ctx) => ctx.reply(help(ctx.isAdmin, ctx.services.coderEnabled)) },
-  { name: 'code', args: '<what to change>', summary: 'Ask the coder to change the repository: you approve its plan, aider makes it on a branch, you see the diff and decide: Push or Discard', scope: 'coder', handler: code },
+  { name: 'code', args: '[repo:] <what to change>', summary: 'Ask the coder for a change: you approve its plan, aider makes it on a branch, you see the diff and decide; reply to the summary (or /code more <task>: …) to change it further', scope: 'coder', handler: code },
+  { name: 'repo', args: '[name|off]', summary: "Show or set the repository this chat's /code requests go to", scope: 'coder', handler: repo },
   { name: 'tasks', summary: 'Recent coding tasks and what they are doing', scope: 'coder', handler: tasks },
   { name: 'status', summary: 'Service health and figures', scope: 'admins', handler: status },
   { name: 'approvals', summary: 'Approvals waiting for a decision, in every chat', scope: 'admins', handler: pendingApprovals },
@@ -42,6 +44,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'allow', args: '<id>', summary: 'Allow a person by their Telegram id', scope: 'admins', handler: changeAccess('allow') },
   { name: 'deny', args: '<id>', summary: 'Deny a person by their Telegram id', scope: 'admins', handler: changeAccess('deny') },
   { name: 'model', args: '[name]', summary: 'Show or set the default model', scope: 'admins', handler: model },
+  { name: 'repos', args: '[add <name> <url> [owner/name] | remove <name> | test <name> <command|off>]', summary: "The coder's repositories: list, add, remove, set a test command", scope: 'coder-admins', handler: repos },
   { name: 'mcp', args: '[reload]', summary: 'MCP servers, their state and tools; reload re-reads MCP_CONFIG', scope: 'admins', handler: mcp },
 ]
 

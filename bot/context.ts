@@ -10,6 +10,7 @@ import type { Mcp } from '../services/mcp.ts'
 import type { Media } from '../services/media.ts'
 import type { Schedules } from '../services/schedules.ts'
 import type { ServiceStatus } from '../services/status.ts'
+import type { Repositories } from '../services/repositories.ts'
 import type { Tasks } from '../services/tasks.ts'
 import type { Usage } from '../services/usage.ts'
 
@@ -28,6 +29,8 @@ export interface Services {
   schedules: Schedules
   status: ServiceStatus
   tasks: Tasks
+  /** The coder's repositories (/repos, /repo, where a /code goes); undefined without the coder. */
+  repositories: Repositories | undefined
   usage: Usage
   /** Whether the coder is set up (GIT_REMOTE_URL): /code, /tasks and the code tool exist only then. */
   coderEnabled: boolean

@@ -12,6 +12,7 @@ import type { MediaLimits } from './features/media.ts'
 import { memoryFeature } from './features/memory.ts'
 import { schedulesFeature } from './features/schedules.ts'
 import { unhandledFeature } from './features/unhandled.ts'
+import { tasksFeature } from './features/tasks.ts'
 import { wizardsFeature } from './features/wizards.ts'
 import type { WizardStorage } from './features/wizards.ts'
 import { answerEveryButton } from './middlewares/answer-buttons.ts'
@@ -60,7 +61,8 @@ export function installFeatures(bot: Bot<Context>, { rateLimit: limits, media }:
   bot.use(wizardsFeature(stores.wizards))
   bot.use(commandsComposer(COMMANDS))
   // Approvals before chat: a reply to an Edit prompt is a decision, not a chat message.
-  bot.use(agentsFeature, memoryFeature, approvalsFeature, schedulesFeature, mediaFeature(media), chatFeature, unhandledFeature)
+  // Tasks after approvals: a reply to a task's message continues the task, unless it answers an Edit prompt.
+  bot.use(agentsFeature, memoryFeature, approvalsFeature, tasksFeature, schedulesFeature, mediaFeature(media), chatFeature, unhandledFeature)
 }
 
 /** The command menus, from the command table: everyone's, and the admins' in each admin's private chat. */

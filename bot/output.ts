@@ -69,22 +69,25 @@ export class TelegramOutput implements ChatOutput {
     await this.#api.sendMessage(target.chatId, describeModelError(err), inTopic(target))
   }
 
-  async taskReady(task: TaskRow): Promise<void> {
+  // Each returns the ids of the messages it sent: a reply to one of them is a follow-up of the task.
+  async taskReady(task: TaskRow): Promise<number[]> {
     await this.#editProgress(task, html`Task ${code(task.id)}: ${bold('done')}, waiting for your review.`)
     const patch = task.result?.patch ?? ''
     const inline = diffOf(patch).length <= INLINE_DIFF_CHARS
-    for (const part of splitHtml(summaryText(task, { inlineDiff: inline }).html)) await this.#api.sendMessage(task.chatId, part, HTML)
-    if (!inline) await this.#api.sendDocument(task.chatId, new InputFile(Buffer.from(patch), `task-${task.id}.diff`))
+    const ids: number[] = []
+    for (const part of splitHtml(summaryText(task, { inlineDiff: inline }).html)) ids.push((await this.#api.sendMessage(task.chatId, part, HTML)).message_id)
+    if (!inline) ids.push((await this.#api.sendDocument(task.chatId, new InputFile(Buffer.from(patch), `task-${task.id}.diff`))).message_id)
+    return ids
   }
 
-  async pullRequestRefused(task: TaskRow): Promise<void> {
+  async pullRequestRefused(task: TaskRow): Promise<number[]> {
     await this.#editProgress(task, html`Task ${code(task.id)}: ${bold('pull request refused')}, waiting for your decision.`)
-    await this.#api.sendMessage(task.chatId, pullRequestRefusedText(task).html, HTML)
+    return [(await this.#api.sendMessage(task.chatId, pullRequestRefusedText(task).html, HTML)).message_id]
   }
 
-  async taskEnded(task: TaskRow): Promise<void> {
+  async taskEnded(task: TaskRow): Promise<number[]> {
     await this.#editProgress(task, html`Task ${code(task.id)}: ${bold(task.status)}.`)
-    await this.#api.sendMessage(task.chatId, endText(task).html, HTML)
+    return [(await this.#api.sendMessage(task.chatId, endText(task).html, HTML)).message_id]
   }
 
   async catchingUp(target: ChatTarget): Promise<void> {

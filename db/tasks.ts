@@ -9,6 +9,17 @@ export type TaskStep = 'code' | 'push' | 'discard' | 'pr'
 export interface CodeTaskInput {
   instructions: string
   files: string[]
+  /** A follow-up: the task whose change this one continues, on the same branch from the same base. */
+  continues?: {
+    taskId: string
+    branch: string
+    baseBranch: string
+    baseSha: string
+    /** The change so far (format-patch), applied before aider runs; the new patch holds both. */
+    patch: string
+    /** Whether that change is on the remote already (its own branch, or a pull request's). */
+    pushed: boolean
+  }
 }
 
 /** What a code task found out; filled in step by step. */
@@ -51,6 +62,8 @@ export interface TaskRow {
   requesterId: number
   agent: string
   kind: 'code'
+  /** The repository it changes, by name; null: the configured one (GIT_REMOTE_URL). */
+  repository: string | null
   status: TaskStatus
   step: TaskStep
   activity: string | null
@@ -70,7 +83,7 @@ export interface TaskRow {
 
 type Db = Pick<Pool, 'query'>
 
-const columns = `id, chat_id as "chatId", thread_id as "threadId", requester_id as "requesterId", agent, kind, status, step,
+const columns = `id, chat_id as "chatId", thread_id as "threadId", requester_id as "requesterId", agent, kind, repository, status, step,
   activity, input, result, error, attempts, claimed_by as "claimedBy", lease_until as "leaseUntil",
   cancel_requested as "cancelRequested", progress_message_id as "progressMessageId", reported,
   created_at as "createdAt", started_at as "startedAt", finished_at as "finishedAt"`
@@ -102,15 +115,15 @@ export const newTaskId = () => randomBytes(5).toString('base64url').toLowerCase(
  */
 export async function createTask(
   db: Db,
-  t: { chatId: number; threadId: string; requesterId: number; agent: string; source: string; input: CodeTaskInput },
+  t: { chatId: number; threadId: string; requesterId: number; agent: string; source: string; input: CodeTaskInput; repository?: string | null | undefined },
 ): Promise<TaskRow> {
   const row = await one(
     db,
-    `insert into tasks (id, chat_id, thread_id, requester_id, agent, kind, source, input)
-     values ($1, $2, $3, $4, $5, 'code', $6, $7)
+    `insert into tasks (id, chat_id, thread_id, requester_id, agent, kind, source, input, repository)
+     values ($1, $2, $3, $4, $5, 'code', $6, $7, $8)
      on conflict (source) do update set source = excluded.source
      returning ${columns}`,
-    [newTaskId(), t.chatId, t.threadId, t.requesterId, t.agent, t.source, JSON.stringify(t.input)],
+    [newTaskId(), t.chatId, t.threadId, t.requesterId, t.agent, t.source, JSON.stringify(t.input), t.repository ?? null],
   )
   if (!row) throw new Error('insert into tasks returned no row')
   return row
@@ -250,6 +263,76 @@ export async function cancelChatTask(
   })
 }
 
+/** Why a task cannot be continued: it still runs, it has no change to go on from, or `allowed` said no. */
+export type ContinueRefusal = 'busy' | 'ended' | 'denied' | 'unknown'
+
+/** The change a follow-up of `task` starts from, if it has one to go on from. Pure. */
+export function continuationOf(task: TaskRow): CodeTaskInput['continues'] | undefined {
+  const r = task.result ?? {}
+  const branch = r.branch ?? task.input.continues?.branch
+  if (!branch || !r.baseSha || !r.patch || !r.baseBranch) return undefined
+  const ownBranchPushed = r.pushedTo === branch
+  const continuable =
+    task.status === 'waiting' || // under review: the follow-up takes its place
+    (task.status === 'completed' && ownBranchPushed) || // pushed to its own branch or opened as a pull request: more commits on it
+    (task.status === 'failed' && task.input.continues !== undefined) // a follow-up that failed kept the change it continued
+  if (!continuable) return undefined
+  return { taskId: task.id, branch, baseBranch: r.baseBranch, baseSha: r.baseSha, patch: r.patch, pushed: ownBranchPushed || (task.input.continues?.pushed ?? false) }
+}
+
+/**
+ * Queues a follow-up of a chat's task: a new task on the same branch, from the same base, with the
+ * change so far applied first. A task under review is superseded in the same transaction (cancelled,
+ * not reported: the person just asked for its successor). Idempotent per `source`. Returns the new
+ * task and the superseded one's pending approval (to withdraw), or why not.
+ */
+export async function continueTask(
+  pool: Pool,
+  f: { parentId: string; chatId: number; requesterId: number; source: string; instructions: string; allowed: (task: TaskRow) => boolean },
+): Promise<{ task: TaskRow; parent: TaskRow; approvalId: string | undefined } | { refused: ContinueRefusal }> {
+  return inTransaction(pool, async (client) => {
+    const existing = await one(client, `select ${columns} from tasks where source = $1`, [f.source])
+    const parent = await one(client, `select ${columns} from tasks where id = $1 and chat_id = $2 for update`, [f.parentId, f.chatId])
+    if (!parent) return { refused: 'unknown' as const }
+    if (existing) return { task: existing, parent, approvalId: undefined }
+    if (parent.status === 'queued' || parent.status === 'running') return { refused: 'busy' as const }
+    const continues = continuationOf(parent)
+    if (!continues) return { refused: 'ended' as const }
+    if (!f.allowed(parent)) return { refused: 'denied' as const }
+    const task = await createTask(client, {
+      chatId: parent.chatId,
+      threadId: parent.threadId,
+      requesterId: f.requesterId,
+      agent: parent.agent,
+      source: f.source,
+      repository: parent.repository,
+      input: { instructions: f.instructions, files: parent.input.files, continues },
+    })
+    if (parent.status !== 'waiting') return { task, parent, approvalId: undefined }
+    await client.query(
+      `update tasks set status = 'cancelled', error = $2, finished_at = now(), updated_at = now(), reported = 'cancelled:' || step || '+' where id = $1`,
+      [parent.id, `superseded:${task.id}`],
+    )
+    const { rows } = await client.query<{ id: string }>(`select id from approval_requests where task_id = $1 and status = 'pending'`, [parent.id])
+    return { task, parent, approvalId: rows[0]?.id }
+  })
+}
+
+/** The chat's task that a message belongs to: its progress, its summary or its push approval. */
+export const taskOfMessage = (db: Db, chatId: number, messageId: number) =>
+  one(
+    db,
+    `select ${columns} from tasks t where chat_id = $1 and (progress_message_id = $2 or $2 = any(message_ids)
+       or exists (select 1 from approval_requests a where a.task_id = t.id and a.message_id = $2))
+     order by created_at desc limit 1`,
+    [chatId, messageId],
+  )
+
+/** Remembers messages that show a task (its summary), so a reply to one is a follow-up. */
+export async function addTaskMessages(db: Db, id: string, messageIds: number[]): Promise<void> {
+  if (messageIds.length) await db.query('update tasks set message_ids = message_ids || $2::bigint[] where id = $1', [id, messageIds])
+}
+
 /** Recent tasks of a chat, newest first (for /tasks). */
 export const listChatTasks = (db: Db, chatId: number, limit = 10) =>
   many(db, `select ${columns} from tasks where chat_id = $1 order by created_at desc limit $2`, [chatId, limit])
@@ -276,7 +359,8 @@ export async function taskCounts(db: Db): Promise<Record<TaskStatus, number>> {
 export async function queuePosition(db: Db, id: string): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
     `select count(*) as n from tasks t, tasks me
-     where me.id = $1 and t.id <> me.id and t.status in ('queued', 'running') and t.created_at <= me.created_at`,
+     where me.id = $1 and t.id <> me.id and t.status in ('queued', 'running') and t.created_at <= me.created_at
+       and t.repository is not distinct from me.repository`,
     [id],
   )
   return Number(rows[0]?.n ?? 0)

@@ -23,6 +23,8 @@ export const TASK_ERROR_CODES = [
   'pr_refused',
   'pr_unavailable',
   'pr_off',
+  'repo_unknown',
+  'superseded',
   'unexpected',
 ] as const
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number]

@@ -7,7 +7,7 @@ import { Annotation, END, MessagesAnnotation, START, StateGraph, interrupt } fro
 import type { LangGraphRunnableConfig } from '@langchain/langgraph'
 import { toFunctionDefinition } from '../agents/tools/tool.ts'
 import { ModelError } from '../agents/model.ts'
-import type { AgentTool, ToolContext } from '../agents/tools/tool.ts'
+import type { AgentTool, ToolContext, TurnHints } from '../agents/tools/tool.ts'
 import { decisionSchema } from '../domain/approvals.ts'
 import type { ApprovalRequest, Decision } from '../domain/approvals.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
@@ -58,6 +58,8 @@ export interface ChatGraphOptions {
 export interface TurnContext {
   chatId: number
   userId: number
+  /** What the turn says beyond its words (the repository a /code names), given to tools' `fromTurn`. */
+  hints?: TurnHints | undefined
 }
 
 /**
@@ -67,6 +69,15 @@ export interface TurnContext {
  */
 export function routeTurn(state: Pick<State, 'messages'>): 'route' | typeof END {
   return state.messages.at(-1)?.getType() === 'human' ? 'route' : END
+}
+
+/** The turn's hints applied to the calls of tools that take them (their `fromTurn`). */
+type ToolCalls = NonNullable<AIMessage['tool_calls']>
+function withHints(calls: ToolCalls, tools: readonly AgentTool[], hints: TurnHints): ToolCalls {
+  return calls.map((call) => {
+    const fill = tools.find((t) => t.name === call.name)?.fromTurn
+    return fill ? { ...call, args: fill(call.args, hints) } : call
+  })
 }
 
 const pendingCalls = (state: Pick<State, 'messages'>) => {
@@ -191,6 +202,9 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, o
         const sink = tokenSinks.getStore()
         const answer = await models.call(spec, bound, [...preamble, ...state.messages], who, sink ? { ...config, callbacks: [new TokenHandler(sink, spec.name)] } : config)
         answer.name = spec.name // which agent answered: read back by Turns for the reply's label
+        const hints = config.configurable?.hints as TurnHints | undefined
+        const calls = answer.getType() === 'ai' ? (answer as AIMessage).tool_calls : undefined
+        if (hints && calls?.length) (answer as AIMessage).tool_calls = withHints(calls, tools, hints)
         return { messages: [answer] }
       } catch (err) {
         // The client retries failed requests, not a stream that breaks after it began: one more try.

@@ -48,7 +48,7 @@ export function storedReply(messages: readonly BaseMessage[], turnMessageId: str
 
 /** The agent of a streamed chunk, from the tag the graph's agent node puts on its model call. */
 const config = (threadId: string, who?: TurnContext) => ({
-  configurable: { thread_id: threadId, ...(who && { chat_id: who.chatId, user_id: who.userId }) },
+  configurable: { thread_id: threadId, ...(who && { chat_id: who.chatId, user_id: who.userId, ...(who.hints && { hints: who.hints }) }) },
 })
 
 /** Runs turns on the checkpointed graph, one thread per chat (or forum topic). */
@@ -82,13 +82,13 @@ export class Turns {
    * before the answer was sent) returns that answer without asking the model again (see routeTurn).
    * Never call this while the thread waits for a decision: see `pending` and `answerAside`.
    */
-  async reply({ threadId, turnId, text, attachments = [], agent, chatId, userId, onText }: TurnInput): Promise<TurnOutcome> {
+  async reply({ threadId, turnId, text, attachments = [], agent, chatId, userId, hints, onText }: TurnInput): Promise<TurnOutcome> {
     const messageId = `turn:${turnId}`
     if (attachments.length && !this.#attachments) throw new Error('attachments need an AttachmentStore')
     const content = this.#attachments ? await this.#attachments.content(threadId, turnId, text, attachments) : text
     const input = { messages: [new HumanMessage({ id: messageId, content })], activeAgent: agent ?? this.#agents.fallback }
     // 'exit': one checkpoint per turn instead of one per step; a crashed turn is simply re-run.
-    const options = { ...config(threadId, { chatId, userId }), durability: 'exit' as const }
+    const options = { ...config(threadId, { chatId, userId, hints }), durability: 'exit' as const }
     let result: Record<string, unknown>
     try {
       result = onText ? await this.#streamed(input, options, onText) : await this.#graph.invoke(input, options)

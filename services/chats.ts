@@ -1,3 +1,4 @@
+import type { TurnHints } from '../agents/tools/tool.ts'
 import type { AgentDirectory, AgentListing } from '../agents/directory.ts'
 import * as db from '../db/chat-threads.ts'
 import type { ChatPlace } from '../db/chat-threads.ts'
@@ -25,6 +26,8 @@ export interface ChatMessage {
   attachments?: readonly Attachment[] | undefined
   /** The agent the message is for; else the place's active agent. */
   agent?: string | undefined
+  /** What the message says beyond its words (the repository a /code names). */
+  hints?: TurnHints | undefined
   onText?: ((textSoFar: string, agent: string) => void) | undefined
 }
 
@@ -91,7 +94,7 @@ export class Chats {
     const who = { chatId: m.place.chatId, userId: m.person.id }
     const pending = await this.#turns.pending(threadId)
     if (!pending) {
-      const outcome = await this.#turns.reply({ threadId, turnId: m.turnId ?? String(m.updateId), text: m.text, attachments: m.attachments, agent: m.agent ?? session.activeAgent, ...who, onText: m.onText })
+      const outcome = await this.#turns.reply({ threadId, turnId: m.turnId ?? String(m.updateId), text: m.text, attachments: m.attachments, agent: m.agent ?? session.activeAgent, ...who, hints: m.hints, onText: m.onText })
       return { threadId, outcome }
     }
     const request = await this.#approvals.byInterrupt(pending.interruptId)

@@ -28,11 +28,11 @@ export interface ChatOutput {
   /** The model gave up after its retries. */
   modelFailed(target: ChatTarget, err: ModelError): Promise<void>
   /** GitHub did not open a task's pull request (`task.error` says why); the approval to retry follows. */
-  pullRequestRefused(task: TaskRow): Promise<void>
+  pullRequestRefused(task: TaskRow): Promise<number[]>
   /** A task's change is ready: its summary and diff (the push approval follows). */
-  taskReady(task: TaskRow): Promise<void>
+  taskReady(task: TaskRow): Promise<number[]>
   /** A task ended (pushed, nothing changed, failed, cancelled): tells the chat `taskEndText`. */
-  taskEnded(task: TaskRow): Promise<void>
+  taskEnded(task: TaskRow): Promise<number[]>
   /** The sentence that tells how a task ended (the agent's follow-up reads it too). */
   taskEndText(task: TaskRow): string
   /** The person's message waits behind a backlog: it is stored and will be answered. */

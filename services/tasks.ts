@@ -27,17 +27,48 @@ const targetOf = (task: TaskRow): ApprovalTarget => ({ chatId: task.chatId, thre
 export class Tasks implements TaskQueue {
   readonly #pool: Pool
   readonly #wake: Wakeup
+  readonly #repositoryFor: (name: string | undefined, chatId: number) => Promise<string | null>
+  readonly #approvals: () => Approvals
 
-  constructor(deps: { pool: Pool; wake: Wakeup }) {
+  constructor(deps: { pool: Pool; wake: Wakeup; repositoryFor?: ((name: string | undefined, chatId: number) => Promise<string | null>) | undefined; approvals: () => Approvals }) {
     this.#pool = deps.pool
     this.#wake = deps.wake
+    this.#repositoryFor = deps.repositoryFor ?? (() => Promise.resolve(null))
+    this.#approvals = deps.approvals
   }
 
-  /** Queues an approved plan for aider; idempotent per tool call. */
-  async queueCodeTask({ instructions, files }: CodeChangeArgs, context: ToolContext): Promise<{ id: string; position: number }> {
-    const task = await db.createTask(this.#pool, { ...context, requesterId: context.userId, source: `${context.threadId}:${context.toolCallId}`, input: { instructions, files: files ?? [] } })
+  /** Queues an approved plan for aider in the repository it names (else the chat's, else the configured one); idempotent per tool call. */
+  async queueCodeTask({ instructions, files, repository }: CodeChangeArgs, context: ToolContext): Promise<{ id: string; position: number; repository: string | null }> {
+    const repo = await this.#repositoryFor(repository, context.chatId)
+    const task = await db.createTask(this.#pool, { ...context, requesterId: context.userId, source: `${context.threadId}:${context.toolCallId}`, input: { instructions, files: files ?? [] }, repository: repo })
     this.#wake.wake()
-    return { id: task.id, position: await db.queuePosition(this.#pool, task.id) }
+    return { id: task.id, position: await db.queuePosition(this.#pool, task.id), repository: repo }
+  }
+
+  /** The chat's task a message shows (its progress, summary, end or push approval): a reply to it is a follow-up. */
+  taskOfMessage = (chatId: number, messageId: number) => db.taskOfMessage(this.#pool, chatId, messageId)
+
+  /**
+   * Continues a task's change with new instructions from `by` (its requester or an admin): a new task
+   * on the same branch that starts from the change so far. A change under review is superseded and its
+   * push approval withdrawn. Idempotent per update.
+   */
+  async followUp(f: { chatId: number; taskId: string; instructions: string; by: Person; isAdmin: boolean; updateId: number }): Promise<{ task: TaskRow; of: TaskRow } | { refused: db.ContinueRefusal }> {
+    const done = await db.continueTask(this.#pool, {
+      parentId: f.taskId,
+      chatId: f.chatId,
+      requesterId: f.by.id,
+      source: `followup:${f.chatId}:${f.updateId}`,
+      instructions: f.instructions,
+      allowed: (task) => canDecide(f.by.id, task, f.isAdmin),
+    })
+    if ('refused' in done) return done
+    if (done.approvalId) {
+      const row = await this.#approvals().get(done.approvalId)
+      if (row) await this.#approvals().decide(row, { status: 'cancelled', decision: { type: 'reject', message: `continued by task ${done.task.id}` }, by: f.by, updateId: f.updateId })
+    }
+    this.#wake.wake()
+    return { task: done.task, of: done.parent }
   }
 
   /** Recent tasks of a chat, newest first. */
@@ -89,8 +120,8 @@ export class TaskReports {
 
     if (task.status === 'waiting') {
       if (task.reported === state) return
-      if (refusals) await this.#output.pullRequestRefused(task)
-      else await this.#output.taskReady(task)
+      const shown = refusals ? await this.#output.pullRequestRefused(task) : await this.#output.taskReady(task)
+      await db.addTaskMessages(this.#pool, task.id, shown)
       // The ways offered were fixed with the change (a row from before pull requests offers a push).
       const into = task.result?.pullRequestInto
       const target = task.result?.pushTarget ?? (into ? undefined : taskBranch(task.id))
@@ -111,7 +142,7 @@ export class TaskReports {
     // Told first, then followed up: `reported` moves from the state to `state+` once both happened.
     if (task.reported === `${state}+`) return
     if (task.reported !== state) {
-      await this.#output.taskEnded(task)
+      await db.addTaskMessages(this.#pool, task.id, await this.#output.taskEnded(task))
       await db.markReported(this.#pool, task.id, state)
       this.#log.info({ taskId: task.id, status: task.status, step: task.step }, 'task reported')
     }

@@ -25,8 +25,14 @@ export interface WorkspaceDisk {
   worktrees: number
 }
 
-export async function workspaceDisk(clone: string, worktrees: string): Promise<WorkspaceDisk> {
-  const trees = existsSync(worktrees) ? await readdir(worktrees) : []
-  const [cloneBytes, worktreeBytes] = await Promise.all([bytesUnder(clone), bytesUnder(worktrees)])
-  return { cloneBytes, worktreeBytes, worktrees: trees.length }
+/** The disk of every repository's clone and of the worktrees of the tasks running now, added up. */
+export async function workspaceDisk(repositories: Array<{ clone: string; worktrees: string }>): Promise<WorkspaceDisk> {
+  const each = await Promise.all(
+    repositories.map(async ({ clone, worktrees }) => {
+      const trees = existsSync(worktrees) ? await readdir(worktrees) : []
+      const [cloneBytes, worktreeBytes] = await Promise.all([bytesUnder(clone), bytesUnder(worktrees)])
+      return { cloneBytes, worktreeBytes, worktrees: trees.length }
+    }),
+  )
+  return each.reduce((a, b) => ({ cloneBytes: a.cloneBytes + b.cloneBytes, worktreeBytes: a.worktreeBytes + b.worktreeBytes, worktrees: a.worktrees + b.worktrees }), { cloneBytes: 0, worktreeBytes: 0, worktrees: 0 })
 }

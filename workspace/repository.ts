@@ -206,6 +206,11 @@ export class Repository {
     return (await git.revparse(['HEAD'])).trim()
   }
 
+  /** The commit checked out at `dir`. */
+  async head(dir = this.#s.dir): Promise<string> {
+    return (await this.#step('rev-parse', () => this.#git(dir).revparse(['HEAD']))).trim()
+  }
+
   /** What the branch changed since `baseSha`: files, line counts and the full diff. */
   async changes(baseSha: string, dir = this.#s.dir): Promise<ChangeSummary> {
     const git = this.#git(dir)
@@ -255,16 +260,29 @@ export class Repository {
     const git = this.#git()
     const known = await git.raw(['cat-file', '-e', `${baseSha}^{commit}`]).then(() => true, () => false)
     await this.#step('checkout', () => git.raw(['checkout', '--force', '-B', branch, ...(known ? [baseSha] : [])]))
-    const dir = await mkdtemp(join(tmpdir(), 'mechanic-patch-'))
+    await this.applyPatchIn(this.#s.dir, patch)
+  }
+
+  /** Applies a change's patch as commits on what is checked out at `dir` (a worktree); kind 'conflict' when it does not apply. */
+  async applyPatchIn(dir: string, patch: string): Promise<void> {
+    const git = this.#git(dir)
+    const tmp = await mkdtemp(join(tmpdir(), 'mechanic-patch-'))
     try {
-      await writeFile(join(dir, 'change.patch'), patch)
-      await git.raw(['am', '--3way', '--keep-cr', join(dir, 'change.patch')])
+      await writeFile(join(tmp, 'change.patch'), patch)
+      await git.raw(['am', '--3way', '--keep-cr', join(tmp, 'change.patch')])
     } catch (err) {
       await git.raw(['am', '--abort']).catch(() => undefined)
       throw new RepoError('conflict', 'the change no longer applies to the repository', { cause: err })
     } finally {
-      await rm(dir, { recursive: true, force: true })
+      await rm(tmp, { recursive: true, force: true })
     }
+  }
+
+  /** Asks the remote for its default branch without cloning (`ls-remote --symref`): proves the address and the token work. */
+  async defaultBranchOf(): Promise<string> {
+    await mkdir(dirname(this.#s.dir), { recursive: true })
+    const out = await this.#step('ls-remote', () => this.#git(dirname(this.#s.dir)).raw(['ls-remote', '--symref', '--', this.#s.remoteUrl, 'HEAD']))
+    return /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(out)?.[1] ?? 'main'
   }
 
   /** Deletes a branch of ours on the remote (a pushed task branch whose change was discarded); absent is fine. */

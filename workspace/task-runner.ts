@@ -13,14 +13,12 @@ import type { AiderSettings } from './aider.ts'
 import { commitMessage, explainAiderOutput } from './aider-output.ts'
 import type { GitLock } from './git-lock.ts'
 import { cachedFor } from '../cached.ts'
-import { workspaceDisk } from './disk.ts'
 import type { WorkspaceDisk } from './disk.ts'
 import { PullRequestError } from './pull-requests.ts'
-import type { PullRequests } from './pull-requests.ts'
+import { UnknownRepositoryError } from './repositories.ts'
+import type { RepositoryHandle, RepositorySet } from './repositories.ts'
 import { RepoError } from './repository.ts'
 import { runTests } from './tests.ts'
-import type { TestSettings } from './tests.ts'
-import type { Repository } from './repository.ts'
 
 /** What the chat is shown while a task runs. */
 export interface TaskProgress {
@@ -32,20 +30,13 @@ export interface TaskProgress {
 export interface TaskRunnerOptions {
   pool: Pool
   lock: GitLock
-  repo: Repository
-  /** Where tasks' worktrees go, one directory per task; emptied at start (a crash leaves them). */
-  worktrees: string
-  /** The git lock's key: the remote, without credentials. */
-  lockKey: string
+  /** The repositories tasks change, each with its clone, lock key, worktrees, tests and pull requests. */
+  repositories: Pick<RepositorySet, 'get' | 'clean' | 'disk'>
   aider: AiderSettings
   /** PATH for aider (config is the only reader of the environment). */
   path: string | undefined
-  /** Where approved changes go; undefined: the task's own branch. */
-  pushBranch: string | undefined
-  /** The test command run in the worktree after aider's edit; undefined: none. */
-  tests?: TestSettings | undefined
-  /** Where pull requests are opened, with their title and body (worded by the bot); undefined: none. */
-  pullRequests?: { api: Pick<PullRequests, 'open'>; describe: (task: TaskRow) => { title: string; body: string } } | undefined
+  /** A pull request's title and body (worded by the bot). */
+  describePullRequest: (task: TaskRow) => { title: string; body: string }
   leaseMs: number
   pollMs: number
   /** Tasks that run at once, each in its own worktree; they wait for each other only around the short git steps. */
@@ -103,7 +94,7 @@ export class TaskRunner {
   constructor(options: TaskRunnerOptions) {
     this.#o = options
     // A walk of the clone and the worktrees: at most once a minute, however often /status is asked.
-    this.#disk = cachedFor(60_000, () => workspaceDisk(options.repo.dir, options.worktrees))
+    this.#disk = cachedFor(60_000, () => options.repositories.disk())
     const { pool, leaseMs } = options
     this.#worker = new LeasedWorker<TaskRow>({
       name: 'task',
@@ -135,10 +126,11 @@ export class TaskRunner {
 
   /** Removes the worktrees a crash left behind, then starts claiming (unless stopped meanwhile). */
   start(): void {
-    this.#starting = this.#withLock(undefined, async () => {
-      const removed = await this.#o.repo.cleanWorktrees(this.#o.worktrees)
-      if (removed) this.#o.log.info({ removed }, 'worktrees left by an earlier run removed')
-    })
+    this.#starting = this.#o.repositories
+      .clean((key, work) => this.#withLock(key, undefined, work))
+      .then((removed) => {
+        if (removed) this.#o.log.info({ removed }, 'worktrees left by an earlier run removed')
+      })
       .catch((err: unknown) => this.#o.log.warn({ err }, 'could not remove old worktrees'))
       .finally(() => {
         if (!this.#stopped) this.#worker.start()
@@ -210,6 +202,9 @@ export class TaskRunner {
       } else if (err instanceof RepoError) {
         log.error({ err, kind: err.kind }, 'git step failed')
         end = { status: 'failed', error: repoErrorCode(err, this.#target(task)) }
+      } else if (err instanceof UnknownRepositoryError) {
+        log.warn({ repository: task.repository }, 'the task\'s repository was removed')
+        end = { status: 'failed', error: taskError('repo_unknown', task.repository ?? '') }
       } else if (err instanceof AiderStartError) {
         log.error({ err }, 'aider could not start')
         end = { status: 'failed', error: taskError('aider_start') }
@@ -233,14 +228,14 @@ export class TaskRunner {
    * where pull requests are set up, and a push (to GIT_PUSH_BRANCH, or the task's own branch) unless
    * only a pull request makes sense (no push branch was configured).
    */
-  #routes(branch: string, base: string): { pushTarget?: string; pullRequestInto?: string } {
-    const { pushBranch, pullRequests } = this.#o
+  #routes(h: RepositoryHandle, branch: string, base: string): { pushTarget?: string; pullRequestInto?: string } {
+    const { pushBranch, pullRequests } = h
     return { ...((!pullRequests || pushBranch) && { pushTarget: pushBranch ?? branch }), ...(pullRequests && { pullRequestInto: base }) }
   }
 
-  /** Where the change goes: what the person saw when asked (recorded), else the configured branch. */
+  /** Where the change goes: what the person saw when asked (recorded), else the task's own branch. */
   #target(task: TaskRow): string {
-    return task.result?.pushTarget ?? this.#o.pushBranch ?? task.result?.branch ?? taskBranch(task.id)
+    return task.result?.pushTarget ?? task.result?.branch ?? taskBranch(task.id)
   }
 
   #activity(task: TaskRow, activity: string, lines: string[] = []): void {
@@ -249,12 +244,12 @@ export class TaskRunner {
   }
 
   /** Runs `work` while holding the repository; waiting for it shows in /tasks. */
-  #withRepository<T>(task: TaskRow, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
-    return this.#withLock(signal, work, () => this.#activity(task, 'waiting for the repository'))
+  #withRepository<T>(task: TaskRow, h: RepositoryHandle, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    return this.#withLock(h.lockKey, signal, work, () => this.#activity(task, 'waiting for the repository'))
   }
 
-  async #withLock<T>(signal: AbortSignal | undefined, work: () => Promise<T>, onWait?: () => void): Promise<T> {
-    const held = await this.#o.lock.acquire(this.#o.lockKey, { ...(signal && { signal }), ...(onWait && { onWait }) })
+  async #withLock<T>(key: string, signal: AbortSignal | undefined, work: () => Promise<T>, onWait?: () => void): Promise<T> {
+    const held = await this.#o.lock.acquire(key, { ...(signal && { signal }), ...(onWait && { onWait }) })
     try {
       signal?.throwIfAborted()
       return await work()
@@ -264,35 +259,37 @@ export class TaskRunner {
   }
 
   async #step(task: TaskRow, signal: AbortSignal, log: Logger): Promise<StepEnd> {
-    const { repo } = this.#o
-    const branch = task.result?.branch ?? taskBranch(task.id)
+    const h = await this.#o.repositories.get(task.repository)
+    const { repo } = h
+    const branch = task.result?.branch ?? task.input.continues?.branch ?? taskBranch(task.id)
     if (task.step === 'discard') {
-      return this.#withRepository(task, signal, async () => {
+      return this.#withRepository(task, h, signal, async () => {
         this.#activity(task, 'discarding the change')
         if (task.result?.baseBranch) await repo.deleteBranch(branch, task.result.baseBranch).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
-        // A pull request GitHub refused left the branch pushed: discarding takes it back.
-        if (task.result?.pushedTo === branch) await repo.deleteRemoteBranch(branch).catch((err: unknown) => log.warn({ err }, 'could not delete the pushed task branch'))
-        return { status: 'cancelled', error: taskError('discarded') }
+        // A pull request GitHub refused, or the change a follow-up continued, left the branch pushed: discarding takes it back.
+        const pushed = task.result?.pushedTo === branch || task.input.continues?.pushed === true
+        const deleted = pushed && (await repo.deleteRemoteBranch(branch).then(() => true, (err: unknown) => void log.warn({ err }, 'could not delete the pushed task branch')))
+        return { status: 'cancelled', error: deleted ? taskError('discarded', branch) : taskError('discarded') }
       })
     }
     if (task.step === 'push') {
       const { baseSha, patch } = task.result ?? {}
       if (!baseSha || !patch) return { status: 'failed', error: taskError('no_change_to_push') }
       const target = this.#target(task)
-      const { pushedSha } = await this.#pushChange(task, { branch, baseSha, patch, target }, signal, log)
+      const { pushedSha } = await this.#pushChange(task, h, { branch, baseSha, patch, target }, signal, log)
       return { status: 'completed', result: { pushedTo: target, pushedSha } }
     }
-    if (task.step === 'pr') return this.#pullRequest(task, branch, log)
-    return this.#code(task, branch, signal)
+    if (task.step === 'pr') return this.#pullRequest(task, h, branch, log)
+    return this.#code(task, h, branch, signal)
   }
 
   /**
    * Rebuilds the change on the clone from its patch and pushes it to `target`, under the lock; the
    * local branch goes afterwards. Returns the pushed commit and the remote's default branch.
    */
-  #pushChange(task: TaskRow, c: { branch: string; baseSha: string; patch: string; target: string }, signal: AbortSignal | undefined, log: Logger): Promise<{ pushedSha: string; base: string }> {
-    const { repo } = this.#o
-    return this.#withRepository(task, signal, async () => {
+  #pushChange(task: TaskRow, h: RepositoryHandle, c: { branch: string; baseSha: string; patch: string; target: string }, signal: AbortSignal | undefined, log: Logger): Promise<{ pushedSha: string; base: string }> {
+    const { repo } = h
+    return this.#withRepository(task, h, signal, async () => {
       this.#activity(task, `pushing to ${c.target}`)
       const { base } = await repo.prepare()
       await repo.applyPatch(c.branch, c.baseSha, c.patch)
@@ -307,16 +304,16 @@ export class TaskRunner {
    * into the branch the change was made on. A refusal fails the task with GitHub's reason; the branch
    * stays on the remote.
    */
-  async #pullRequest(task: TaskRow, branch: string, log: Logger): Promise<StepEnd> {
+  async #pullRequest(task: TaskRow, h: RepositoryHandle, branch: string, log: Logger): Promise<StepEnd> {
     const { baseSha, patch } = task.result ?? {}
-    const prs = this.#o.pullRequests
+    const prs = h.pullRequests
     if (!baseSha || !patch) return { status: 'failed', error: taskError('no_change_to_push') }
     if (!prs) return { status: 'failed', error: taskError('pr_off') }
-    const { pushedSha, base } = await this.#pushChange(task, { branch, baseSha, patch, target: branch }, undefined, log)
+    const { pushedSha, base } = await this.#pushChange(task, h, { branch, baseSha, patch, target: branch }, undefined, log)
     this.#activity(task, 'opening a pull request')
-    const { title, body } = prs.describe(task)
+    const { title, body } = this.#o.describePullRequest(task)
     try {
-      const pr = await prs.api.open({ head: branch, base: task.result?.baseBranch ?? base, title, body })
+      const pr = await prs.open({ head: branch, base: task.result?.baseBranch ?? base, title, body })
       log.info({ pullRequest: pr.number }, 'pull request opened')
       return { status: 'completed', result: { pushedTo: branch, pushedSha, pullRequest: pr } }
     } catch (err) {
@@ -333,27 +330,32 @@ export class TaskRunner {
    * lock), one aider run there (not under the lock), judged by git; the worktree goes when the step
    * ends, whatever the outcome: the change lives on as the patch in the task's row.
    */
-  async #code(task: TaskRow, branch: string, signal: AbortSignal): Promise<StepEnd> {
-    const { repo } = this.#o
-    const tree = join(this.#o.worktrees, task.id)
-    const { base, baseSha } = await this.#withRepository(task, signal, async () => {
+  async #code(task: TaskRow, h: RepositoryHandle, branch: string, signal: AbortSignal): Promise<StepEnd> {
+    const { repo } = h
+    const tree = join(h.worktrees, task.id)
+    const continues = task.input.continues
+    const { base, baseSha } = await this.#withRepository(task, h, signal, async () => {
       this.#activity(task, 'preparing the repository')
       const fetched = await repo.fetchBase()
       const t0 = performance.now()
-      await repo.addWorktree(tree, branch, fetched.baseSha)
-      this.#o.log.info({ taskId: task.id, ms: Math.round(performance.now() - t0) }, 'worktree added')
-      return fetched
+      // A follow-up starts where the change it continues left off: the same base, with that change applied.
+      const start = continues ? { base: continues.baseBranch, baseSha: continues.baseSha } : fetched
+      await repo.addWorktree(tree, branch, start.baseSha)
+      this.#o.log.info({ taskId: task.id, ms: Math.round(performance.now() - t0), continues: continues?.taskId }, 'worktree added')
+      return start
     })
     try {
-      return await this.#edit(task, { tree, base, baseSha, branch }, signal)
+      if (continues) await repo.applyPatchIn(tree, continues.patch)
+      return await this.#edit(task, h, { tree, base, baseSha, branch }, signal)
     } finally {
       // No signal: a cancelled or stopping step still leaves the repository tidy (a short wait at most).
-      await this.#withLock(undefined, () => repo.removeWorktree(tree, branch)).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not remove the worktree'))
+      await this.#withLock(h.lockKey, undefined, () => repo.removeWorktree(tree, branch)).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not remove the worktree'))
     }
   }
 
-  async #edit(task: TaskRow, at: { tree: string; base: string; baseSha: string; branch: string }, signal: AbortSignal): Promise<StepEnd> {
-    const { repo, aider, path, scrub } = this.#o
+  async #edit(task: TaskRow, h: RepositoryHandle, at: { tree: string; base: string; baseSha: string; branch: string }, signal: AbortSignal): Promise<StepEnd> {
+    const { aider, path, scrub } = this.#o
+    const { repo } = h
     const { tree, base, baseSha, branch } = at
     this.#activity(task, 'running aider')
     const recent: string[] = []
@@ -378,23 +380,26 @@ export class TaskRunner {
     this.#o.observe?.aider(run.timedOut ? 'timeout' : signal.aborted ? 'stopped' : 'done', performance.now() - aiderStarted)
     signal.throwIfAborted()
     const explanation = scrub(explainAiderOutput(run.output))
+    // A follow-up that fails keeps the change it started from, so a next follow-up can go on from there.
+    const start = task.input.continues
+    const kept = start && { branch, baseBranch: base, baseSha, patch: start.patch }
     if (run.timedOut) {
-      return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs } }
+      return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs, ...kept } }
     }
-    const commit = await repo.commitAll(commitMessage(task.id, task.input.instructions), tree)
-    if (!commit) {
-      if (run.exitCode !== 0) return { status: 'failed', error: taskError('aider_failed', run.exitCode ?? 'none'), result: { explanation, aiderMs: run.durationMs } }
-      return { status: 'completed', result: { files: [], added: 0, removed: 0, explanation, aiderMs: run.durationMs } }
-    }
+    const made = await repo.commitAll(commitMessage(task.id, task.input.instructions), tree)
+    if (!made && run.exitCode !== 0) return { status: 'failed', error: taskError('aider_failed', run.exitCode ?? 'none'), result: { explanation, aiderMs: run.durationMs, ...kept } }
+    // Nothing new: a fresh task has no change; a follow-up still has the one it continues, shown again for review.
+    if (!made && !start) return { status: 'completed', result: { files: [], added: 0, removed: 0, explanation, aiderMs: run.durationMs } }
+    const commit = made ?? (await repo.head(tree))
     const changes = await repo.changes(baseSha, tree)
     const patch = await repo.formatPatch(baseSha, tree)
-    const tests = await this.#test(task, tree, signal)
+    const tests = await this.#test(task, h, tree, signal)
     if (patch.length > MAX_PATCH_CHARS) {
       return { status: 'failed', error: taskError('too_large', Math.round(patch.length / 1000)) }
     }
     return {
       status: 'waiting',
-      result: { branch, ...this.#routes(branch, base), baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs, ...(tests && { tests }) },
+      result: { branch, ...this.#routes(h, branch, base), baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs, ...(tests && { tests }) },
     }
   }
 
@@ -403,8 +408,8 @@ export class TaskRunner {
    * makes aider try to fix a failure with more model calls, unbounded; here the person sees the result
    * and decides). Its output is scrubbed of secrets before it is kept.
    */
-  async #test(task: TaskRow, tree: string, signal: AbortSignal): Promise<TaskResult['tests']> {
-    const settings = this.#o.tests
+  async #test(task: TaskRow, h: RepositoryHandle, tree: string, signal: AbortSignal): Promise<TaskResult['tests']> {
+    const settings = h.tests
     if (!settings) return undefined
     this.#activity(task, 'running the tests')
     const run = await runTests(settings, { cwd: tree, path: this.#o.path, signal })

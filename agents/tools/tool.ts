@@ -12,6 +12,11 @@ export interface ToolContext {
   toolCallId: string
 }
 
+/** What the turn itself says, beyond the words: /code web: … names the repository. */
+export interface TurnHints {
+  repository?: string | undefined
+}
+
 /** Checks a call's arguments: a zod schema, or a JSON Schema validator for an MCP tool. */
 export interface ArgsSchema<Args> {
   safeParse(value: unknown): { success: true; data: Args } | { success: false; error: { message: string } }
@@ -34,6 +39,11 @@ export interface AgentTool<Args extends Record<string, unknown> = Record<string,
     allowForConversation?: boolean | undefined
   }
   run: (args: Args, context: ToolContext) => Promise<string>
+  /**
+   * Arguments the turn supplies over what the model wrote, applied when the model calls the tool
+   * (before any approval shows them): the person's explicit choice wins over the model's guess.
+   */
+  fromTurn?: ((args: Args, hints: TurnHints) => Args) | undefined
 }
 
 /** The tool in the OpenAI function-calling format that chat models bind. */

@@ -1,3 +1,4 @@
+import type { TurnHints } from '../../agents/tools/tool.ts'
 import { Composer } from 'grammy'
 import { ModelError } from '../../agents/model.ts'
 import type { Attachment } from '../../domain/attachments.ts'
@@ -35,7 +36,7 @@ export interface SaidMessage {
  * the answer streamed as it is written, an approval request, or (while the thread waits for a
  * decision) an answer beside it.
  */
-export async function converse(ctx: Context, { text, attachments }: SaidMessage, agent?: string): Promise<void> {
+export async function converse(ctx: Context, { text, attachments }: SaidMessage, agent?: string, hints?: TurnHints): Promise<void> {
   const { chat, from } = ctx
   if (!chat || !from) return
   const { chats, approvals } = ctx.services
@@ -44,7 +45,7 @@ export async function converse(ctx: Context, { text, attachments }: SaidMessage,
   const stream = new ReplyStream(ctx.api, { ...place, private: chat.type === 'private' }, ctx.log, ctx.update.update_id % 2 ** 31)
   try {
     await whileTyping(ctx, async () => {
-      const { threadId, outcome } = await chats.converse({ place, person, updateId: ctx.update.update_id, text, attachments, agent, onText: (soFar, writer) => stream.push(writer, soFar) })
+      const { threadId, outcome } = await chats.converse({ place, person, updateId: ctx.update.update_id, text, attachments, agent, hints, onText: (soFar, writer) => stream.push(writer, soFar) })
       ctx.log.info({ threadId, agent: outcome.kind === 'approval' ? undefined : outcome.agent, outcome: outcome.kind }, 'turn finished')
       if (outcome.kind === 'answer') return stream.finish(outcome.agent, outcome.text)
       if (outcome.kind === 'aside') {

@@ -1,5 +1,9 @@
+import { Composer, InlineKeyboard } from 'grammy'
 import type { CommandContext } from 'grammy'
 import { coder } from '../../agents/coder.ts'
+import { REPOSITORY_NAME } from '../../domain/repositories.ts'
+import { buttonCodec } from '../callback-data.ts'
+import { personOf } from '../people.ts'
 import type { TaskRow } from '../../services/tasks.ts'
 import type { Context } from '../context.ts'
 import { bold, code as codeHtml, html } from '../format/html.ts'
@@ -33,12 +37,97 @@ export function taskLine(task: Pick<TaskRow, 'id' | 'status' | 'step' | 'activit
   return html`${codeHtml(task.id)} · ${bold(task.status)}${detail ? html` — ${detail}` : ''} · ${ago(task.createdAt, now)}\n  "${instructions}"`
 }
 
-/** /code <request>: hands the request to the coder agent, which plans it and asks for approval. */
+/** The buttons that pick a parked /code request's repository: `rp:<request id>:<name>`. */
+export const repositoryButtons = buttonCodec<{ id: string; name: string }>('rp', {
+  encode: ({ id, name }) => [id, name],
+  decode: ([id, name, ...rest]) => (rest.length === 0 && id && /^[\w-]{1,16}$/.test(id) && name && REPOSITORY_NAME.test(name) ? { id, name } : undefined),
+})
+
+/** `/code more <task>: …`: the task and the follow-up's instructions, or undefined. Pure, for tests. */
+export function parseMore(text: string): { taskId: string; instructions: string } | undefined {
+  const m = /^more\s+([a-z0-9]{4,16})\s*:\s*([\s\S]+)$/i.exec(text.trim())
+  return m ? { taskId: m[1]!.toLowerCase(), instructions: m[2]!.trim() } : undefined
+}
+
+/** What the person reads when a follow-up is queued, or why not. Pure, for tests. */
+export function followUpText(done: Awaited<ReturnType<Context['services']['tasks']['followUp']>>, taskId: string): Html {
+  if ('task' in done) {
+    const branch = done.task.input.continues?.branch ?? '?'
+    return html`Task ${codeHtml(done.task.id)} continues ${codeHtml(done.of.id)} on ${codeHtml(branch)}: aider starts from that change as soon as the repository is free, and you review the result again.`
+  }
+  switch (done.refused) {
+    case 'unknown':
+      return html`There is no task ${codeHtml(taskId)} in this chat.`
+    case 'busy':
+      return html`Task ${codeHtml(taskId)} is still running. Reply to its summary once it is ready for review.`
+    case 'denied':
+      return html`Only the person who asked for task ${codeHtml(taskId)}, or an admin, can continue it.`
+    case 'ended':
+      return html`Task ${codeHtml(taskId)} has no change to continue: only a change under review, or one pushed to its own branch or opened as a pull request, can. Ask for a new one with /code.`
+  }
+}
+
+async function followUp(ctx: Context, taskId: string, instructions: string): Promise<void> {
+  if (!ctx.chat || instructions.length < 3) return void (await ctx.reply('Say what to change next, for example: /code more k3f9x2qa: also update the README'))
+  if (instructions.length > 4000) return void (await ctx.reply('A follow-up is at most 4000 characters.'))
+  const done = await ctx.services.tasks.followUp({ chatId: ctx.chat.id, taskId, instructions, by: personOf(ctx), isAdmin: ctx.isAdmin, updateId: ctx.update.update_id })
+  await ctx.reply(followUpText(done, taskId).html, { parse_mode: 'HTML' })
+}
+
+/**
+ * /code <request>: hands the request to the coder agent, which plans it and asks for approval. With
+ * several repositories the request goes to the one it names (`/code web: …`), else the chat's
+ * default, else the person picks with a button. `/code more <task>: …` continues a task's change.
+ */
 export async function code(ctx: Ctx): Promise<void> {
   const request = ctx.match.trim()
   if (!request) return void (await ctx.reply('Tell me what to change, for example: /code add a NOTES.md saying hello'))
-  await converse(ctx, { text: request }, coder.name)
+  const more = parseMore(request)
+  if (more) return followUp(ctx, more.taskId, more.instructions)
+  const repositories = ctx.services.repositories
+  const route = repositories ? await repositories.route(ctx.chat.id, request) : { repository: undefined, request }
+  if ('choose' in route) {
+    const id = await repositories!.park(ctx.chat.id, ctx.from?.id ?? 0, request)
+    const keyboard = new InlineKeyboard()
+    route.choose.forEach((name, i) => {
+      keyboard.text(name, repositoryButtons.encode({ id, name }))
+      if (i % 3 === 2) keyboard.row()
+    })
+    return void (await ctx.reply('Which repository is this for? (Set a default for this chat with /repo name.)', { reply_markup: keyboard }))
+  }
+  await converse(ctx, { text: route.request }, coder.name, route.repository ? { repository: route.repository } : undefined)
 }
+
+const composer = new Composer<Context>()
+
+// A repository picked for a parked /code request: the request goes to the coder for that repository.
+composer.on('callback_query:data').filter(
+  (ctx) => repositoryButtons.owns(ctx.callbackQuery.data),
+  async (ctx) => {
+    const picked = repositoryButtons.decode(ctx.callbackQuery.data)
+    const repositories = ctx.services.repositories
+    const request = picked && repositories && ctx.chat && (await repositories.parked(picked.id, ctx.chat.id, ctx.from.id))
+    if (!picked || !request) return void (await ctx.answerCallbackQuery({ text: 'This choice is no longer open (or not yours). Send the request again.', show_alert: true }))
+    if (!(await repositories.names()).includes(picked.name)) return void (await ctx.answerCallbackQuery({ text: `${picked.name} was removed meanwhile. Send the request again.`, show_alert: true }))
+    // A retried update finds the query answered already: that is fine.
+    await ctx.answerCallbackQuery({ text: picked.name }).catch((err: unknown) => ctx.log.debug({ err }, 'button already answered'))
+    await ctx.editMessageText(html`Repository: ${bold(picked.name)}`.html, { parse_mode: 'HTML' }).catch((err: unknown) => ctx.log.debug({ err }, 'could not edit the repository question'))
+    await converse(ctx, { text: request }, coder.name, { repository: picked.name })
+    await repositories.unpark(picked.id)
+  },
+)
+
+// A reply to one of a task's messages (its progress, summary, end or push approval) continues that task.
+composer.on('message:text').filter(
+  (ctx) => ctx.message.reply_to_message?.from?.id === ctx.me.id && !ctx.message.text.startsWith('/'),
+  async (ctx, next) => {
+    const task = await ctx.services.tasks.taskOfMessage(ctx.chat.id, ctx.message.reply_to_message!.message_id)
+    if (!task) return next()
+    await followUp(ctx, task.id, ctx.message.text.trim())
+  },
+)
+
+export { composer as tasksFeature }
 
 /** /tasks: the chat's recent tasks (in as many messages as it takes). */
 export async function tasks(ctx: Ctx): Promise<void> {

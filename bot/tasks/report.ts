@@ -79,10 +79,15 @@ function testLines(t: NonNullable<TaskResult['tests']>): Html[] {
   return t.passed || !t.tail ? [head] : [html`${head}; the last lines:`, pre(t.tail)]
 }
 
-/** The diff part of a patch (without its mail headers), for showing. */
+/** The diff part of a patch (without its mail headers), for showing; a follow-up's patch has one mail per commit, shown in order. */
 export function diffOf(patch: string): string {
-  const at = patch.indexOf('\ndiff --git ')
-  return (at >= 0 ? patch.slice(at + 1) : patch).replace(/\n-- \n[\s\S]*$/, '').trimEnd()
+  const mails = patch.split(/^(?=From [0-9a-f]{40} )/m).filter((m) => m.trim())
+  return mails
+    .map((mail) => {
+      const at = mail.indexOf('\ndiff --git ')
+      return (at >= 0 ? mail.slice(at + 1) : mail).replace(/\n-- \n[\s\S]*$/, '').trimEnd()
+    })
+    .join('\n')
 }
 
 /** A branch a detail names, as code, or the words for it when the detail is missing. */
@@ -100,7 +105,7 @@ export function taskErrorText(stored: string | null): Html {
     case 'cancelled_running':
       return html`Cancelled while it ran; nothing was kept.`
     case 'discarded':
-      return html`Discarded; nothing was pushed.`
+      return detail ? html`Discarded, and ${code(detail)} deleted from the remote.` : html`Discarded; nothing was pushed.`
     case 'no_change_to_push':
       return html`The task has no change to push.`
     case 'repo_conflict':
@@ -135,6 +140,10 @@ export function taskErrorText(stored: string | null): Html {
       return html`GitHub could not be reached to open the pull request.`
     case 'pr_off':
       return html`Pull requests are no longer set up on this service, so nothing was pushed. Ask again to push the change instead.`
+    case 'repo_unknown':
+      return html`The repository ${code(detail ?? '?')} was removed, so the task could not go on.`
+    case 'superseded':
+      return html`Continued by the follow-up ${code(detail ?? '?')}.`
     case 'unexpected':
       return html`The task failed unexpectedly; the details are in the service log.`
   }
@@ -174,12 +183,14 @@ export function pullRequestRefusedText(task: Pick<TaskRow, 'id' | 'error' | 'res
 }
 
 /** What the person reads when a task ends, as Telegram HTML: the id and branch as code, the outcome in bold. Pure, for tests. */
-export function endText(task: Pick<TaskRow, 'id' | 'status' | 'result' | 'error'>): Html {
+export function endText(task: Pick<TaskRow, 'id' | 'status' | 'result' | 'error'> & { input?: Pick<TaskRow['input'], 'continues'> }): Html {
   const r = task.result ?? {}
   const id = code(task.id)
   if (task.status === 'completed' && r.pullRequest) return html`Task ${id}: ${bold(`pull request #${r.pullRequest.number}`)} opened from ${code(r.pushedTo ?? '?')}: ${r.pullRequest.url}`
   if (task.status === 'completed' && r.pushedTo) return html`Task ${id}: ${bold('pushed')} to ${code(r.pushedTo)} (${code(r.pushedSha?.slice(0, 10) ?? '?')}).`
   if (task.status === 'completed') return html`Task ${id} finished, but aider ${bold('changed nothing')}.${r.explanation ? html`\n\naider: ${r.explanation}` : ''}`
   const word = task.status === 'failed' ? 'failed' : 'was cancelled'
-  return html`Task ${id} ${bold(word)}: ${taskErrorText(task.error)}`
+  // A follow-up that failed keeps the change it continued: another reply goes on from there.
+  const kept = task.status === 'failed' && task.input?.continues && r.patch ? html` The change it continued is kept: reply to this message to try again.` : ''
+  return html`Task ${id} ${bold(word)}: ${taskErrorText(task.error)}${kept}`
 }

@@ -30,10 +30,10 @@ async function settled(): Promise<void> {
 describe('admin commands', () => {
   test('every admin command of the command table refuses others with "admins only" and an audit entry', async () => {
     service = await h.startService()
-    const adminCommands = COMMANDS.filter((c) => c.scope === 'admins').map((c) => c.name)
-    expect(adminCommands).toEqual(expect.arrayContaining(['users', 'allow', 'deny', 'model', 'status', 'approvals']))
+    const adminCommands = COMMANDS.filter((c) => c.scope === 'admins' || c.scope === 'coder-admins').map((c) => c.name)
+    expect(adminCommands).toEqual(expect.arrayContaining(['users', 'allow', 'deny', 'model', 'status', 'approvals', 'repos']))
     // Arguments that would change something if the gate let them through.
-    const args: Record<string, string> = { allow: ' 3001', deny: ' 2001', model: ' other-model' }
+    const args: Record<string, string> = { allow: ' 3001', deny: ' 2001', model: ' other-model', repos: ' add evil /tmp/evil' }
     for (const name of adminCommands) expect(await say(`/${name}${args[name] ?? ''}`)).toBe('That command is for admins only.')
     if (h.db.url) {
       const client = new pg.Client(h.db.url)

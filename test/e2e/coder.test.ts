@@ -1,108 +1,26 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { ADMIN_ID, BOT_TOKEN, Harness, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
+import { CoderWorld, GIT_TOKEN, fakeAider, textOf } from '../support/coder.ts'
+import { ADMIN_ID, BOT_TOKEN, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
+import type { Harness } from '../support/harness.ts'
 import { sleep, waitUntil } from '../support/http.ts'
-import { lastUserText } from '../support/openai-emulator.ts'
-import type { ChatRequest, ModelTurn } from '../support/openai-emulator.ts'
-import { AIDER_BIN, createRemote, git, pushFromElsewhere } from '../support/git.ts'
+import { AIDER_BIN, git, pushFromElsewhere } from '../support/git.ts'
 import { GitHubEmulator } from '../support/github-emulator.ts'
-import type { ServiceProcess } from '../support/service.ts'
-import type { TelegramCall } from '../support/telegram-emulator.ts'
 
-const GIT_TOKEN = 'ghp_TESTgitTokenForEmulatorsOnly0123456789'
-
+const world = new CoderWorld()
 let h: Harness
 let remote: { bare: string; url: string }
 let workspace: string
-/** When aider's model requests ran: [start, end] in ms, to prove two runs never overlapped. */
 let aiderSpans: Array<[number, number]>
-
-const userTexts = (req: ChatRequest) =>
-  req.messages
-    .filter((m) => m.role === 'user')
-    .map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)))
-    .join('\n')
-
-/**
- * One emulator serves both the agents and aider. aider's requests carry its own system prompt and get
- * a whole-file edit ("add a FILE saying WORDS"); the coder calls request_code_change; a tool result
- * or a task note gets a short follow-up; anything else is echoed.
- */
-async function model(req: ChatRequest): Promise<ModelTurn> {
-  const first = req.messages[0]?.content
-  const system = typeof first === 'string' ? first : JSON.stringify(first ?? '')
-  if (/expert software developer/i.test(system)) {
-    const started = Date.now()
-    const want = [...userTexts(req).matchAll(/add a (\S+) saying ([^\n"]+)/g)].at(-1)
-    await sleep(600) // long enough that an overlap of two runs would show
-    aiderSpans.push([started, Date.now()])
-    if (!want) return { content: 'I am not sure what to change.' }
-    return { content: `Creating ${want[1]}.\n\n${want[1]}\n\`\`\`\n${want[2]!.trim()}\n\`\`\`\n` }
-  }
-  const last = req.messages.at(-1)
-  if (last?.role === 'tool') return { content: `coder: ${String(last.content)}` }
-  const text = lastUserText(req)
-  if (text.startsWith('[Mechanic')) return { content: `follow-up: ${text.slice(0, 60)}` }
-  if (system.includes('coder of Mechanic')) {
-    const file = /add a (\S+)/.exec(text)?.[1]
-    return { toolCalls: [{ name: 'request_code_change', args: { instructions: text, ...(file && { files: [file] }) } }] }
-  }
-  return { content: `echo: ${text}` }
-}
-
-async function start(env: Record<string, string> = {}): Promise<ServiceProcess> {
-  h.openai.respondWith(model)
-  return h.startService({ GIT_REMOTE_URL: remote.url, GIT_ACCESS_TOKEN: GIT_TOKEN, WORKSPACE_DIR: workspace, AIDER_BIN: AIDER_BIN ?? 'aider', AIDER_TIMEOUT_SECONDS: '60', ...env })
-}
+const { model, start, buttonsMessage, waitForText, approvedPlan, remoteBranches, query } = world
 
 beforeEach(async () => {
-  h = await Harness.create()
-  remote = createRemote()
-  workspace = mkdtempSync(join(tmpdir(), 'mechanic-ws-'))
-  aiderSpans = []
+  await world.setUp()
+  ;({ h, remote, workspace, aiderSpans } = world)
 })
-afterEach(async () => {
-  await h.closeAndCheckLogs()
-  if (h.allOutput().includes(GIT_TOKEN)) throw new Error('the git token appeared in the logs')
-})
-
-/** The text a call showed, as the person sees it (formatting parsed away). */
-const textOf = (c: TelegramCall) => c.shown?.text ?? ''
-
-/** The `n`th message with buttons in a chat: its id, the text the person sees, and its buttons by label. */
-async function buttonsMessage(n: number, chatId = USER_ID, timeoutMs = 60_000) {
-  const message = await h.telegram.waitForButtons(chatId, n, timeoutMs)
-  const sent = h.telegram.callsOf('sendMessage').find((c) => (c.result as { message_id?: number } | undefined)?.message_id === message.messageId)
-  return { ...message, text: sent ? textOf(sent) : '' }
-}
-
-const waitForText = (chatId: number, re: RegExp, timeoutMs = 60_000) =>
-  waitUntil(() => h.telegram.sentTexts(chatId).find((t) => re.test(t)), `a message matching ${re}`, timeoutMs)
-
-/** `/code …`, then Approve on the plan: returns the task id the agent was told. */
-async function approvedPlan(service: ServiceProcess, request: string, chatId = USER_ID) {
-  await service.deliver(h.text(`/code ${request}`, { userId: chatId }), WEBHOOK_SECRET)
-  const plan = await buttonsMessage(1, chatId)
-  await service.deliver(h.press(plan.messageId, plan.buttons.Approve!, { chatId, userId: chatId }), WEBHOOK_SECRET)
-  const queued = await waitForText(chatId, /^\[coder\] coder: Task (\w+) is queued/)
-  return { plan, taskId: /Task (\w+)/.exec(queued)![1]! }
-}
-
-const remoteBranches = () => git(remote.bare, 'branch', '--list', '--format=%(refname:short)').split('\n').filter(Boolean)
-
-async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  if (!h.db.url) throw new Error('these tests read the tasks table: set TEST_DATABASE_URL (.ci/run starts Postgres)')
-  const client = new pg.Client({ connectionString: h.db.url })
-  await client.connect()
-  try {
-    return (await client.query<T>(sql, params)).rows
-  } finally {
-    await client.end()
-  }
-}
+afterEach(() => world.tearDown())
 
 describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_BIN; .ci/run installs aider-chat)', () => {
   test('/code → plan approval → aider edits → summary with the diff → Push: the commit is on the remote', async () => {
@@ -229,26 +147,6 @@ describe.skipIf(!AIDER_BIN)('the coder with real aider, end to end (needs AIDER_
     expect(git(remote.bare, 'rev-parse', 'main')).toBe(before)
   })
 })
-
-/** A stand-in for aider (allowed for the timeout and environment tests): hangs, or dumps its environment. */
-function fakeAider(dir: string): string {
-  const path = join(dir, 'aider')
-  writeFileSync(
-    path,
-    [
-      '#!/bin/sh',
-      `case "$*" in`,
-      `  *hang-once*) if [ -f "${join(dir, 'hung')}" ]; then echo "hello" > NOTES.md; else touch "${join(dir, 'hung')}"; sleep 120; fi ;;`,
-      `  *hang*) echo "thinking..."; sleep 120 ;;`,
-      `  *env*) env > "${join(dir, 'env.txt')}"; echo "hello" > NOTES.md ;;`,
-      `  *big*) seq 1 400 > NUMBERS.txt ;;`,
-      `  *) echo "hello" > NOTES.md ;;`,
-      'esac',
-    ].join('\n') + '\n',
-  )
-  chmodSync(path, 0o755)
-  return path
-}
 
 const isRunning = (pid: number) => {
   try {

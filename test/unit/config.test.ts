@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { ConfigError, githubRepositoryOf, loadConfig } from '../../config.ts'
+import { ConfigError, loadConfig } from '../../config.ts'
+import { githubRepositoryOf } from '../../domain/repositories.ts'
 
 const base = { TELEGRAM_BOT_TOKEN: '123456:abcdefghijklmnopqrstuvwxyz', OPENROUTER_API_KEY: 'sk-or-key' }
 
@@ -58,8 +59,11 @@ describe('loadConfig', () => {
     expect(loadConfig(base).workspace).toBeUndefined()
     const c = loadConfig({ ...base, GIT_REMOTE_URL: 'git@github.com:o/r.git', GIT_ACCESS_TOKEN: 'ghp_token', DATA_DIR: '/var/data/', LLM_MODEL: 'some/model' })
     expect(c.workspace).toEqual({
+      name: 'main', // "r" is too short for a name: the fallback
       remoteUrl: 'git@github.com:o/r.git',
       accessToken: 'ghp_token',
+      hostTokens: {},
+      githubApiUrl: 'https://api.github.com',
       pushBranch: undefined,
       author: { name: 'Mechanic', email: 'mechanic@localhost.localdomain' },
       dir: '/var/data/workspace',
@@ -69,7 +73,8 @@ describe('loadConfig', () => {
       taskLeaseMs: 60_000,
       taskConcurrency: 2,
       tests: undefined,
-      pullRequests: { apiUrl: 'https://api.github.com', owner: 'o', repo: 'r' }, // a github.com remote and a token
+      testTimeoutMs: 300_000,
+      githubRepository: undefined,
     })
     expect(c.secrets).toContain('ghp_token')
   })
@@ -89,17 +94,14 @@ describe('pull requests', () => {
     }
   })
 
-  test('are set up with a token and a GitHub repository (GITHUB_REPOSITORY, else the remote), and off otherwise', () => {
-    const coder = { ...base, GIT_REMOTE_URL: 'https://github.com/acme/widgets.git' }
-    expect(loadConfig(coder).workspace?.pullRequests).toBeUndefined() // no token
-    expect(loadConfig({ ...coder, GIT_ACCESS_TOKEN: 't0ken-value' }).workspace?.pullRequests).toEqual({ apiUrl: 'https://api.github.com', owner: 'acme', repo: 'widgets' })
+  test('GITHUB_REPOSITORY is owner/name, and tokens for other hosts are read from GIT_TOKEN_<HOST> and kept secret', () => {
     const mirror = { ...base, GIT_REMOTE_URL: '/srv/git/widgets.git', GIT_ACCESS_TOKEN: 't0ken-value' }
-    expect(loadConfig(mirror).workspace?.pullRequests).toBeUndefined()
-    expect(loadConfig({ ...mirror, GITHUB_REPOSITORY: 'acme/gadgets', GITHUB_API_URL: 'https://ghe.example.test/api/v3/' }).workspace?.pullRequests).toEqual({
-      apiUrl: 'https://ghe.example.test/api/v3',
-      owner: 'acme',
-      repo: 'gadgets',
-    })
+    expect(loadConfig({ ...mirror, GITHUB_REPOSITORY: 'acme/gadgets', GITHUB_API_URL: 'https://ghe.example.test/api/v3/' }).workspace).toMatchObject({ githubRepository: 'acme/gadgets', githubApiUrl: 'https://ghe.example.test/api/v3' })
+    const c = loadConfig({ ...mirror, GIT_TOKEN_GITLAB_EXAMPLE_COM: 'glpat-other', GIT_TOKEN_: 'ignored', GIT_REPOSITORY_NAME: 'widgets' })
+    expect(c.workspace?.hostTokens).toEqual({ GIT_TOKEN_GITLAB_EXAMPLE_COM: 'glpat-other' })
+    expect(c.workspace?.name).toBe('widgets')
+    expect(c.secrets).toContain('glpat-other')
+    expect(() => loadConfig({ ...mirror, GIT_REPOSITORY_NAME: 'Not A Name' })).toThrow(/GIT_REPOSITORY_NAME/)
     expect(() => loadConfig({ ...mirror, GITHUB_REPOSITORY: 'not a repository' })).toThrow(/GITHUB_REPOSITORY must be owner\/name/)
   })
 })

@@ -18,7 +18,7 @@ describe('the command table', () => {
     const admins = COMMANDS.filter((c) => c.scope === 'admins').map((c) => c.name)
     const coder = COMMANDS.filter((c) => c.scope === 'coder').map((c) => c.name)
     expect(admins.length).toBeGreaterThan(0)
-    expect(coder).toEqual(['code', 'tasks'])
+    expect(coder).toEqual(['code', 'repo', 'tasks'])
     const off = commandMenus(COMMANDS, false)
     const on = commandMenus(COMMANDS, true)
     for (const name of admins) {
@@ -30,6 +30,12 @@ describe('the command table', () => {
       expect(names(off.everyone)).not.toContain(name)
       expect(names(off.admins)).not.toContain(name)
       expect(names(on.everyone)).toContain(name)
+    }
+    // Admin commands of the coder: in the admins' menu only when the coder is set up.
+    for (const name of COMMANDS.filter((c) => c.scope === 'coder-admins').map((c) => c.name)) {
+      expect(names(on.admins)).toContain(name)
+      expect(names(on.everyone)).not.toContain(name)
+      expect(names(off.admins)).not.toContain(name)
     }
     expect(names(on.everyone)).not.toContain('start') // hidden
     expect(on.admins.find((c) => c.command === 'status')?.description).toMatch(/\(admin\)$/)

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { Bot } from 'grammy'
 import { assistant } from './agents/assistant.ts'
 import { coder, requestCodeChangeTool } from './agents/coder.ts'
+import { Prices, loadPriceFile } from './agents/prices.ts'
 import { AgentDirectory } from './agents/directory.ts'
 import { McpCatalog } from './agents/mcp/catalog.ts'
 import { loadMcpConfig } from './agents/mcp/config.ts'
@@ -53,6 +54,7 @@ import type { ClaimIdentity } from './worker/leased-worker.ts'
 import { ProcessLiveness } from './worker/liveness.ts'
 import { Scheduler } from './worker/scheduler.ts'
 import { GitLock } from './workspace/git-lock.ts'
+import { Budgets } from './services/budgets.ts'
 import { Repositories } from './services/repositories.ts'
 import { RepositorySet } from './workspace/repositories.ts'
 import type { WorkspaceSettings } from './workspace/repositories.ts'
@@ -88,9 +90,10 @@ interface Wakeups {
 function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>, wake: Wakeups) {
   const metrics = new Metrics(db.pool, () => db.statements())
   const output = new TelegramOutput(bot.api, log.child({ component: 'output' }))
-  const usage = new Usage({ pool: db.pool, log, observe: (call) => metrics.modelCall(call) })
+  const prices = new Prices({ baseUrl: config.llm.baseUrl, apiKey: config.llm.apiKey, file: config.costs.pricesFile ? loadPriceFile(config.costs.pricesFile) : undefined, log: log.child({ component: 'prices' }) })
+  const usage = new Usage({ pool: db.pool, log, prices, observe: (call, cost) => metrics.modelCall(call, cost) })
   const checkpointer = createCheckpointer(db.pool)
-  const memory = new Memory({ pool: db.pool, embedder: createEmbedder(config.embeddings), settings: config.memory, log: log.child({ component: 'memory' }) })
+  const memory = new Memory({ pool: db.pool, embedder: createEmbedder(config.embeddings), settings: config.memory, log: log.child({ component: 'memory' }), record: usage.record })
 
   const mcpServers = new McpServers(log.child({ component: 'mcp' }), config.mcp.baseEnv)
   const mcpCatalog = new McpCatalog(mcpServers, { record: mcpCallRecorder({ pool: db.pool, log, observe: (call) => metrics.toolCall(call) }), secrets: config.secrets })
@@ -100,6 +103,17 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const later: { approvals?: Approvals } = {}
   const tasks = new Tasks({ pool: db.pool, wake: wake.tasks, repositoryFor: repos && ((name, chatId) => repos.forTask(name, chatId)), approvals: () => later.approvals! })
   const schedules = new Schedules({ pool: db.pool, limits: config.schedules, log: log.child({ component: 'schedules' }) })
+  const budgets = new Budgets({
+    pool: db.pool,
+    defaults: config.costs.budgets,
+    isAdmin: (id) => config.telegram.adminIds.includes(id),
+    timeZoneOf: (id) => schedules.timeZoneOf(id),
+    defaultTimeZone: config.schedules.defaultTimeZone,
+    settled: () => usage.settled(),
+    output,
+    onRefused: (scope, period) => metrics.budgetRefusals.inc({ scope, period }),
+    log: log.child({ component: 'budgets' }),
+  })
   const timeTools = scheduleTools(schedules)
   const memTools = memoryTools(memory)
   const codeTools = config.workspace ? [requestCodeChangeTool(tasks)] : []
@@ -120,8 +134,8 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const recall = config.memory.recallLimit > 0 ? (who: { userId: number; chatId: number; agent: string }, text: string) => memory.recallForTurn(who, text) : undefined
   const attachments = new AttachmentStore(db.pool)
   const allowedInThread = (threadId: string, tool: string) => isToolAllowed(db.pool, threadId, tool)
-  const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, attachments, allowedInThread, ...(recall && { recall }) }).compile({ checkpointer })
-  const turns = new Turns({ graph, checkpointer, model, modelFor, agents: directory, onModelCall: usage.record, attachments })
+  const graph = buildChatGraph({ model, modelFor, agents: directory, maxMessages: config.llm.historyMaxMessages, onModelCall: usage.record, attachments, allowedInThread, budget: budgets.check, ...(recall && { recall }) }).compile({ checkpointer })
+  const turns = new Turns({ graph, checkpointer, model, modelFor, agents: directory, onModelCall: usage.record, attachments, budget: budgets.check })
 
   const approvals = new Approvals({ pool: db.pool, turns, output, ttlMs: config.approvals.timeoutMs, tasksWake: wake.tasks, log: log.child({ component: 'approvals' }) })
   later.approvals = approvals
@@ -137,16 +151,17 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
     approvals,
     chats,
     mcp: new Mcp({ servers: mcpServers, catalog: mcpCatalog, configPath: config.mcp.configPath, environment: config.mcp.environment }),
-    media: new Media({ pool: db.pool, transcriber: new Transcriber(config.transcription), record: usage.record, observe: metrics.mediaObserver, documentMaxChars: config.media.documentMaxChars }),
+    media: new Media({ pool: db.pool, transcriber: new Transcriber(config.transcription), record: usage.record, budget: budgets.check, observe: metrics.mediaObserver, documentMaxChars: config.media.documentMaxChars }),
     memory,
     schedules,
     status,
     tasks,
+    budgets,
     repositories: repos,
     usage,
     coderEnabled: config.workspace !== undefined,
   }
-  return { metrics, output, services, mcpServers, repositories, events: createEventHandler({ approvals, reports, schedules: firings, log: log.child({ component: 'events' }) }) }
+  return { metrics, output, services, mcpServers, repositories, prices, events: createEventHandler({ approvals, reports, schedules: firings, log: log.child({ component: 'events' }) }) }
 }
 
 type Core = ReturnType<typeof createCore>
@@ -254,6 +269,9 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
       path: config.path,
       describePullRequest: pullRequestText,
+      budget: { beforeRun: (task) => core.services.budgets.beforeTask(task) },
+      aiderPrice: () => core.prices.priceOf(ws.aiderModel),
+      recordUsage: core.services.usage.record,
       leaseMs: ws.taskLeaseMs,
       pollMs: 2000,
       log: log.child({ component: 'tasks' }),

@@ -32,6 +32,8 @@ const url = (hint: string) => z.url({ error: `must be a URL, ${hint}` }).transfo
 const seconds = (fallback: number) => z.coerce.number().positive({ error: 'must be a positive number of seconds' }).default(fallback)
 /** A size cap in MB, at most Telegram's 20 MB download limit (getFile refuses bigger files). */
 const megabytes = (fallback: number) => z.coerce.number().positive({ error: 'must be a positive number of MB' }).max(20, { error: 'must be at most 20 (Telegram lets bots download files up to 20 MB)' }).default(fallback)
+/** An amount of US dollars (a budget); unset: no cap. */
+const dollars = () => z.coerce.number().min(0, { error: 'must be an amount of US dollars such as 2.50' }).max(1_000_000).optional()
 const count = (fallback: number) => z.coerce.number().int().positive({ error: 'must be a positive whole number' }).default(fallback)
 
 const schema = z
@@ -120,6 +122,11 @@ const schema = z
     COMMIT_SHA: z.string().regex(/^[0-9a-f]{7,40}$/, { error: 'must be a git commit hash' }).optional(),
     PATH: z.string().optional(),
     TEST_TOOL_FILE: z.string().min(1).optional(),
+    MODEL_PRICES: z.string().min(1).optional(),
+    BUDGET_USER_DAILY: dollars(),
+    BUDGET_USER_MONTHLY: dollars(),
+    BUDGET_TASK: dollars(),
+    BUDGET_ADMINS_EXEMPT: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   })
   .superRefine((env, ctx) => {
     if (env.TELEGRAM_WEBHOOK_URL && !env.TELEGRAM_WEBHOOK_SECRET) {
@@ -202,6 +209,11 @@ export interface Config {
   path: string | undefined
   /** Testing only: enables a tool that appends to this file and needs approval. */
   testToolFile: string | undefined
+  /** Prices for calls whose provider reports no cost, and the budgets' defaults (US dollars; undefined: no cap). */
+  costs: {
+    pricesFile: string | undefined
+    budgets: { userDaily: number | undefined; userMonthly: number | undefined; task: number | undefined; adminsExempt: boolean }
+  }
   /** Every secret value, so logs can scrub them wherever they turn up. */
   secrets: string[]
 }
@@ -287,6 +299,10 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
       : undefined,
     path: env.PATH,
     testToolFile: env.TEST_TOOL_FILE,
+    costs: {
+      pricesFile: env.MODEL_PRICES,
+      budgets: { userDaily: env.BUDGET_USER_DAILY, userMonthly: env.BUDGET_USER_MONTHLY, task: env.BUDGET_TASK, adminsExempt: env.BUDGET_ADMINS_EXEMPT === 'true' },
+    },
     secrets: secrets.filter((s): s is string => Boolean(s)),
   }
 }

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { cachedFor } from './cached.ts'
 import type { Pool } from './db/database.ts'
 import { stats } from './db/inbox.ts'
-import type { ModelCallReport } from './domain/model-calls.ts'
+import type { CallCost, ModelCallReport } from './domain/model-calls.ts'
 
 /** Figures that come from the database: read at most this often, however often Prometheus scrapes. */
 const DB_FIGURES_TTL_MS = 5000
@@ -33,6 +33,9 @@ export class Metrics {
   readonly toolCallSeconds = new Histogram({ name: 'mechanic_tool_call_seconds', help: 'MCP tool call latency, by server and tool', labelNames: ['server', 'tool'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120], registers: [this.registry] })
   readonly scheduleFirings = new Counter({ name: 'mechanic_schedule_firings_total', help: 'Schedule firings, by kind (reminder, job) and outcome (sent, failed)', labelNames: ['kind', 'outcome'], registers: [this.registry] })
   readonly scheduleLagSeconds = new Histogram({ name: 'mechanic_schedule_lag_seconds', help: 'From a schedule falling due to its message being sent', labelNames: ['kind'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600], registers: [this.registry] })
+  readonly spend = new Counter({ name: 'mechanic_model_spend_usd_total', help: 'US dollars spent on model calls with a known cost, by agent and model', labelNames: ['agent', 'model'], registers: [this.registry] })
+  readonly unpricedCalls = new Counter({ name: 'mechanic_model_calls_unpriced_total', help: 'Model calls whose cost is unknown (no price for the model), by agent and model', labelNames: ['agent', 'model'], registers: [this.registry] })
+  readonly budgetRefusals = new Counter({ name: 'mechanic_budget_refusals_total', help: 'Calls refused before they were made because a budget was spent, by scope (person, agent, task) and period', labelNames: ['scope', 'period'], registers: [this.registry] })
   readonly aiderSeconds = new Histogram({ name: 'mechanic_aider_seconds', help: 'aider run duration, by outcome', labelNames: ['outcome'], buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200], registers: [this.registry] })
 
   constructor(pool: Pool, statements?: () => number) {
@@ -85,9 +88,11 @@ export class Metrics {
     byStatus('mechanic_approvals', 'Approval requests by status', ['pending', 'approved', 'rejected', 'timeout', 'cancelled'], (f) => f.approvals)
   }
 
-  /** A model call as the graph reports it. */
-  modelCall(call: ModelCallReport): void {
+  /** A model call as the graph reports it, with what it cost. */
+  modelCall(call: ModelCallReport, cost?: CallCost): void {
     const labels = { agent: call.agent, model: call.model }
+    if (cost?.usd != null) this.spend.inc(labels, cost.usd)
+    else if (cost && !call.error) this.unpricedCalls.inc(labels)
     this.modelSeconds.observe({ ...labels, outcome: call.error ? 'error' : 'ok' }, seconds(call.ms))
     if (call.error) this.modelErrors.inc({ ...labels, kind: call.error })
     if (call.inputTokens) this.tokens.inc({ ...labels, direction: 'input' }, call.inputTokens)

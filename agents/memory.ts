@@ -1,10 +1,12 @@
-import { OpenAIEmbeddings } from '@langchain/openai'
+import OpenAI from 'openai'
 import { z } from 'zod'
 import type { Pool } from '../db/database.ts'
 import { audit } from '../db/audit-log.ts'
 import { deleteAllMemories, deleteMemory, hasMemories, insertMemory, listMemories, nearest, search, updateMemory } from '../db/memories.ts'
 import type { MemoryOwner, MemoryRow, RecalledMemory } from '../db/memories.ts'
 export type { MemoryRow } from '../db/memories.ts'
+import { reportedCost } from '../domain/model-calls.ts'
+import type { ModelCallReport } from '../domain/model-calls.ts'
 import type { Logger } from '../logger.ts'
 import { toModelError } from './model.ts'
 import { defineTool } from './tools/tool.ts'
@@ -19,30 +21,36 @@ export interface EmbeddingSettings {
   maxRetries: number
 }
 
-/** Turns texts into vectors. */
+/** Turns texts into vectors, and says what that used (tokens, and the cost where the provider reports it). */
 export interface Embedder {
-  embed(texts: string[]): Promise<number[][]>
+  readonly model: string
+  embed(texts: string[]): Promise<{ vectors: number[][]; inputTokens: number; cost: number | undefined }>
 }
 
+const BATCH = 64
+
 /**
- * Embeddings from the OpenAI-compatible `/embeddings` endpoint, batched, with the chat model's retry
- * rules (429, 5xx, timeouts, backoff). Every vector is checked against `dim`: a model that answers in
- * another dimension is a configuration error, said plainly.
+ * Embeddings from the OpenAI-compatible `/embeddings` endpoint, batched, through the official client
+ * (its retries: 429, 5xx, timeouts, backoff), so the usage block (tokens, OpenRouter's cost) is read.
+ * Every vector is checked against `dim`: a model that answers in another dimension is a configuration
+ * error, said plainly.
  */
 export function createEmbedder(s: EmbeddingSettings): Embedder {
-  const client = new OpenAIEmbeddings({
-    model: s.model,
-    apiKey: s.apiKey,
-    configuration: { baseURL: s.baseUrl },
-    maxRetries: s.maxRetries,
-    timeout: s.timeoutMs,
-    batchSize: 64,
-  })
+  const client = new OpenAI({ apiKey: s.apiKey, baseURL: s.baseUrl, maxRetries: s.maxRetries, timeout: s.timeoutMs })
   return {
+    model: s.model,
     async embed(texts) {
-      let vectors: number[][]
+      const vectors: number[][] = []
+      let inputTokens = 0
+      let cost: number | undefined
       try {
-        vectors = await client.embedDocuments(texts)
+        for (let at = 0; at < texts.length; at += BATCH) {
+          const res = await client.embeddings.create({ model: s.model, input: texts.slice(at, at + BATCH) })
+          vectors.push(...[...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding))
+          inputTokens += res.usage?.prompt_tokens ?? 0
+          const reported = reportedCost(res.usage)
+          if (reported !== undefined) cost = (cost ?? 0) + reported
+        }
       } catch (err) {
         throw toModelError(err)
       }
@@ -51,7 +59,8 @@ export function createEmbedder(s: EmbeddingSettings): Embedder {
           throw new Error(`the embedding model returned ${Array.isArray(v) ? v.length : 'no'} dimensions, but EMBEDDING_DIM is ${s.dim}`)
         }
       }
-      return vectors
+      if (vectors.length !== texts.length) throw new Error(`the embedding model returned ${vectors.length} vectors for ${texts.length} texts`)
+      return { vectors, inputTokens, cost }
     },
   }
 }
@@ -80,29 +89,40 @@ export class Memory {
   readonly #embedder: Embedder
   readonly #s: MemorySettings
   readonly #log: Logger
+  readonly #record: ((call: ModelCallReport) => void) | undefined
 
-  constructor(deps: { pool: Pool; embedder: Embedder; settings: MemorySettings; log: Logger }) {
+  constructor(deps: { pool: Pool; embedder: Embedder; settings: MemorySettings; log: Logger; record?: ((call: ModelCallReport) => void) | undefined }) {
     this.#pool = deps.pool
     this.#embedder = deps.embedder
     this.#s = deps.settings
     this.#log = deps.log
+    this.#record = deps.record
+  }
+
+  /** Embeds one text, recording the call like a model call (agent "memory"), paid by the owner when a person owns it. */
+  async #embed(text: string, owner: MemoryOwner | undefined): Promise<number[]> {
+    const started = performance.now()
+    const { vectors, inputTokens, cost } = await this.#embedder.embed([text])
+    const userId = owner?.scope === 'user' ? Number(owner.ownerId) : 0
+    this.#record?.({ agent: 'memory', model: this.#embedder.model, chatId: 0, userId, inputTokens, outputTokens: 0, ms: performance.now() - started, cost })
+    return vectors[0]!
   }
 
   /** Stores a fact; a near-duplicate of one the owner has updates that one. */
   async remember(owner: MemoryOwner, content: string, metadata: Record<string, unknown>): Promise<{ memory: MemoryRow; updated: boolean }> {
-    const [embedding] = await this.#embedder.embed([content])
-    const close = await nearest(this.#pool, owner, embedding!)
+    const embedding = await this.#embed(content, owner)
+    const close = await nearest(this.#pool, owner, embedding)
     if (close && close.similarity >= this.#s.dedupeSimilarity) {
-      const memory = await updateMemory(this.#pool, close.id, content, embedding!, metadata)
+      const memory = await updateMemory(this.#pool, close.id, content, embedding, metadata)
       if (memory) return { memory, updated: true }
     }
-    return { memory: await insertMemory(this.#pool, owner, content, embedding!, metadata), updated: false }
+    return { memory: await insertMemory(this.#pool, owner, content, embedding, metadata), updated: false }
   }
 
   /** The owners' memories relevant to `query`, best first, above the similarity threshold. */
   async recall(owners: readonly MemoryOwner[], query: string, limit = this.#s.recallLimit): Promise<RecalledMemory[]> {
-    const [embedding] = await this.#embedder.embed([query])
-    const found = await search(this.#pool, owners, embedding!, { limit })
+    const embedding = await this.#embed(query, owners.find((o) => o.scope === 'user'))
+    const found = await search(this.#pool, owners, embedding, { limit })
     return found.filter((m) => m.similarity >= this.#s.minSimilarity)
   }
 

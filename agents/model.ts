@@ -23,11 +23,37 @@ export function createChatModel(s: ModelSettings): ChatOpenAI {
   })
 }
 
-export type ModelFailure = 'timeout' | 'rate_limited' | 'unavailable' | 'bad_output' | 'rejected'
+export type ModelFailure = 'timeout' | 'rate_limited' | 'unavailable' | 'bad_output' | 'rejected' | 'over_budget'
 
 /** The model could not produce an answer, after retries. `kind` picks the sentence a person sees. */
 export class ModelError extends KindedError<ModelFailure> {
   override name = 'ModelError'
+}
+
+/** A budget that was spent: whose, for which period, how much of how much, and when it starts again. */
+export interface BudgetRefusal {
+  scope: 'person' | 'agent' | 'task'
+  /** The person's id, the agent's name, or the task's id. */
+  subject: string
+  period: 'day' | 'month' | 'task'
+  spentUsd: number
+  capUsd: number
+  /** When the period ends (undefined for a task's budget, which does not reset). */
+  resetsAt: Date | undefined
+  timeZone: string
+}
+
+/**
+ * No call was made: a budget is spent. A ModelError (kind `over_budget`), so every place that turns
+ * a failed model call into a sentence for the chat handles it, and the dispatcher does not retry it.
+ */
+export class BudgetExceededError extends ModelError {
+  override name = 'BudgetExceededError'
+  readonly refusal: BudgetRefusal
+  constructor(refusal: BudgetRefusal) {
+    super('over_budget', `the ${refusal.scope} ${refusal.period} budget is spent (${refusal.spentUsd.toFixed(4)} of ${refusal.capUsd} USD)`)
+    this.refusal = refusal
+  }
 }
 
 /** Classifies whatever the model client threw into a ModelError. */

@@ -1,6 +1,7 @@
 import type { CommandSpec } from './command-table.ts'
 import { helpText } from './command-table.ts'
 import { changeAccess, model, users } from './features/admin.ts'
+import { budget } from './features/budget.ts'
 import { agent, agents } from './features/agents.ts'
 import { cancel, pendingApprovals } from './features/approvals.ts'
 import { newConversation } from './features/commands.ts'
@@ -32,7 +33,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'every', args: '<when> <prompt>', summary: 'A recurring job the agent answers: "weekday at 8:30 summarise the repo", "2 hours check the queue"', scope: 'everyone', handler: every },
   { name: 'schedules', args: '[all]', summary: "This chat's reminders and jobs, with Pause and Delete (admins: all)", scope: 'everyone', handler: schedules },
   { name: 'timezone', args: '[zone]', summary: 'Show or set your time zone (Europe/Berlin, UTC, …)', scope: 'everyone', handler: timezone },
-  { name: 'usage', summary: 'Tokens you used (admins: everyone\'s; /usage me for yours)', scope: 'everyone', handler: usage },
+  { name: 'usage', summary: 'What you spent today, this month and in 30 days, by agent and model, with a chart (admins: everyone\'s and per task; /usage me for yours)', scope: 'everyone', handler: usage },
   { name: 'cancel', summary: 'Cancel the request waiting for your approval, the running task, or a wizard', scope: 'everyone', handler: cancel },
   { name: 'help', summary: 'What I can do', scope: 'everyone', handler: (ctx) => ctx.reply(help(ctx.isAdmin, ctx.services.coderEnabled)) },
   { name: 'code', args: '[repo:] <what to change>', summary: 'Ask the coder for a change: you approve its plan, aider makes it on a branch, you see the diff and decide; reply to the summary (or /code more <task>: …) to change it further', scope: 'coder', handler: code },
@@ -45,6 +46,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'deny', args: '<id>', summary: 'Deny a person by their Telegram id', scope: 'admins', handler: changeAccess('deny') },
   { name: 'model', args: '[name]', summary: 'Show or set the default model', scope: 'admins', handler: model },
   { name: 'repos', args: '[add <name> <url> [owner/name] | remove <name> | test <name> <command|off>]', summary: "The coder's repositories: list, add, remove, set a test command", scope: 'coder-admins', handler: repos },
+  { name: 'budget', args: '[person <id>|default|agent <name>|task] [day|month] [dollars|off]', summary: 'Spending caps: list, set, clear', scope: 'admins', handler: budget },
   { name: 'mcp', args: '[reload]', summary: 'MCP servers, their state and tools; reload re-reads MCP_CONFIG', scope: 'admins', handler: mcp },
 ]
 

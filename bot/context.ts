@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts'
 import type { Access } from '../services/access.ts'
 import type { Agents } from '../services/agents.ts'
 import type { Approvals } from '../services/approvals.ts'
+import type { Budgets } from '../services/budgets.ts'
 import type { Chats } from '../services/chats.ts'
 import type { Mcp } from '../services/mcp.ts'
 import type { Media } from '../services/media.ts'
@@ -29,6 +30,8 @@ export interface Services {
   schedules: Schedules
   status: ServiceStatus
   tasks: Tasks
+  /** Spending caps per person, agent and task (/budget). */
+  budgets: Budgets
   /** The coder's repositories (/repos, /repo, where a /code goes); undefined without the coder. */
   repositories: Repositories | undefined
   usage: Usage

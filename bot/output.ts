@@ -1,3 +1,5 @@
+import type { BudgetWarning } from '../services/budgets.ts'
+import { budgetWarningText } from './model-errors.ts'
 import { InputFile } from 'grammy'
 import type { Api } from 'grammy'
 import type { ModelError } from '../agents/model.ts'
@@ -88,6 +90,10 @@ export class TelegramOutput implements ChatOutput {
   async taskEnded(task: TaskRow): Promise<number[]> {
     await this.#editProgress(task, html`Task ${code(task.id)}: ${bold(task.status)}.`)
     return [(await this.#api.sendMessage(task.chatId, endText(task).html, HTML)).message_id]
+  }
+
+  async budgetWarning(chatId: number, warning: BudgetWarning): Promise<void> {
+    await this.#api.sendMessage(chatId, budgetWarningText(warning))
   }
 
   async catchingUp(target: ChatTarget): Promise<void> {

@@ -107,6 +107,20 @@ export function formatInZone(at: Date, timeZone: string): string {
   return `${p('weekday')} ${p('day')} ${p('month')} ${p('year')}, ${p('hour')}:${p('minute')} (${timeZone})`
 }
 
+/**
+ * The calendar day or month that `now` falls in for a person in `timeZone`: when it began and when the
+ * next one begins (a budget's period and its reset), midnight to midnight on their wall clock.
+ */
+export function periodIn(kind: 'day' | 'month', now: Date, timeZone: string): { start: Date; end: Date } {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric' }).formatToParts(now)
+  const n = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0)
+  const [y, m, d] = [n('year'), n('month'), n('day')]
+  // Date.UTC carries day 32 or month 13 over, so the next period's first day is found the same way.
+  const wallDate = (year: number, month: number, day: number) => new Date(Date.UTC(year, month - 1, day))
+  const midnight = (at: Date) => zonedInstant(at.getUTCFullYear(), at.getUTCMonth() + 1, at.getUTCDate(), 0, 0, 0, timeZone) ?? at
+  return kind === 'day' ? { start: midnight(wallDate(y, m, d)), end: midnight(wallDate(y, m, d + 1)) } : { start: midnight(wallDate(y, m, 1)), end: midnight(wallDate(y, m + 1, 1)) }
+}
+
 // ---- one-off times ----------------------------------------------------------------------------
 
 function parseOnce(text: string, opts: Options): WhenParse {

@@ -25,6 +25,7 @@ export const TASK_ERROR_CODES = [
   'pr_off',
   'repo_unknown',
   'superseded',
+  'over_budget',
   'unexpected',
 ] as const
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number]

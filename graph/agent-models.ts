@@ -3,6 +3,7 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { Runnable, RunnableConfig } from '@langchain/core/runnables'
 import { toModelError } from '../agents/model.ts'
 import type { AgentSpec } from '../agents/roster.ts'
+import { reportedCost } from '../domain/model-calls.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
 import type { AttachmentStore } from './attachments.ts'
 
@@ -14,6 +15,9 @@ const nameOf = (model: ChatModel) => {
   return typeof name === 'string' ? name : 'default'
 }
 
+/** Checks the budgets that apply to a call before it is made; throws BudgetExceededError when one is spent. */
+export type BudgetCheck = (who: { chatId: number; userId: number; agent: string }) => Promise<void>
+
 /**
  * The models agents run on, and the one way they are called: the agent's own model (or the default),
  * every call reported (tokens and latency, or the kind of failure), and the model's failures turned
@@ -24,17 +28,20 @@ export class AgentModels {
   readonly #modelFor: ((name: string) => ChatModel) | undefined
   readonly #onModelCall: ((call: ModelCallReport) => void) | undefined
   readonly #attachments: AttachmentStore | undefined
+  readonly #budget: BudgetCheck | undefined
 
   constructor(o: {
     model: ChatModel
     modelFor?: ((name: string) => ChatModel) | undefined
     onModelCall?: ((call: ModelCallReport) => void) | undefined
     attachments?: AttachmentStore | undefined
+    budget?: BudgetCheck | undefined
   }) {
     this.#model = o.model
     this.#modelFor = o.modelFor
     this.#onModelCall = o.onModelCall
     this.#attachments = o.attachments
+    this.#budget = o.budget
   }
 
   /** The model `agent` runs on. */
@@ -44,15 +51,17 @@ export class AgentModels {
 
   /** Calls `runnable` (the agent's model, perhaps with tools bound) for `who`, with attachments resolved, and reports the call. */
   async call(agent: AgentSpec, runnable: Runnable<BaseMessage[], BaseMessage>, messages: BaseMessage[], who: { chatId: number; userId: number }, options?: RunnableConfig): Promise<BaseMessage> {
+    // Before anything is sent: over a budget, this throws BudgetExceededError and no request is made.
+    await this.#budget?.({ ...who, agent: agent.name })
     const started = performance.now()
-    const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error'>) =>
+    const report = (fields: Pick<ModelCallReport, 'inputTokens' | 'outputTokens' | 'error' | 'cost'>) =>
       this.#onModelCall?.({ agent: agent.name, model: agent.model ?? nameOf(this.#model), ...who, ms: performance.now() - started, ...fields })
     // Stored photos and documents become what the model reads; outside the try: a database error is not the model's.
     const input = this.#attachments ? await this.#attachments.resolve(messages) : messages
     try {
       const answer = await runnable.invoke(input, options)
       const usage = (answer as AIMessage).usage_metadata
-      report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0 })
+      report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0, cost: reportedCost((answer.response_metadata as { usage?: unknown } | undefined)?.usage) })
       return answer
     } catch (err) {
       // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.

@@ -12,7 +12,7 @@ import { decisionSchema } from '../domain/approvals.ts'
 import type { ApprovalRequest, Decision } from '../domain/approvals.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
 import { AgentModels } from './agent-models.ts'
-import type { ChatModel } from './agent-models.ts'
+import type { BudgetCheck, ChatModel } from './agent-models.ts'
 import type { AttachmentStore } from './attachments.ts'
 import { messagesToDrop, textOf } from './history.ts'
 import { HANDOFF_TOOL, addressedAgent, handoffTool, resolveAgent, toolIndex } from '../agents/roster.ts'
@@ -48,6 +48,8 @@ export interface ChatGraphOptions {
   recall?: (who: { userId: number; chatId: number; agent: string }, text: string) => Promise<string | undefined>
   /** Told of every model call (never throws into the turn). */
   onModelCall?: ((call: ModelCallReport) => void) | undefined
+  /** Checked before every model call (each step of a tool loop too): a spent budget stops the turn. */
+  budget?: BudgetCheck | undefined
   /** Where photos and documents of the conversation are kept; their references are resolved before each model call. */
   attachments?: AttachmentStore | undefined
   /** Whether a person allowed `tool` for the whole conversation: then it runs without asking. */
@@ -151,10 +153,10 @@ class TokenHandler extends BaseCallbackHandler {
  * interrupt brought back a person's decision. An agent may hand the turn to another. Exported
  * uncompiled so a caller (or a test) compiles it with its own checkpointer.
  */
-export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, onModelCall, attachments, allowedInThread }: ChatGraphOptions) {
+export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, onModelCall, attachments, allowedInThread, budget }: ChatGraphOptions) {
   const toolNamed = toolIndex(agents)
   const needsApproval = (name: string) => toolNamed(name)?.approval !== undefined
-  const models = new AgentModels({ model, modelFor, onModelCall, attachments })
+  const models = new AgentModels({ model, modelFor, onModelCall, attachments, budget })
   const agentFor = (state: Pick<State, 'activeAgent'>) => resolveAgent(agents, state.activeAgent)
 
   /** Routing needs no model: an explicit `@name` wins, else the agent the turn's input named. */

@@ -8,7 +8,7 @@ import type { ApprovalRequest } from '../domain/approvals.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
 import { validateDecision } from './approval.ts'
 import { AgentModels } from './agent-models.ts'
-import type { ChatModel } from './agent-models.ts'
+import type { BudgetCheck, ChatModel } from './agent-models.ts'
 import { inlineContent } from './attachments.ts'
 import type { AttachmentStore } from './attachments.ts'
 import { streamingTokens } from './chat-graph.ts'
@@ -67,6 +67,7 @@ export class Turns {
     modelFor?: ((name: string) => ChatModel) | undefined
     agents: AgentRoster
     onModelCall?: ((call: ModelCallReport) => void) | undefined
+    budget?: BudgetCheck | undefined
     attachments?: AttachmentStore | undefined
   }) {
     this.#graph = deps.graph

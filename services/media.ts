@@ -33,7 +33,18 @@ export class Media {
   readonly #observe: MediaObserver
   readonly #documentMaxChars: number
 
-  constructor(deps: { pool: Pool; transcriber: Transcriber; record: (call: ModelCallReport) => void; observe: MediaObserver; documentMaxChars: number }) {
+  readonly #budget: ((who: { chatId: number; userId: number; agent: string }) => Promise<void>) | undefined
+
+  constructor(deps: {
+    pool: Pool
+    transcriber: Transcriber
+    record: (call: ModelCallReport) => void
+    /** Checked before a transcription: a spent budget throws BudgetExceededError and nothing is sent. */
+    budget?: ((who: { chatId: number; userId: number; agent: string }) => Promise<void>) | undefined
+    observe: MediaObserver
+    documentMaxChars: number
+  }) {
+    this.#budget = deps.budget
     this.#pool = deps.pool
     this.#transcriber = deps.transcriber
     this.#record = deps.record
@@ -46,8 +57,9 @@ export class Media {
     this.#observe.received(kind)
   }
 
-  /** Speech to text, for `who`; the call is recorded like a model call. Throws TranscriptionError. */
+  /** Speech to text, for `who`; the call is recorded like a model call. Throws TranscriptionError, or BudgetExceededError before any call. */
   async transcribe(audio: Buffer, fileName: string, who: { chatId: number; userId: number }): Promise<Transcript> {
+    await this.#budget?.({ ...who, agent: 'transcription' })
     const started = performance.now()
     const report = (outcome: 'ok' | TranscriptionError['kind'], t?: Transcript) => {
       const ms = performance.now() - started

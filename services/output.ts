@@ -1,3 +1,4 @@
+import type { BudgetWarning } from './budgets.ts'
 import type { ModelError } from '../agents/model.ts'
 import type { ApprovalRow } from '../db/approvals.ts'
 import type { TaskRow } from '../db/tasks.ts'
@@ -35,6 +36,8 @@ export interface ChatOutput {
   taskEnded(task: TaskRow): Promise<number[]>
   /** The sentence that tells how a task ended (the agent's follow-up reads it too). */
   taskEndText(task: TaskRow): string
+  /** A budget passed 80 % of its cap this period (said once per period). */
+  budgetWarning(chatId: number, warning: BudgetWarning): Promise<void>
   /** The person's message waits behind a backlog: it is stored and will be answered. */
   catchingUp(target: ChatTarget): Promise<void>
   /** A reminder's text, said late when `lateMs` is set; returns the message's id (the proof of delivery). */

@@ -59,3 +59,37 @@ export function invalidFiles(files: readonly string[]): string | undefined {
   }
   return undefined
 }
+
+/** What aider's bookkeeping says of its model calls: tokens per message, and the session's running cost. */
+export interface AiderUsage {
+  inputTokens: number
+  outputTokens: number
+  /** US dollars so far, by the price in its model metadata; undefined when it printed none. */
+  sessionCost: number | undefined
+}
+
+/** aider's token counts: 770, 1.2k, 12k, 1.5M. */
+const tokenCount = (text: string) => {
+  const m = /^([\d.]+)([kM]?)$/.exec(text)
+  return m ? Math.round(Number(m[1]) * (m[2] === 'k' ? 1e3 : m[2] === 'M' ? 1e6 : 1)) : 0
+}
+
+/**
+ * One of aider's "Tokens: 770 sent, 13 received. Cost: $0.0025 message, $0.0025 session." lines (the
+ * cost part only when the model has a price), or undefined for any other line. Pure, for tests.
+ */
+export function parseAiderUsageLine(line: string): AiderUsage | undefined {
+  const m = /^Tokens: ([\d.]+[kM]?) sent(?:, ([\d.]+[kM]?) cache write)?(?:, ([\d.]+[kM]?) cache hit)?, ([\d.]+[kM]?) received\.(?: Cost: \$([\d.]+) message, \$([\d.]+) session\.)?/.exec(line.trim())
+  if (!m) return undefined
+  return { inputTokens: tokenCount(m[1]!), outputTokens: tokenCount(m[4]!), sessionCost: m[6] === undefined ? undefined : Number(m[6]) }
+}
+
+/** A whole run's usage: tokens added up over its messages, the session's last cost. Pure, for tests. */
+export function aiderUsage(output: string): AiderUsage {
+  const lines = output.split('\n').map(parseAiderUsageLine).filter((u): u is AiderUsage => u !== undefined)
+  return {
+    inputTokens: lines.reduce((s, u) => s + u.inputTokens, 0),
+    outputTokens: lines.reduce((s, u) => s + u.outputTokens, 0),
+    sessionCost: lines.findLast((u) => u.sessionCost !== undefined)?.sessionCost,
+  }
+}

@@ -14,6 +14,8 @@ export interface AiderSettings {
   timeoutMs: number
   /** The author of any commit aider makes (we run it without auto-commits; git still wants one). */
   author: { name: string; email: string }
+  /** The model's price per token in US dollars, when known: aider then prints each message's cost. */
+  price?: { input: number; output: number } | undefined
 }
 
 export interface AiderRequest {
@@ -93,7 +95,9 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
   const scratch = await mkdtemp(join(tmpdir(), 'mechanic-aider-'))
   const metadata = join(scratch, 'model-metadata.json')
   // Without metadata aider looks the model up on the web on every call (5 s timeout each).
-  await writeFile(metadata, JSON.stringify({ [`openai/${settings.model}`]: { max_tokens: 8192, max_input_tokens: 128000, max_output_tokens: 8192, input_cost_per_token: 0, output_cost_per_token: 0, litellm_provider: 'openai', mode: 'chat' } }))
+  // Our price for the model (when known) goes in too: aider then reports each message's cost, which is how a task's budget is watched.
+  const price = settings.price ?? { input: 0, output: 0 }
+  await writeFile(metadata, JSON.stringify({ [`openai/${settings.model}`]: { max_tokens: 8192, max_input_tokens: 128000, max_output_tokens: 8192, input_cost_per_token: price.input, output_cost_per_token: price.output, litellm_provider: 'openai', mode: 'chat' } }))
   try {
     const result = await runInGroup({
       file: settings.bin,

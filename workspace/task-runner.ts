@@ -5,12 +5,13 @@ import { claimTask, finishStep, noteResult, recoverExpired, renewTask, requeueTa
 import type { TaskResult, TaskRow, TaskStatus } from '../db/tasks.ts'
 import { taskBranch } from '../domain/names.ts'
 import { taskError } from '../domain/task-errors.ts'
+import type { ModelCallReport } from '../domain/model-calls.ts'
 import type { Logger } from '../logger.ts'
 import { LeasedWorker } from '../worker/leased-worker.ts'
 import type { AbortReason, ClaimIdentity, Unfinished } from '../worker/leased-worker.ts'
 import { AiderStartError, killOrphan, runAider } from './aider.ts'
 import type { AiderSettings } from './aider.ts'
-import { commitMessage, explainAiderOutput } from './aider-output.ts'
+import { aiderUsage, commitMessage, explainAiderOutput, parseAiderUsageLine } from './aider-output.ts'
 import type { GitLock } from './git-lock.ts'
 import { cachedFor } from '../cached.ts'
 import type { WorkspaceDisk } from './disk.ts'
@@ -37,6 +38,15 @@ export interface TaskRunnerOptions {
   path: string | undefined
   /** A pull request's title and body (worded by the bot). */
   describePullRequest: (task: TaskRow) => { title: string; body: string }
+  /**
+   * Budgets, asked before aider runs: refused (the requester's or the agent's cap is spent; the detail
+   * of an `over_budget` error), or the task's cap and what the task spent so far, watched while it runs.
+   */
+  budget?: { beforeRun(task: TaskRow): Promise<{ refused: string } | { taskCapUsd: number | undefined; spentUsd: number }> } | undefined
+  /** The aider model's price per token, when known: aider then prints its cost, and the task's cap can be watched. */
+  aiderPrice?: (() => Promise<{ input: number; output: number } | undefined>) | undefined
+  /** aider's use of the model, recorded like any model call (with the task's id). */
+  recordUsage?: ((call: ModelCallReport) => void) | undefined
   leaseMs: number
   pollMs: number
   /** Tasks that run at once, each in its own worktree; they wait for each other only around the short git steps. */
@@ -357,19 +367,33 @@ export class TaskRunner {
     const { aider, path, scrub } = this.#o
     const { repo } = h
     const { tree, base, baseSha, branch } = at
+    // A follow-up that fails keeps the change it started from, so a next follow-up can go on from there.
+    const start = task.input.continues
+    const kept = start && { branch, baseBranch: base, baseSha, patch: start.patch }
+    const allowance = await this.#o.budget?.beforeRun(task)
+    if (allowance && 'refused' in allowance) return { status: 'failed', error: taskError('over_budget', allowance.refused), result: { ...kept } }
+    const price = await this.#o.aiderPrice?.()
+    // The task's cap, watched on aider's own cost lines: past it, aider is stopped mid-run.
+    const cap = allowance?.taskCapUsd
+    const before = allowance?.spentUsd ?? 0
+    const overBudget = new AbortController()
+    let sessionCost = 0
     this.#activity(task, 'running aider')
     const recent: string[] = []
     const aiderStarted = performance.now()
     const run = await runAider(
-      aider,
+      { ...aider, price },
       {
         cwd: tree,
         instructions: task.input.instructions,
         files: task.input.files,
-        signal,
+        signal: AbortSignal.any([signal, overBudget.signal]),
         onStart: (pid) => void noteResult(this.#o.pool, task.id, this.#worker.claimant, { aiderPid: pid, aiderHost: hostname() }).catch(() => undefined),
         onLine: (line) => {
           if (!line.trim()) return
+          const used = parseAiderUsageLine(line)
+          if (used?.sessionCost !== undefined) sessionCost = used.sessionCost
+          if (cap !== undefined && before + sessionCost > cap && !overBudget.signal.aborted) overBudget.abort()
           recent.push(scrub(line).slice(0, 200))
           if (recent.length > RECENT_LINES) recent.shift()
           this.#o.progress?.update(task, { activity: 'running aider', lines: [...recent] })
@@ -377,12 +401,26 @@ export class TaskRunner {
       },
       path,
     )
-    this.#o.observe?.aider(run.timedOut ? 'timeout' : signal.aborted ? 'stopped' : 'done', performance.now() - aiderStarted)
+    this.#o.observe?.aider(run.timedOut ? 'timeout' : signal.aborted || overBudget.signal.aborted ? 'stopped' : 'done', performance.now() - aiderStarted)
+    const used = aiderUsage(run.output)
+    this.#o.recordUsage?.({
+      agent: task.agent,
+      model: aider.model,
+      chatId: task.chatId,
+      userId: task.requesterId,
+      taskId: task.id,
+      inputTokens: used.inputTokens,
+      outputTokens: used.outputTokens,
+      ms: run.durationMs,
+      // aider's figure is our price times its tokens; without a price the cost stays unknown.
+      ...(price && used.sessionCost !== undefined && { cost: used.sessionCost, costSource: 'price' as const }),
+    })
     signal.throwIfAborted()
+    if (overBudget.signal.aborted) {
+      const spent = before + (used.sessionCost ?? sessionCost)
+      return { status: 'failed', error: taskError('over_budget', `task|task|${spent.toFixed(6)}|${cap ?? 0}`), result: { aiderMs: run.durationMs, ...kept } }
+    }
     const explanation = scrub(explainAiderOutput(run.output))
-    // A follow-up that fails keeps the change it started from, so a next follow-up can go on from there.
-    const start = task.input.continues
-    const kept = start && { branch, baseBranch: base, baseSha, patch: start.patch }
     if (run.timedOut) {
       return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs, ...kept } }
     }

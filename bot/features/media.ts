@@ -1,3 +1,5 @@
+import { BudgetExceededError } from '../../agents/model.ts'
+import { describeModelError } from '../model-errors.ts'
 import { Composer } from 'grammy'
 import type { Message, PhotoSize } from 'grammy/types'
 import { TranscriptionError } from '../../agents/transcriber.ts'
@@ -111,6 +113,7 @@ export function mediaFeature(limits: MediaLimits) {
       try {
         transcript = (await ctx.services.media.transcribe(bytes, name, { chatId: ctx.chat.id, userId: ctx.from.id })).text
       } catch (err) {
+        if (err instanceof BudgetExceededError) throw new Refusal(describeModelError(err))
         if (!(err instanceof TranscriptionError)) throw err
         ctx.log.warn({ err: { message: err.message, kind: err.kind, status: err.status } }, 'transcription failed')
         throw new Refusal(transcriptionSentence[err.kind])

@@ -1,4 +1,5 @@
 import { parseTaskError } from '../../domain/task-errors.ts'
+import { usd } from '../model-errors.ts'
 import type { TaskResult, TaskRow } from '../../services/tasks.ts'
 import { bold, code, html, pre } from '../format/html.ts'
 import type { Html } from '../format/html.ts'
@@ -90,6 +91,16 @@ export function diffOf(patch: string): string {
     .join('\n')
 }
 
+/** A budget that stopped a task: `scope|period|spent|cap` (the requester's or the agent's before aider ran, or the task's own while it ran). */
+function overBudgetText(detail: string | undefined): Html {
+  const [scope = '', period = '', spent = '0', cap = '0'] = (detail ?? '').split('|')
+  const amounts = `${usd(Number(spent))} of ${usd(Number(cap))}`
+  if (scope === 'task') return html`aider was stopped: the task spent ${amounts}, its budget; nothing was kept.`
+  const whose = scope === 'agent' ? "the coder's" : 'your'
+  const which = period === 'month' ? 'monthly' : 'daily'
+  return html`aider did not start: ${amounts} of ${whose} ${which} budget is spent.`
+}
+
 /** A branch a detail names, as code, or the words for it when the detail is missing. */
 const branch = (detail: string | undefined) => (detail ? code(detail) : html`the target branch`)
 
@@ -144,6 +155,8 @@ export function taskErrorText(stored: string | null): Html {
       return html`The repository ${code(detail ?? '?')} was removed, so the task could not go on.`
     case 'superseded':
       return html`Continued by the follow-up ${code(detail ?? '?')}.`
+    case 'over_budget':
+      return overBudgetText(detail)
     case 'unexpected':
       return html`The task failed unexpectedly; the details are in the service log.`
   }

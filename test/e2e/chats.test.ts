@@ -153,6 +153,7 @@ describe('rate limiting and usage', () => {
   })
 
   test('/usage shows the tokens the model reported: a person their own, an admin everyone', async () => {
+    h.openai.prices.set('test-model', { prompt: 0, completion: 0 }) // free: the sums read $0.00, and the tokens are what is compared
     service = await h.startService()
     await say('first question')
     await say('second question')
@@ -163,14 +164,14 @@ describe('rate limiting and usage', () => {
       .filter((r) => lastUserText(r) !== 'hello from someone else')
       .reduce((sum, r) => sum + Math.max(1, Math.ceil(JSON.stringify(r.messages).length / 4)), 0)
     const mine = await say('/usage')
-    expect(mine).toMatch(/^Your usage, last 30 days: [\d,]+ tokens \(([\d,]+) in, ([\d,]+) out\) in 2 model call\(s\)\./)
+    expect(mine).toMatch(/^Your spend: today \$0\.00 · this month \$0\.00 · last 30 days \$0\.00 \(days in UTC\)\.\n[\d,]+ tokens \(([\d,]+) in, ([\d,]+) out\) in 2 model call\(s\)\./)
     const input = Number(/\(([\d,]+) in/.exec(mine)![1]!.replace(/,/g, ''))
     expect(input).toBe(reportedForMe)
-    expect(mine).toMatch(/assistant · test-model: [\d,]+ in, [\d,]+ out, 2 call\(s\)/)
+    expect(mine).toMatch(/assistant · test-model: \$0\.00 \(today \$0\.00, this month \$0\.00\) · [\d,]+ in, [\d,]+ out, 2 call\(s\)/)
     expect(mine).not.toMatch(/2001/)
 
     const everyone = await say('/usage', { userId: ADMIN_ID })
-    expect(everyone).toMatch(/^Everyone's usage, last 30 days: .* in 3 model call\(s\)\./)
+    expect(everyone).toMatch(/^Everyone's spend: .*\n.* in 3 model call\(s\)\./)
     expect(everyone).toMatch(new RegExp(`${USER_ID} · assistant · test-model: .* 2 call\\(s\\)`))
     expect(everyone).toMatch(/2001 · assistant · test-model: .* 1 call\(s\)/)
   })

@@ -267,6 +267,23 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     await buttonsMessage(2) // and the push approval after it
   })
 
+  test('BUDGET_TASK: aider is stopped as soon as its own cost passes the cap, the task fails saying so, and the run is recorded with the task', async () => {
+    h.openai.prices.set('test-model', { prompt: 0.000003, completion: 0.000015 })
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const service = await start({ AIDER_BIN: fakeAider(dir), BUDGET_TASK: '0.01' })
+    const started = Date.now()
+    const { taskId } = await approvedPlan(service, 'spend it all')
+    expect(await waitForText(USER_ID, /failed/, 30_000)).toBe(`Task ${taskId} failed: aider was stopped: the task spent $0.02 of $0.01, its budget; nothing was kept.`)
+    expect(Date.now() - started).toBeLessThan(30_000) // not the stand-in's 60 s, nor aider's timeout
+    await waitUntil(async () => (await query(`select 1 from model_usage where task_id = $1`, [taskId]))[0], 'the run recorded')
+    expect(await query(`select agent, input_tokens as input, output_tokens as output, cost_usd::float8 as cost, cost_source as source from model_usage where task_id = $1`, [taskId])).toEqual([
+      { agent: 'coder', input: 2100, output: 50, cost: 0.02, source: 'price' },
+    ])
+    // Admins see it among the coder's tasks in /usage.
+    await service.deliver(h.text('/usage', { userId: ADMIN_ID }), WEBHOOK_SECRET)
+    expect(await waitForText(ADMIN_ID, /Coder tasks/)).toContain(`\nCoder tasks, last 30 days:\n${taskId}: $0.02 in 1 call(s)`)
+  })
+
   test('/cancel stops a running aider and cancels the task; /tasks shows it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
     const service = await start({ AIDER_BIN: fakeAider(dir) })

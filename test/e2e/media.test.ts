@@ -54,7 +54,7 @@ describe('voice notes', () => {
     expect(await metric('mechanic_media_received_total{kind="voice"}')).toBeGreaterThanOrEqual(1)
     // The transcription is recorded like a model call: /usage shows it, with the speech's length.
     await service.deliver(h.text('/usage', { userId }), WEBHOOK_SECRET)
-    expect((await h.telegram.waitForTexts(userId, 3))[2]).toMatch(/transcription · whisper-test: 0 in, 0 out, 1 call\(s\), 2 s of speech/)
+    expect((await h.telegram.waitForTexts(userId, 3))[2]).toMatch(/transcription · whisper-test: \$0\.00 \(today \$0\.00, this month \$0\.00\) · 0 in, 0 out, 1 call\(s\), 2 s of speech, 1 of unknown cost/)
   })
 
   test('an endpoint without transcription gets one sentence, and no model call', async () => {

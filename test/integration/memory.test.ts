@@ -7,7 +7,7 @@ import { OpenAIEmulator, hashedEmbedding } from '../support/openai-emulator.ts'
 
 const DIM = 256
 /** The emulator's embedding, in process: deterministic and meaningful (shared words → close). */
-const hashed: Embedder = { embed: async (texts) => texts.map((t) => hashedEmbedding(t, DIM)) }
+const hashed: Embedder = { model: 'hashed', embed: async (texts) => ({ vectors: texts.map((t) => hashedEmbedding(t, DIM)), inputTokens: texts.length, cost: undefined }) }
 const settings = { recallLimit: 5, minSimilarity: 0.2, dedupeSimilarity: 0.9 }
 const alice = { scope: 'user' as const, ownerId: '1' }
 const bob = { scope: 'user' as const, ownerId: '2' }
@@ -78,7 +78,7 @@ describe.each(engines)('memory on $name', ({ embedded }) => {
   })
 
   test('a failing embedding endpoint costs the turn its recall, not its answer', async () => {
-    const broken = new Memory({ pool: db.pool, embedder: { embed: () => Promise.reject(new Error('503')) }, settings, log: quietLog })
+    const broken = new Memory({ pool: db.pool, embedder: { model: 'broken', embed: () => Promise.reject(new Error('503')) }, settings, log: quietLog })
     expect(await broken.recallForTurn({ userId: 1, chatId: 1, agent: 'assistant' }, 'cat')).toBeUndefined()
     await expect(broken.remember(alice, 'x y z', {})).rejects.toThrow('503')
   })
@@ -92,9 +92,13 @@ describe('embeddings from the OpenAI-compatible endpoint', () => {
   afterAll(() => openai.close())
   const embedder = (dim: number) => createEmbedder({ apiKey: 'sk-test-embeddings-key', baseUrl: openai.baseUrl, model: 'test-embedding', dim, timeoutMs: 5000, maxRetries: 1 })
 
-  test('batched requests, vectors as the endpoint computed them', async () => {
+  test('batched requests, vectors as the endpoint computed them, with the tokens and cost it reported', async () => {
+    openai.prices.set('test-embedding', { prompt: 0.00000002, completion: 0 })
     const texts = Array.from({ length: 70 }, (_, i) => `text number ${i}`)
-    const vectors = await embedder(256).embed(texts)
+    const { vectors, inputTokens, cost } = await embedder(256).embed(texts)
+    expect(inputTokens).toBeGreaterThan(70)
+    expect(cost).toBeCloseTo(inputTokens * 0.00000002, 12)
+    openai.prices.delete('test-embedding')
     expect(vectors).toHaveLength(70)
     expect(vectors[3]).toEqual(hashedEmbedding('text number 3', 256))
     expect(openai.embeddingRequests.map((r) => r.input.length)).toEqual([64, 6])

@@ -123,6 +123,8 @@ export function fakeAider(dir: string): string {
       `  *hang*) echo "thinking..."; sleep 120 ;;`,
       `  *env*) env > "${join(dir, 'env.txt')}"; echo "hello" > NOTES.md ;;`,
       `  *big*) seq 1 400 > NUMBERS.txt ;;`,
+      // aider's own cost line (as 0.86.1 prints it with a priced model), then a long think: a task budget must stop it.
+      `  *spend*) echo "Tokens: 2.1k sent, 50 received. Cost: \\$0.02 message, \\$0.02 session."; sleep 60 ;;`,
       `  *) echo "hello" > NOTES.md ;;`,
       'esac',
     ].join('\n') + '\n',

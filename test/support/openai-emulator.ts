@@ -79,6 +79,14 @@ export class OpenAIEmulator extends LoopbackServer {
   readonly textOnlyModels = new Set<string>()
   /** How the transcription endpoint answers: normally, with an HTTP error, or not at all (404: not offered). */
   transcription: { status?: number; delayMs?: number } = {}
+  /**
+   * What the emulated provider charges per token, by model (OpenRouter's way): published on
+   * `/v1/models` as `pricing` when `publishPrices`, and reported in each usage block as `cost` when
+   * `reportCost`. With `reportCost` off the service has to price calls itself.
+   */
+  readonly prices = new Map<string, { prompt: number; completion: number }>()
+  reportCost = true
+  publishPrices = true
   /** Added to every chat completion. */
   latencyMs = 0
   embeddingDim = 256
@@ -112,6 +120,7 @@ export class OpenAIEmulator extends LoopbackServer {
       return sendJson(res, 401, { error: { message: 'missing API key', type: 'invalid_request_error' } })
     }
     const bytes = await readBytes(req)
+    if (req.method === 'GET' && path === '/v1/models') return sendJson(res, 200, { object: 'list', data: this.#models() })
     if (req.method === 'POST' && path === '/v1/audio/transcriptions') return this.#transcribe(bytes, String(req.headers['content-type']), authorization, res)
     let body: Record<string, unknown>
     try {
@@ -119,7 +128,6 @@ export class OpenAIEmulator extends LoopbackServer {
     } catch {
       return sendJson(res, 400, { error: { message: 'invalid JSON body', type: 'invalid_request_error' } })
     }
-    if (req.method === 'GET' && path === '/v1/models') return sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model' }] })
     if (req.method === 'POST' && path === '/v1/chat/completions') return this.#chat(body, authorization, res)
     if (req.method === 'POST' && path === '/v1/embeddings') return this.#embeddings(body, res)
     sendJson(res, 404, { error: { message: `no route ${req.method} ${path}` } })
@@ -157,6 +165,8 @@ export class OpenAIEmulator extends LoopbackServer {
     const content = turn.content ?? (toolCalls.length ? null : '')
     const usage = { prompt_tokens: countTokens(JSON.stringify(request.messages)), completion_tokens: countTokens(content ?? ''), total_tokens: 0 }
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+    const price = this.prices.get(request.model)
+    if (price && this.reportCost) Object.assign(usage, { cost: usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion })
     const finish = toolCalls.length ? 'tool_calls' : 'stop'
     if (!request.stream) {
       return sendJson(res, 200, {
@@ -179,6 +189,15 @@ export class OpenAIEmulator extends LoopbackServer {
     res.end('data: [DONE]\n\n')
   }
 
+  /** The model list: OpenRouter's shape, with per-token prices as decimal strings where they are published. */
+  #models() {
+    const ids = new Set(['test-model', ...this.prices.keys()])
+    return [...ids].map((id) => {
+      const p = this.publishPrices ? this.prices.get(id) : undefined
+      return { id, object: 'model', ...(p && { pricing: { prompt: String(p.prompt), completion: String(p.completion), request: '0', image: '0' } }) }
+    })
+  }
+
   /** Whisper's API: multipart `file` + `model`, answering `{ text }` with the duration it heard. */
   async #transcribe(body: Buffer, contentType: string, authorization: string, res: ServerResponse): Promise<void> {
     const form = parseMultipart(body, contentType)
@@ -194,6 +213,11 @@ export class OpenAIEmulator extends LoopbackServer {
     sendJson(res, 200, { text, usage: { type: 'duration', seconds: Math.max(1, Math.ceil(text.length / 15)) } })
   }
 
+  #embeddingCost(model: string, tokens: number): { cost?: number } {
+    const price = this.prices.get(model)
+    return price && this.reportCost ? { cost: tokens * price.prompt } : {}
+  }
+
   #embeddings(body: Record<string, unknown>, res: ServerResponse): void {
     const input = typeof body.input === 'string' ? [body.input] : Array.isArray(body.input) ? body.input.map(String) : undefined
     if (!input) return sendJson(res, 400, { error: { message: 'input is required' } })
@@ -203,7 +227,7 @@ export class OpenAIEmulator extends LoopbackServer {
       object: 'list',
       model: body.model,
       data: input.map((text, index) => ({ object: 'embedding', index, embedding: hashedEmbedding(text, dim) })),
-      usage: { prompt_tokens: countTokens(input.join(' ')), total_tokens: countTokens(input.join(' ')) },
+      usage: { prompt_tokens: countTokens(input.join(' ')), total_tokens: countTokens(input.join(' ')), ...this.#embeddingCost(String(body.model), countTokens(input.join(' '))) },
     })
   }
 }

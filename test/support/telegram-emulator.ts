@@ -232,6 +232,17 @@ export class TelegramEmulator extends LoopbackServer {
       }
       case 'editMessageReplyMarkup':
         return { result: { ...this.#message(p, ''), message_id: Number(p.message_id), edit_date: now() } }
+      case 'sendPhoto': {
+        // Telegram's rules for an uploaded photo: at most 10 MB, width + height at most 10000, a ratio of at most 20.
+        const file = uploaded(p, 'photo')
+        if (!file?.bytes) return bad('there is no photo in the request')
+        if (file.bytes.length > PHOTO_LIMIT) return bad('PHOTO_SAVE_FILE_INVALID')
+        const size = imageSize(file.bytes)
+        if (!size) return bad('IMAGE_PROCESS_FAILED')
+        if (size.width + size.height > 10_000 || Math.max(size.width, size.height) / Math.min(size.width, size.height) > 20) return bad('PHOTO_INVALID_DIMENSIONS')
+        if (typeof p.caption === 'string' && p.caption.length > 1024) return bad('message caption is too long')
+        return { result: { ...this.#message(p, ''), photo: [{ file_id: `photo-${this.#nextMessageId}`, file_unique_id: 'u', file_size: file.bytes.length, ...size }], ...(typeof p.caption === 'string' && { caption: p.caption }) } }
+      }
       case 'sendDocument':
         return { result: { ...this.#message(p, ''), document: { file_id: `doc-${this.#nextMessageId}`, file_unique_id: 'u', file_name: 'file' } } }
       case 'answerCallbackQuery': {
@@ -309,6 +320,31 @@ function showText(p: Record<string, unknown>): { text: string; entities: Telegra
   return shown
 }
 
+const PHOTO_LIMIT = 10 * 1024 * 1024
+
+/** An uploaded file a parameter names: grammY sends `photo: "attach://<field>"` with the file in that field. */
+export function uploaded(p: Record<string, unknown>, name: string): { filename: string; bytes: Buffer } | undefined {
+  const value = p[name]
+  const field = typeof value === 'string' && value.startsWith('attach://') ? p[value.slice('attach://'.length)] : value
+  return typeof field === 'object' && field !== null && 'bytes' in field ? (field as { filename: string; bytes: Buffer }) : undefined
+}
+
+/** A PNG's or JPEG's width and height from its header; undefined for anything else. */
+export function imageSize(bytes: Buffer): { width: number; height: number } | undefined {
+  if (bytes.length > 24 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) && bytes.subarray(12, 16).toString('latin1') === 'IHDR') {
+    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) }
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    for (let at = 2; at + 9 < bytes.length; ) {
+      if (bytes[at] !== 0xff) return undefined
+      const marker = bytes[at + 1]!
+      if (marker >= 0xc0 && marker <= 0xc3) return { height: bytes.readUInt16BE(at + 5), width: bytes.readUInt16BE(at + 7) }
+      at += 2 + bytes.readUInt16BE(at + 2)
+    }
+  }
+  return undefined
+}
+
 async function parseParams(req: IncomingMessage): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? ''
   const bytes = await readBytes(req)
@@ -316,7 +352,7 @@ async function parseParams(req: IncomingMessage): Promise<Record<string, unknown
   if (type.includes('multipart/form-data')) {
     // grammY's uploads: files as { filename, content }, text fields parsed as JSON where they are JSON.
     return Object.fromEntries(
-      [...parseMultipart(bytes, type)].map(([name, f]) => [name, f.filename !== undefined ? { filename: f.filename, content: f.data.toString('utf8') } : tryJson(f.data.toString('utf8'))]),
+      [...parseMultipart(bytes, type)].map(([name, f]) => [name, f.filename !== undefined ? { filename: f.filename, content: f.data.toString('utf8'), bytes: f.data } : tryJson(f.data.toString('utf8'))]),
     )
   }
   const body = bytes.toString('utf8')

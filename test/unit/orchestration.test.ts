@@ -127,24 +127,25 @@ describe('admin and usage texts', () => {
     expect(shown(odd).text).toBe('6 · <b>Eve</b> & "co" · not allowed')
   })
 
-  test("/usage totals its lines in bold, models as code; everyone's names the person", () => {
+  test("/usage: spend today, this month and in 30 days in bold, models as code; everyone's names the person and lists tasks", () => {
+    const line = { today: 0, month: 0, last30: 0, unknownCalls: 0 }
     const lines = [
-      { userId: 5, agent: 'assistant', model: 'm1', calls: 2, inputTokens: 1000, outputTokens: 20, audioSeconds: 0 },
-      { userId: 6, agent: 'coder', model: 'm2', calls: 1, inputTokens: 500, outputTokens: 5, audioSeconds: 0 },
+      { userId: 5, agent: 'assistant', model: 'm1', calls: 2, inputTokens: 1000, outputTokens: 20, audioSeconds: 0, ...line, today: 0.01, month: 0.25, last30: 0.5 },
+      { userId: 6, agent: 'coder', model: 'm2', calls: 1, inputTokens: 500, outputTokens: 5, audioSeconds: 0, ...line, unknownCalls: 1 },
     ]
-    const everyone = usageText(lines, true)
-    expect(everyone.html).toBe(
-      "Everyone's usage, last 30 days: <b>1,525 tokens</b> (1,500 in, 25 out) in <b>3</b> model call(s).\n\n<code>5</code> · assistant · <code>m1</code>: 1,000 in, 20 out, 2 call(s)\n<code>6</code> · coder · <code>m2</code>: 500 in, 5 out, 1 call(s)",
-    )
+    const report = { lines, tasks: [{ taskId: 'k3f9', usd: 0.0042, calls: 2, unknownCalls: 0 }], timeZone: 'Europe/Berlin' }
+    const everyone = usageText(report, true)
     expect(shown(everyone).text).toBe(
-      "Everyone's usage, last 30 days: 1,525 tokens (1,500 in, 25 out) in 3 model call(s).\n\n5 · assistant · m1: 1,000 in, 20 out, 2 call(s)\n6 · coder · m2: 500 in, 5 out, 1 call(s)",
+      "Everyone's spend: today $0.01 · this month $0.25 · last 30 days $0.50 (days in Europe/Berlin).\n1,525 tokens (1,500 in, 25 out) in 3 model call(s).\n1 call(s) had no known price: they are not in these sums.\n\n" +
+        '5 · assistant · m1: $0.50 (today $0.01, this month $0.25) · 1,000 in, 20 out, 2 call(s)\n6 · coder · m2: $0.00 (today $0.00, this month $0.00) · 500 in, 5 out, 1 call(s), 1 of unknown cost\n\nCoder tasks, last 30 days:\nk3f9: $0.0042 in 2 call(s)',
     )
-    expect(shown(usageText(lines.slice(0, 1), false)).text).toMatch(/^Your usage[\s\S]*\nassistant · m1: 1,000 in/)
-    const voice = { userId: 5, agent: 'transcription', model: 'whisper-1', calls: 2, inputTokens: 0, outputTokens: 0, audioSeconds: 75.4 }
-    expect(shown(usageText([voice], false)).text).toMatch(/\ntranscription · whisper-1: 0 in, 0 out, 2 call\(s\), 75 s of speech$/)
-    expect(marked(usageText([{ ...voice, model: 'odd<model>&"x"' }], false), 'code')).toEqual(['odd<model>&"x"'])
-    expect(usageText([], false).html).toBe('You have not used a model in the last 30 days.')
-    expect(usageText([], true).html).toBe('Nobody has used a model in the last 30 days.')
+    expect(marked(everyone, 'bold')).toEqual(['$0.01', '$0.25', '$0.50'])
+    expect(shown(usageText({ ...report, lines: lines.slice(0, 1), tasks: undefined }, false)).text).toMatch(/^Your spend[\s\S]*\nassistant · m1: \$0\.50/)
+    const voice = { userId: 5, agent: 'transcription', model: 'whisper-1', calls: 2, inputTokens: 0, outputTokens: 0, audioSeconds: 75.4, ...line }
+    expect(shown(usageText({ ...report, lines: [voice] }, false)).text).toMatch(/\ntranscription · whisper-1: \$0\.00 \(today \$0\.00, this month \$0\.00\) · 0 in, 0 out, 2 call\(s\), 75 s of speech/)
+    expect(marked(usageText({ ...report, tasks: undefined, lines: [{ ...voice, model: 'odd<model>&"x"' }] }, false), 'code')).toEqual(['odd<model>&"x"'])
+    expect(usageText({ ...report, lines: [] }, false).html).toBe('You have not used a model in the last 30 days.')
+    expect(usageText({ ...report, lines: [] }, true).html).toBe('Nobody has used a model in the last 30 days.')
   })
 
   test('/status: the commit and model as code, the health in bold', () => {

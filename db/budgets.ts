@@ -51,15 +51,18 @@ export interface SpendQuery {
  * (user_id, at) and (agent, at). Calls of unknown cost count for nothing here: they have no figure.
  */
 export async function spendFor(db: Db, q: SpendQuery): Promise<{ personDay: number; personMonth: number; agentDay: number; agentMonth: number }> {
-  const starts = [q.personDay, q.personMonth, q.agentDay, q.agentMonth].filter((d): d is Date => d !== null)
-  const since = new Date(Math.min(...starts.map((d) => d.getTime())))
+  const earliest = (...dates: Array<Date | null>) => {
+    const set = dates.filter((d): d is Date => d !== null)
+    return set.length ? new Date(Math.min(...set.map((d) => d.getTime()))) : null
+  }
+  // Each side reads only its own window: a person's month does not drag the agent's month in with it.
   const { rows } = await db.query<{ personDay: string; personMonth: string; agentDay: string; agentMonth: string }>(
     `select coalesce(sum(cost_usd) filter (where user_id = $1 and at >= $3), 0) as "personDay",
             coalesce(sum(cost_usd) filter (where user_id = $1 and at >= $4), 0) as "personMonth",
             coalesce(sum(cost_usd) filter (where agent = $2 and at >= $5), 0) as "agentDay",
             coalesce(sum(cost_usd) filter (where agent = $2 and at >= $6), 0) as "agentMonth"
-     from model_usage where at >= $7 and (user_id = $1 or agent = $2) and cost_usd is not null`,
-    [q.userId, q.agent, q.personDay, q.personMonth, q.agentDay, q.agentMonth, since],
+     from model_usage where cost_usd is not null and ((user_id = $1 and at >= $7) or (agent = $2 and at >= $8))`,
+    [q.userId, q.agent, q.personDay, q.personMonth, q.agentDay, q.agentMonth, earliest(q.personDay, q.personMonth), earliest(q.agentDay, q.agentMonth)],
   )
   const r = rows[0]
   return { personDay: Number(r?.personDay ?? 0), personMonth: Number(r?.personMonth ?? 0), agentDay: Number(r?.agentDay ?? 0), agentMonth: Number(r?.agentMonth ?? 0) }

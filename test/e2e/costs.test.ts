@@ -158,4 +158,18 @@ describe('budgets', () => {
     expect(await say('my turn', 2001)).toMatch(/^\$[\d.]+ of the assistant agent's daily budget of \$0\.0001 is spent, so no model was asked\./)
     expect(await say('/budget nonsense', ADMIN_ID)).toMatch(/^\/budget: the caps in force\./)
   })
+
+  test('two instances on one database: a cap spent through one is refused by the other', async () => {
+    h.openai.prices.set('test-model', PRICE)
+    const first = await h.startService()
+    const second = await h.startService()
+    service = first
+    expect(await say('/budget person 2001 day 0.0001', ADMIN_ID)).toMatch(/from now on/)
+    // Whichever instance takes it, the turn is recorded in Postgres before the next check reads it.
+    expect(await h.say(first, 'spend on the first', { userId: 2001 })).toBe('[assistant] echo: spend on the first')
+    await calls(1, 2001)
+    const requests = h.openai.requests.length
+    expect(await h.say(second, 'and now the second', { userId: 2001 })).toMatch(/^\$[\d.]+ of your daily budget of \$0\.0001 is spent, so no model was asked\./)
+    expect(h.openai.requests.length).toBe(requests)
+  })
 })

@@ -33,9 +33,10 @@ RUN apt-get update \
  && /opt/aider/bin/pip install --no-cache-dir --disable-pip-version-check "aider-chat==${AIDER_VERSION}"
 
 # --- runtime ---------------------------------------------------------------------------------
+# fonts-dejavu-core: the words on /usage's chart (drawn on the server with @napi-rs/canvas).
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 git openssh-client ca-certificates tini \
+ && apt-get install -y --no-install-recommends python3 git openssh-client ca-certificates tini fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/mechanic mechanic \
  && mkdir -p /data && chown mechanic:mechanic /data

@@ -2,7 +2,8 @@
 // and on native Postgres (TEST_DATABASE_URL). 200 people with 30 days of history (60,000 priced calls
 // over four agents); the check with a person's daily and monthly caps and an agent's daily cap against
 // the same call with no caps (no query at all), one at a time and 16 at once. Writes
-// bench/results/budgets-*.json.
+// bench/results/budgets-*.json. Also: /usage's chart, drawn and encoded.
+import { spendChart } from '../bot/usage/chart.ts'
 import { Budgets } from '../services/budgets.ts'
 import { TEST_DATABASE_URL, openPreparedDatabase, quietLog } from '../test/support/database.ts'
 import { figures, printTable, writeResult } from './report.ts'
@@ -94,6 +95,20 @@ async function run(embedded: boolean) {
   }
 }
 
+/** /usage's chart: 30 bars drawn and encoded to PNG, in process. */
+async function chartTimes(): Promise<Figures & { bytes: number }> {
+  const daily = Array.from({ length: 30 }, (_, i) => ({ day: `2026-11-${String(i + 1).padStart(2, '0')}`, usd: rand() * 0.2 }))
+  const samples: number[] = []
+  let bytes = 0
+  for (let i = 0; i < 60; i++) {
+    const t = performance.now()
+    bytes = (await spendChart(daily, 'Your spend per day, last 30 days')).length
+    if (i >= 10) samples.push(performance.now() - t) // the first renders load fonts and warm up
+  }
+  return { ...figures(samples, 1), bytes }
+}
+
+const chart = await chartTimes()
 const results: Record<string, Awaited<ReturnType<typeof run>>> = { embedded: await run(true) }
 if (TEST_DATABASE_URL) results.native = await run(false)
 else console.warn('budgets bench: native Postgres skipped (set TEST_DATABASE_URL)')
@@ -103,4 +118,5 @@ printTable([
   ['database', 'no caps p50/p99 ms', 'capped p50/p99 ms', `capped, ${CONCURRENT} at once p50/p99 ms`],
   ...Object.entries(results).map(([name, r]) => [name, `${r.none.p50} / ${r.none.p99}`, `${r.capped.p50} / ${r.capped.p99}`, `${r.cappedConcurrent.p50} / ${r.cappedConcurrent.p99}`]),
 ])
-writeResult('budgets', { people: PEOPLE, calls: CALLS, checks: CHECKS, concurrent: CONCURRENT, results })
+console.log(`\n/usage chart (30 bars, PNG): ${chart.p50} ms p50, ${chart.p99} ms p99, ${chart.bytes} bytes`)
+writeResult('budgets', { people: PEOPLE, calls: CALLS, checks: CHECKS, concurrent: CONCURRENT, results, chart })

@@ -269,15 +269,19 @@ export type ContinueRefusal = 'busy' | 'ended' | 'denied' | 'unknown'
 /** The change a follow-up of `task` starts from, if it has one to go on from. Pure. */
 export function continuationOf(task: TaskRow): CodeTaskInput['continues'] | undefined {
   const r = task.result ?? {}
-  const branch = r.branch ?? task.input.continues?.branch
-  if (!branch || !r.baseSha || !r.patch || !r.baseBranch) return undefined
-  const ownBranchPushed = r.pushedTo === branch
-  const continuable =
-    task.status === 'waiting' || // under review: the follow-up takes its place
-    (task.status === 'completed' && ownBranchPushed) || // pushed to its own branch or opened as a pull request: more commits on it
-    (task.status === 'failed' && task.input.continues !== undefined) // a follow-up that failed kept the change it continued
-  if (!continuable) return undefined
-  return { taskId: task.id, branch, baseBranch: r.baseBranch, baseSha: r.baseSha, patch: r.patch, pushed: ownBranchPushed || (task.input.continues?.pushed ?? false) }
+  const started = task.input.continues
+  const branch = r.branch ?? started?.branch
+  const ownBranchPushed = branch !== undefined && r.pushedTo === branch
+  const from = (change: Pick<TaskResult, 'baseBranch' | 'baseSha' | 'patch'>, pushed: boolean) =>
+    branch && change.baseBranch && change.baseSha && change.patch ? { taskId: task.id, branch, baseBranch: change.baseBranch, baseSha: change.baseSha, patch: change.patch, pushed } : undefined
+  // Under review (the follow-up takes its place), or pushed to its own branch or opened as a pull request (more commits on it).
+  if (task.status === 'waiting' || (task.status === 'completed' && ownBranchPushed)) return from(r, ownBranchPushed || (started?.pushed ?? false))
+  // A follow-up that did not get to its review (failed, cancelled, its runner lost) still holds the
+  // change it started from, so that change is never lost with it; one that was discarded or itself
+  // continued is over.
+  const over = /^(discarded|superseded)/.test(task.error ?? '')
+  if (started && (task.status === 'failed' || task.status === 'cancelled') && !over) return { ...started, taskId: task.id, ...(r.patch && r.baseSha === started.baseSha && { patch: r.patch }) }
+  return undefined
 }
 
 /**
@@ -294,7 +298,7 @@ export async function continueTask(
     const existing = await one(client, `select ${columns} from tasks where source = $1`, [f.source])
     const parent = await one(client, `select ${columns} from tasks where id = $1 and chat_id = $2 for update`, [f.parentId, f.chatId])
     if (!parent) return { refused: 'unknown' as const }
-    if (existing) return { task: existing, parent, approvalId: undefined }
+    if (existing) return { task: existing, parent, approvalId: await pendingApprovalOf(client, parent.id) }
     if (parent.status === 'queued' || parent.status === 'running') return { refused: 'busy' as const }
     const continues = continuationOf(parent)
     if (!continues) return { refused: 'ended' as const }
@@ -313,9 +317,14 @@ export async function continueTask(
       `update tasks set status = 'cancelled', error = $2, finished_at = now(), updated_at = now(), reported = 'cancelled:' || step || '+' where id = $1`,
       [parent.id, `superseded:${task.id}`],
     )
-    const { rows } = await client.query<{ id: string }>(`select id from approval_requests where task_id = $1 and status = 'pending'`, [parent.id])
-    return { task, parent, approvalId: rows[0]?.id }
+    return { task, parent, approvalId: await pendingApprovalOf(client, parent.id) }
   })
+}
+
+/** A task's push approval still waiting for a decision (a retried follow-up withdraws it too). */
+async function pendingApprovalOf(db: Db, taskId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(`select id from approval_requests where task_id = $1 and status = 'pending'`, [taskId])
+  return rows[0]?.id
 }
 
 /** The chat's task that a message belongs to: its progress, its summary or its push approval. */

@@ -27,8 +27,18 @@ export function remoteHost(url: string): string | undefined {
   }
 }
 
-/** The environment variable that holds a host's token: git.example.com:8443 → GIT_TOKEN_GIT_EXAMPLE_COM_8443. */
-export const tokenVariableOf = (host: string) => `GIT_TOKEN_${host.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`
+/**
+ * The environment variable that holds a host's token: dots become `_`, hyphens `__` and the port's
+ * colon `_PORT_`, so no two hosts share one (git.example.com → GIT_TOKEN_GIT_EXAMPLE_COM,
+ * git-example.com → GIT_TOKEN_GIT__EXAMPLE_COM, git.example.com:8443 → GIT_TOKEN_GIT_EXAMPLE_COM_PORT_8443).
+ */
+export const tokenVariableOf = (host: string) =>
+  `GIT_TOKEN_${host
+    .toUpperCase()
+    .replace(/:/g, '_PORT_')
+    .replace(/-/g, '__')
+    .replace(/\./g, '_')
+    .replace(/[^A-Z0-9_]/g, '_')}`
 
 /** A name for the configured repository, from its address: …/acme/widgets.git → widgets. */
 export function repositoryNameOf(url: string): string {

@@ -30,6 +30,14 @@ export const ChatState = Annotation.Root({
     reducer: (current, update) => update ?? current,
     default: () => '',
   }),
+  /**
+   * The hints the conversation's last turn that had any gave (the repository a /code named): they
+   * hold for the turns after it, so a plan proposed after a clarifying question still goes there.
+   */
+  hints: Annotation<TurnHints, TurnHints | undefined>({
+    reducer: (current, update) => update ?? current,
+    default: () => ({}),
+  }),
 })
 export type State = typeof ChatState.State
 type Update = typeof ChatState.Update
@@ -166,7 +174,8 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, o
     await attachments?.dropped(String(config.configurable?.thread_id), drop)
     const addressed = addressedAgent(textOf(state.messages.at(-1)))
     const agent = addressed && (await agents.get(addressed)) ? addressed : undefined
-    return { messages: drop.map((m) => new RemoveMessage({ id: m.id ?? '' })), decisions: null, ...(agent && { activeAgent: agent }) }
+    const hints = config.configurable?.hints as TurnHints | undefined
+    return { messages: drop.map((m) => new RemoveMessage({ id: m.id ?? '' })), decisions: null, ...(agent && { activeAgent: agent }), ...(hints && { hints }) }
   }
 
   // One recall per person's message, also across the model calls that follow its tool calls.
@@ -204,9 +213,9 @@ export function buildChatGraph({ model, modelFor, agents, maxMessages, recall, o
         const sink = tokenSinks.getStore()
         const answer = await models.call(spec, bound, [...preamble, ...state.messages], who, sink ? { ...config, callbacks: [new TokenHandler(sink, spec.name)] } : config)
         answer.name = spec.name // which agent answered: read back by Turns for the reply's label
-        const hints = config.configurable?.hints as TurnHints | undefined
+        const hints = (config.configurable?.hints as TurnHints | undefined) ?? state.hints
         const calls = answer.getType() === 'ai' ? (answer as AIMessage).tool_calls : undefined
-        if (hints && calls?.length) (answer as AIMessage).tool_calls = withHints(calls, tools, hints)
+        if (calls?.length) (answer as AIMessage).tool_calls = withHints(calls, tools, hints)
         return { messages: [answer] }
       } catch (err) {
         // The client retries failed requests, not a stream that breaks after it began: one more try.

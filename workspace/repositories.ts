@@ -56,8 +56,9 @@ export class UnknownRepositoryError extends Error {
 
 /**
  * The repositories tasks change: the configured one and those admins added (rows in Postgres), each
- * with a clone of its own under the workspace. Tokens come from the environment by host and are given
- * to git per command; they are never in a URL, the database or a subprocess's environment.
+ * with a clone of its own under the workspace. Tokens come from the environment by host and reach git
+ * alone, per command, through GIT_CONFIG_* variables (Repository): never a URL, `.git/config`, the
+ * database, or aider's or a test command's environment.
  */
 export class RepositorySet {
   readonly #pool: Pool
@@ -127,7 +128,9 @@ export class RepositorySet {
   /** Checks that an address answers with the token it would get: its default branch, or throws RepoError. */
   async probe(url: string): Promise<string> {
     await mkdir(this.#s.dir, { recursive: true })
-    return this.#repository('probe', url, join(this.#s.dir, 'probe')).defaultBranchOf()
+    // A Repository of its own, never cached: a repository later added under any name gets its own clone.
+    const probe = new Repository({ remoteUrl: url, accessToken: remoteHost(url) ? this.tokenFor(url) : undefined, dir: join(this.#s.dir, '.probe', 'repo'), author: this.#s.author, path: this.#s.path })
+    return probe.defaultBranchOf()
   }
 
   /**

@@ -276,9 +276,9 @@ export class TaskRunner {
       return this.#withRepository(task, h, signal, async () => {
         this.#activity(task, 'discarding the change')
         if (task.result?.baseBranch) await repo.deleteBranch(branch, task.result.baseBranch).catch((err: unknown) => log.warn({ err }, 'could not delete the task branch'))
-        // A pull request GitHub refused, or the change a follow-up continued, left the branch pushed: discarding takes it back.
-        const pushed = task.result?.pushedTo === branch || task.input.continues?.pushed === true
-        const deleted = pushed && (await repo.deleteRemoteBranch(branch).then(() => true, (err: unknown) => void log.warn({ err }, 'could not delete the pushed task branch')))
+        // A pull request GitHub refused left the branch pushed by this task: discarding takes it back. A
+        // follow-up of a change pushed before leaves that branch (and its pull request) as it was.
+        const deleted = task.result?.pushedTo === branch && (await repo.deleteRemoteBranch(branch).then(() => true, (err: unknown) => void log.warn({ err }, 'could not delete the pushed task branch')))
         return { status: 'cancelled', error: deleted ? taskError('discarded', branch) : taskError('discarded') }
       })
     }
@@ -344,13 +344,16 @@ export class TaskRunner {
     const { repo } = h
     const tree = join(h.worktrees, task.id)
     const continues = task.input.continues
+    // A follow-up's worktree has a local branch of its own: two follow-ups of one pushed change may run
+    // at once, and git keeps a branch to one worktree. The remote branch (`branch`) is what they share.
+    const local = continues ? taskBranch(task.id) : branch
     const { base, baseSha } = await this.#withRepository(task, h, signal, async () => {
       this.#activity(task, 'preparing the repository')
       const fetched = await repo.fetchBase()
       const t0 = performance.now()
       // A follow-up starts where the change it continues left off: the same base, with that change applied.
       const start = continues ? { base: continues.baseBranch, baseSha: continues.baseSha } : fetched
-      await repo.addWorktree(tree, branch, start.baseSha)
+      await repo.addWorktree(tree, local, start.baseSha)
       this.#o.log.info({ taskId: task.id, ms: Math.round(performance.now() - t0), continues: continues?.taskId }, 'worktree added')
       return start
     })
@@ -359,7 +362,7 @@ export class TaskRunner {
       return await this.#edit(task, h, { tree, base, baseSha, branch }, signal)
     } finally {
       // No signal: a cancelled or stopping step still leaves the repository tidy (a short wait at most).
-      await this.#withLock(h.lockKey, undefined, () => repo.removeWorktree(tree, branch)).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not remove the worktree'))
+      await this.#withLock(h.lockKey, undefined, () => repo.removeWorktree(tree, local)).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not remove the worktree'))
     }
   }
 

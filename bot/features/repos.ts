@@ -76,11 +76,13 @@ export async function repos(ctx: Ctx): Promise<void> {
     if (removed !== 'removed') return void (await ctx.reply(html`${code(name)} has ${removed.unfinished} unfinished task(s). Let them end, or cancel or discard them, then remove it.`.html, HTML))
     return void (await ctx.reply(html`Removed ${bold(name)} and its clone.`.html, HTML))
   }
-  if (verb === 'test' && name && rest.length) {
-    const command = rest.join(' ')
+  // The command as written, its quoting and spacing kept: only the verb and the name are split off.
+  const test = /^test\s+(\S+)\s+([\s\S]+)$/.exec(ctx.match.trim())
+  if (verb === 'test' && test) {
+    const command = test[2]!.trim()
     if (command.length > MAX_TEST_COMMAND) return void (await ctx.reply(`A test command is at most ${MAX_TEST_COMMAND} characters; put a longer one in a script in the repository.`))
     const off = command === 'off'
-    if ((await repositories.setTestCommand(name, off ? null : command, by)) === 'unknown') return void (await ctx.reply(html`There is no repository called ${code(name)}.`.html, HTML))
+    if ((await repositories.setTestCommand(test[1]!, off ? null : command, by)) === 'unknown') return void (await ctx.reply(html`There is no repository called ${code(name)}.`.html, HTML))
     return void (await ctx.reply(off ? html`${bold(name)}: no test command from now on.`.html : html`${bold(name)}: ${code(command)} runs after each of aider's edits from now on.`.html, HTML))
   }
   await ctx.reply(REPOS_USAGE)
@@ -97,6 +99,8 @@ export async function repo(ctx: Ctx): Promise<void> {
     const which = chosen ? html`This chat's requests go to ${bold(chosen)}.` : names.length > 1 ? html`This chat has no default repository: I ask which one when a request does not say.` : html`Requests go to ${bold(names[0] ?? '?')}, the only repository.`
     return void (await ctx.reply(html`${which}\nRepositories: ${names.map((n, i) => html`${i ? ', ' : ''}${code(n)}`)}. Set one with /repo name, or /repo off.`.html, HTML))
   }
+  // In a group the default is everyone's: an admin sets it.
+  if (ctx.chat.type !== 'private' && !ctx.isAdmin) return void (await ctx.reply("In a group, only an admin sets the chat's default repository; name one in your request instead: /code name: …"))
   const off = name === 'off'
   if ((await repositories.setChatDefault(ctx.chat.id, off ? null : name, ctx.from?.id ?? 0)) === 'unknown') {
     return void (await ctx.reply(html`There is no repository called ${code(name)}. There are: ${names.map((n, i) => html`${i ? ', ' : ''}${code(n)}`)}.`.html, HTML))

@@ -117,13 +117,45 @@ composer.on('callback_query:data').filter(
   },
 )
 
-// A reply to one of a task's messages (its progress, summary, end or push approval) continues that task.
+/** The buttons under "continue this task?": `fu:<request id>:go` or `fu:<request id>:no`. */
+export const followUpButtons = buttonCodec<{ id: string; go: boolean }>('fu', {
+  encode: ({ id, go }) => [id, go ? 'go' : 'no'],
+  decode: ([id, choice, ...rest]) => (rest.length === 0 && id && /^[\w-]{1,16}$/.test(id) && (choice === 'go' || choice === 'no') ? { id, go: choice === 'go' } : undefined),
+})
+
+// A reply to one of a task's messages (its progress, summary, end or push approval) offers to continue
+// that task with the reply as aider's instructions: a button, so a "thanks!" never starts a paid run
+// or replaces a change under review. (/code more <task>: … says it outright and runs at once.)
 composer.on('message:text').filter(
   (ctx) => ctx.message.reply_to_message?.from?.id === ctx.me.id && !ctx.message.text.startsWith('/'),
   async (ctx, next) => {
     const task = await ctx.services.tasks.taskOfMessage(ctx.chat.id, ctx.message.reply_to_message!.message_id)
-    if (!task) return next()
-    await followUp(ctx, task.id, ctx.message.text.trim())
+    const repositories = ctx.services.repositories
+    if (!task || !repositories) return next()
+    const instructions = ctx.message.text.trim()
+    const id = await repositories.park(ctx.chat.id, ctx.from.id, `more ${task.id}: ${instructions}`)
+    const keyboard = new InlineKeyboard().text('Continue', followUpButtons.encode({ id, go: true })).text('No', followUpButtons.encode({ id, go: false }))
+    await ctx.reply(html`Continue task ${codeHtml(task.id)} on its branch with this? aider takes your words as they are, and you review the result before anything is pushed.`.html, {
+      parse_mode: 'HTML',
+      reply_markup: keyboard,
+      reply_parameters: { message_id: ctx.message.message_id, allow_sending_without_reply: true },
+    })
+  },
+)
+
+composer.on('callback_query:data').filter(
+  (ctx) => followUpButtons.owns(ctx.callbackQuery.data),
+  async (ctx) => {
+    const pressed = followUpButtons.decode(ctx.callbackQuery.data)
+    const repositories = ctx.services.repositories
+    const parked = pressed && repositories && ctx.chat && (await repositories.parked(pressed.id, ctx.chat.id, ctx.from.id))
+    const more = parked && parseMore(parked)
+    if (!pressed || !more) return void (await ctx.answerCallbackQuery({ text: 'This question is no longer open (or not yours).', show_alert: true }))
+    await ctx.answerCallbackQuery().catch((err: unknown) => ctx.log.debug({ err }, 'button already answered'))
+    const answer = pressed.go ? html`Continuing task ${codeHtml(more.taskId)}.` : html`Task ${codeHtml(more.taskId)} is left as it is.`
+    await ctx.editMessageText(answer.html, { parse_mode: 'HTML' }).catch((err: unknown) => ctx.log.debug({ err }, 'could not edit the question'))
+    if (pressed.go) await followUp(ctx, more.taskId, more.instructions)
+    await repositories.unpark(pressed.id)
   },
 )
 

@@ -204,6 +204,7 @@ export function endText(task: Pick<TaskRow, 'id' | 'status' | 'result' | 'error'
   if (task.status === 'completed') return html`Task ${id} finished, but aider ${bold('changed nothing')}.${r.explanation ? html`\n\naider: ${r.explanation}` : ''}`
   const word = task.status === 'failed' ? 'failed' : 'was cancelled'
   // A follow-up that failed keeps the change it continued: another reply goes on from there.
-  const kept = task.status === 'failed' && task.input?.continues && r.patch ? html` The change it continued is kept: reply to this message to try again.` : ''
+  const over = /^(discarded|superseded)/.test(task.error ?? '')
+  const kept = task.input?.continues && !over ? html` The change it continued is kept: reply to this message to go on from it.` : ''
   return html`Task ${id} ${bold(word)}: ${taskErrorText(task.error)}${kept}`
 }

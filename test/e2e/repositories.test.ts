@@ -103,6 +103,17 @@ describe('several repositories (/repos, /repo, /code name: …)', () => {
     expect(await say(service, '/repo', 2003)).toBe('Requests go to app, the only repository.\nRepositories: app. Set one with /repo name, or /repo off.')
   })
 
+  test('the repository a /code named holds for the conversation: a plan proposed after a clarifying question still goes there', async () => {
+    const service = await start({ GIT_REPOSITORY_NAME: 'app' })
+    const web = createRemote()
+    await say(service, `/repos add web ${web.url}`)
+    h.openai.enqueue({ content: 'Which file should it go in?' })
+    expect(await h.say(service, '/code web: add a greeting')).toBe('[coder] Which file should it go in?')
+    // The answer goes to the coder without /code and without a name; the model proposes the plan now.
+    await service.deliver(h.text('@coder add a HELLO.md saying hi'), WEBHOOK_SECRET)
+    expect((await buttonsMessage(1)).text).toMatch(/Change web with aider: .*add a HELLO\.md saying hi/)
+  })
+
   test.skipIf(!AIDER_BIN)('/repos test sets a repository\'s test command: the summary shows it passed; "off" clears it', async () => {
     const service = await start({ GIT_REPOSITORY_NAME: 'app' })
     const web = createRemote()
@@ -126,8 +137,13 @@ describe.skipIf(!AIDER_BIN)('follow-ups: a reply to a task continues its branch'
     const firstPush = await buttonsMessage(2)
     const summaryId = (h.telegram.callsOf('sendMessage').find((c) => textOf(c) === summary)!.result as { message_id: number }).message_id
 
-    const before = h.telegram.sentTexts(USER_ID).length
+    // A reply is asked about first: a "thanks!" must not start a run.
     await service.deliver(h.text('add a TWO.md saying second', { replyTo: summaryId }), WEBHOOK_SECRET)
+    const question = await buttonsMessage(3)
+    expect(question.text).toBe(`Continue task ${taskId} on its branch with this? aider takes your words as they are, and you review the result before anything is pushed.`)
+    expect(Object.keys(question.buttons)).toEqual(['Continue', 'No'])
+    const before = h.telegram.sentTexts(USER_ID).length
+    await service.deliver(h.press(question.messageId, question.buttons.Continue!), WEBHOOK_SECRET)
     const told = (await h.telegram.waitForTexts(USER_ID, before + 1))[before]!
     const next = /^Task (\w+) continues (\w+) on mechanic\/(\w+):/.exec(told)
     expect(next?.slice(2)).toEqual([taskId, taskId])
@@ -137,7 +153,7 @@ describe.skipIf(!AIDER_BIN)('follow-ups: a reply to a task continues its branch'
 
     const second = await waitForText(USER_ID, new RegExp(`^Task ${followId} is ready for review`))
     expect(second).toMatch(/2 files changed, \+2 −0\n• ONE\.md \(\+1 −0\)\n• TWO\.md \(\+1 −0\)/)
-    const push = await buttonsMessage(3)
+    const push = await buttonsMessage(4)
     expect(push.text).toMatch(new RegExp(`Push the change of task ${followId} to mechanic/${taskId}\\?`))
     await service.deliver(h.press(push.messageId, push.buttons.Push!), WEBHOOK_SECRET)
     await waitForText(USER_ID, new RegExp(`^Task ${followId}: pushed to mechanic/${taskId}`))
@@ -154,13 +170,13 @@ describe.skipIf(!AIDER_BIN)('follow-ups: a reply to a task continues its branch'
     await service.deliver(h.text(`/code more ${followId}: add a THREE.md saying third`), WEBHOOK_SECRET)
     const third = /^Task (\w+) continues/.exec(await waitForText(USER_ID, new RegExp(`continues ${followId} on mechanic/${taskId}`)))![1]!
     await waitForText(USER_ID, new RegExp(`^Task ${third} is ready for review: 3 files changed`))
-    const pushThird = await buttonsMessage(4)
+    const pushThird = await buttonsMessage(5)
     await service.deliver(h.press(pushThird.messageId, pushThird.buttons.Push!), WEBHOOK_SECRET)
     await waitForText(USER_ID, new RegExp(`^Task ${third}: pushed to mechanic/${taskId}`))
     expect(git(world.remote.bare, 'log', '--format=%s', `main..mechanic/${taskId}`).split('\n')).toEqual(['add a THREE.md saying third', 'add a TWO.md saying second', 'add a ONE.md saying first'])
   })
 
-  test('only the asker or an admin may follow up; an unknown task says so; Discard of a follow-up takes the pushed branch back', async () => {
+  test('only the asker or an admin may follow up; an unknown task says so; No leaves it; Discard of a follow-up keeps what was pushed before', async () => {
     const service = await start()
     const { taskId } = await approvedPlan(service, 'add a ONE.md saying first')
     const push = await buttonsMessage(2)
@@ -175,12 +191,21 @@ describe.skipIf(!AIDER_BIN)('follow-ups: a reply to a task continues its branch'
     await waitForText(group, /^\[coder\] follow-up: .*pushed to/)
     expect(await h.say(service, `/code more ${other.taskId}: add a Y.md saying y`, { chatId: group, userId: 2002 })).toBe(`Only the person who asked for task ${other.taskId}, or an admin, can continue it.`)
 
+    // A "No" to the question after a reply leaves everything as it was.
+    const endMessage = h.telegram.callsOf('sendMessage').find((c) => textOf(c).startsWith(`Task ${taskId}: pushed`))!
+    await service.deliver(h.text('thanks!', { replyTo: (endMessage.result as { message_id: number }).message_id }), WEBHOOK_SECRET)
+    const question = await buttonsMessage(3)
+    await service.deliver(h.press(question.messageId, question.buttons.No!), WEBHOOK_SECRET)
+    await waitUntil(() => h.telegram.callsOf('editMessageText').find((c) => c.params.message_id === question.messageId && textOf(c) === `Task ${taskId} is left as it is.`), 'the question answered')
+    expect(await query('select count(*)::int as n from tasks')).toEqual([{ n: 2 }])
+
+    const pushed = git(world.remote.bare, 'rev-parse', `mechanic/${taskId}`)
     await service.deliver(h.text(`/code more ${taskId}: add a TWO.md saying second`), WEBHOOK_SECRET)
     const follow = /^Task (\w+) continues/.exec(await waitForText(USER_ID, /continues/))![1]!
-    const review = await buttonsMessage(3)
-    expect(remoteBranches()).toContain(`mechanic/${taskId}`)
+    const review = await buttonsMessage(4)
     await service.deliver(h.press(review.messageId, review.buttons.Discard!), WEBHOOK_SECRET)
-    expect(await waitForText(USER_ID, new RegExp(`^Task ${follow} was cancelled`))).toBe(`Task ${follow} was cancelled: Discarded, and mechanic/${taskId} deleted from the remote.`)
-    await waitUntil(() => !remoteBranches().includes(`mechanic/${taskId}`) || undefined, 'the whole branch deleted')
+    // Discarding the follow-up drops its own commits only: the branch pushed before (and any pull request on it) stays as it was.
+    expect(await waitForText(USER_ID, new RegExp(`^Task ${follow} was cancelled`))).toBe(`Task ${follow} was cancelled: Discarded; nothing was pushed.`)
+    expect(git(world.remote.bare, 'rev-parse', `mechanic/${taskId}`)).toBe(pushed)
   })
 })

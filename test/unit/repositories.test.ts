@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { diffOf, endText } from '../../bot/tasks/report.ts'
-import { followUpText, parseMore, repositoryButtons } from '../../bot/features/tasks.ts'
+import { followUpButtons, followUpText, parseMore, repositoryButtons } from '../../bot/features/tasks.ts'
 import { addProblemText, repositoryLine } from '../../bot/features/repos.ts'
 import type { Pool } from '../../db/database.ts'
 import { continuationOf } from '../../db/tasks.ts'
@@ -21,7 +21,10 @@ describe('repository addresses', () => {
     expect(remoteHost('https://git.example.com:8443/acme/web.git')).toBe('git.example.com:8443')
     expect(remoteHost('git@github.com:acme/web.git')).toBe('github.com')
     expect(remoteHost('/srv/git/web.git')).toBeUndefined()
-    expect(tokenVariableOf('git.example.com:8443')).toBe('GIT_TOKEN_GIT_EXAMPLE_COM_8443')
+    expect(tokenVariableOf('git.example.com:8443')).toBe('GIT_TOKEN_GIT_EXAMPLE_COM_PORT_8443')
+    // Look-alike hosts never share a token.
+    const hosts = ['gitlab.example.com', 'gitlab-example.com', 'gitlab.example-com', 'gitlab.example.com:443', 'git.lab.example.com', 'xn--gitlab-9ya.example.com']
+    expect(new Set(hosts.map(tokenVariableOf)).size).toBe(hosts.length)
     expect(repositoryNameOf('https://github.com/acme/Widgets.git')).toBe('widgets')
     expect(repositoryNameOf('git@github.com:acme/my.app.git')).toBe('my-app')
     expect(repositoryNameOf('/srv/git/9lives.git/')).toBe('lives')
@@ -78,6 +81,13 @@ describe('follow-ups', () => {
     expect(continuationOf(task({ status: 'failed' }))).toBeUndefined()
     const continues = { taskId: 'p', branch: 'mechanic/p', baseBranch: 'main', baseSha: 'b'.repeat(40), patch: 'From y', pushed: true }
     expect(continuationOf(task({ status: 'failed', input: { instructions: 'x', files: [], continues } }))?.pushed).toBe(true)
+    // A follow-up that never reached its review (a git failure, a lost runner, a cancel) still holds the change it started from.
+    const lost = continuationOf(task({ status: 'failed', error: 'repo_remote', result: null, input: { instructions: 'x', files: [], continues } }))
+    expect(lost).toMatchObject({ taskId: 'k3f9x2qa', branch: 'mechanic/p', baseSha: 'b'.repeat(40), patch: 'From y' })
+    expect(continuationOf(task({ status: 'cancelled', error: 'cancelled_running', result: null, input: { instructions: 'x', files: [], continues } }))?.patch).toBe('From y')
+    // One that was discarded or continued by another is over.
+    expect(continuationOf(task({ status: 'cancelled', error: 'discarded', input: { instructions: 'x', files: [], continues } }))).toBeUndefined()
+    expect(continuationOf(task({ status: 'cancelled', error: 'superseded:abc', input: { instructions: 'x', files: [], continues } }))).toBeUndefined()
     expect(continuationOf(task({ status: 'cancelled' }))).toBeUndefined()
     expect(continuationOf(task({ result: null }))).toBeUndefined()
   })
@@ -91,6 +101,8 @@ describe('follow-ups', () => {
     expect(repositoryButtons.decode(data)).toEqual({ id: 'AbC_-12345xy', name: 'a'.repeat(32) })
     expect(repositoryButtons.decode('rp:id:Not-A-Name')).toBeUndefined()
     expect(repositoryButtons.decode('rp:id:web:extra')).toBeUndefined()
+    expect(followUpButtons.decode(followUpButtons.encode({ id: 'AbC_-12345xy', go: true }))).toEqual({ id: 'AbC_-12345xy', go: true })
+    expect(followUpButtons.decode('fu:AbC:maybe')).toBeUndefined()
   })
 
   test('what people read', () => {
@@ -103,7 +115,7 @@ describe('follow-ups', () => {
   test('a failed follow-up says its starting change is kept; any other failure does not', () => {
     const continues = { taskId: 'p', branch: 'mechanic/p', baseBranch: 'main', baseSha: 'b'.repeat(40), patch: 'From y', pushed: false }
     const failed = { id: 'k3f9', status: 'failed' as const, error: 'aider_failed:1', result: { patch: 'From y' } }
-    expect(endText({ ...failed, input: { continues } }).html).toMatch(/The change it continued is kept: reply to this message to try again\.$/)
+    expect(endText({ ...failed, input: { continues } }).html).toMatch(/The change it continued is kept: reply to this message to go on from it\.$/)
     expect(endText(failed).html).not.toMatch(/kept/)
   })
 

@@ -4,8 +4,8 @@
 // the same call with no caps (no query at all), one at a time and 16 at once. Writes
 // bench/results/budgets-*.json. Also: /usage's chart, drawn and encoded.
 import { spendChart } from '../bot/usage/chart.ts'
-import { Budgets } from '../services/budgets.ts'
-import { TEST_DATABASE_URL, openPreparedDatabase, quietLog } from '../test/support/database.ts'
+import { budgetsOn } from '../test/support/budgets.ts'
+import { TEST_DATABASE_URL, openPreparedDatabase } from '../test/support/database.ts'
 import { figures, printTable, writeResult } from './report.ts'
 import type { Figures } from './report.ts'
 
@@ -36,24 +36,9 @@ async function fill(pool: Awaited<ReturnType<typeof openPreparedDatabase>>['pool
   await pool.query('analyze model_usage')
 }
 
-type Defaults = ConstructorParameters<typeof Budgets>[0]['defaults']
 // High caps: every check passes and reads the whole spend, the usual case.
-const CAPPED: Defaults = { userDaily: 1000, userMonthly: 10_000, task: undefined, adminsExempt: false }
-const NONE: Defaults = { userDaily: undefined, userMonthly: undefined, task: undefined, adminsExempt: false }
-
-function budgetsOn(pool: Awaited<ReturnType<typeof openPreparedDatabase>>['pool'], defaults: Defaults): Budgets {
-  return new Budgets({
-    pool,
-    defaults,
-    isAdmin: () => false,
-    timeZoneOf: () => Promise.resolve('Europe/Berlin'),
-    defaultTimeZone: 'UTC',
-    settled: () => Promise.resolve(),
-    output: { budgetWarning: () => Promise.resolve() },
-    onRefused: () => undefined,
-    log: quietLog,
-  })
-}
+const CAPPED = { userDaily: 1000, userMonthly: 10_000 }
+const NONE = {}
 
 async function timed(check: (i: number) => Promise<void>, concurrency: number): Promise<Figures> {
   const samples: number[] = []

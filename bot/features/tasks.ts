@@ -3,6 +3,7 @@ import type { CommandContext } from 'grammy'
 import { coder } from '../../agents/coder.ts'
 import { REPOSITORY_NAME } from '../../domain/repositories.ts'
 import { buttonCodec } from '../callback-data.ts'
+import type { ButtonCodec } from '../callback-data.ts'
 import { personOf } from '../people.ts'
 import type { TaskRow } from '../../services/tasks.ts'
 import type { Context } from '../context.ts'
@@ -100,14 +101,21 @@ export async function code(ctx: Ctx): Promise<void> {
 
 const composer = new Composer<Context>()
 
+/** A press on a button of a parked request: what it carries, and the request if it is still open and the presser's own. */
+async function pressedOnParked<T extends { id: string }>(ctx: Context, codec: ButtonCodec<T>) {
+  const value = codec.decode(ctx.callbackQuery?.data)
+  const repositories = ctx.services.repositories
+  const request = value && repositories && ctx.chat && ctx.from && (await repositories.parked(value.id, ctx.chat.id, ctx.from.id))
+  return value && repositories && request ? { value, request, repositories } : undefined
+}
+
 // A repository picked for a parked /code request: the request goes to the coder for that repository.
 composer.on('callback_query:data').filter(
   (ctx) => repositoryButtons.owns(ctx.callbackQuery.data),
   async (ctx) => {
-    const picked = repositoryButtons.decode(ctx.callbackQuery.data)
-    const repositories = ctx.services.repositories
-    const request = picked && repositories && ctx.chat && (await repositories.parked(picked.id, ctx.chat.id, ctx.from.id))
-    if (!picked || !request) return void (await ctx.answerCallbackQuery({ text: 'This choice is no longer open (or not yours). Send the request again.', show_alert: true }))
+    const open = await pressedOnParked(ctx, repositoryButtons)
+    if (!open) return void (await ctx.answerCallbackQuery({ text: 'This choice is no longer open (or not yours). Send the request again.', show_alert: true }))
+    const { value: picked, request, repositories } = open
     if (!(await repositories.names()).includes(picked.name)) return void (await ctx.answerCallbackQuery({ text: `${picked.name} was removed meanwhile. Send the request again.`, show_alert: true }))
     // A retried update finds the query answered already: that is fine.
     await ctx.answerCallbackQuery({ text: picked.name }).catch((err: unknown) => ctx.log.debug({ err }, 'button already answered'))
@@ -146,11 +154,10 @@ composer.on('message:text').filter(
 composer.on('callback_query:data').filter(
   (ctx) => followUpButtons.owns(ctx.callbackQuery.data),
   async (ctx) => {
-    const pressed = followUpButtons.decode(ctx.callbackQuery.data)
-    const repositories = ctx.services.repositories
-    const parked = pressed && repositories && ctx.chat && (await repositories.parked(pressed.id, ctx.chat.id, ctx.from.id))
-    const more = parked && parseMore(parked)
-    if (!pressed || !more) return void (await ctx.answerCallbackQuery({ text: 'This question is no longer open (or not yours).', show_alert: true }))
+    const open = await pressedOnParked(ctx, followUpButtons)
+    const more = open && parseMore(open.request)
+    if (!open || !more) return void (await ctx.answerCallbackQuery({ text: 'This question is no longer open (or not yours).', show_alert: true }))
+    const { value: pressed, repositories } = open
     await ctx.answerCallbackQuery().catch((err: unknown) => ctx.log.debug({ err }, 'button already answered'))
     const answer = pressed.go ? html`Continuing task ${codeHtml(more.taskId)}.` : html`Task ${codeHtml(more.taskId)} is left as it is.`
     await ctx.editMessageText(answer.html, { parse_mode: 'HTML' }).catch((err: unknown) => ctx.log.debug({ err }, 'could not edit the question'))

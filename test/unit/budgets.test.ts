@@ -4,11 +4,9 @@ import { budgetRefusalText, budgetWarningText, usd } from '../../bot/model-error
 import { parseBudget } from '../../bot/features/budget.ts'
 import type { Pool } from '../../db/database.ts'
 import { periodIn } from '../../domain/schedule-time.ts'
-import { Budgets } from '../../services/budgets.ts'
-import type { BudgetDefaults } from '../../services/budgets.ts'
 import { aiderUsage, parseAiderUsageLine } from '../../workspace/aider-output.ts'
 import { readFileSync } from 'node:fs'
-import { quietLog } from '../support/database.ts'
+import { budgetsOn } from '../support/budgets.ts'
 
 /** A pool that answers the caps' query with `rows` and counts every statement. */
 function poolWith(rows: Array<{ scope: string; subject: string; period: string; amountUsd: string }>) {
@@ -22,18 +20,7 @@ function poolWith(rows: Array<{ scope: string; subject: string; period: string; 
   return { pool, statements }
 }
 
-const budgets = (pool: Pool, defaults: Partial<BudgetDefaults> = {}, admins: number[] = []) =>
-  new Budgets({
-    pool,
-    defaults: { userDaily: undefined, userMonthly: undefined, task: undefined, adminsExempt: false, ...defaults },
-    isAdmin: (id) => admins.includes(id),
-    timeZoneOf: () => Promise.resolve('Europe/Berlin'),
-    defaultTimeZone: 'UTC',
-    settled: () => Promise.resolve(),
-    output: { budgetWarning: () => Promise.resolve() },
-    onRefused: () => undefined,
-    log: quietLog,
-  })
+const budgets = budgetsOn
 
 describe('budgets', () => {
   test("a person's own cap beats the default row, which beats the environment; an agent's cap applies beside them", async () => {

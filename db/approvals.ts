@@ -181,3 +181,25 @@ export async function expireDue(pool: Pool, after: (client: Pick<Pool, 'query'>,
 }
 
 const EXPIRY_LOCK_KEY = 0x61707072 // "appr"
+
+/**
+ * Withdraws a task's push approval inside the caller's transaction (a follow-up replaces the change):
+ * the pending one becomes `cancelled`, so a press at the same moment loses. Returns the withdrawn row;
+ * 'decided' when the latest was already approved (its push or pull request is on its way), so the
+ * caller can refuse instead of replacing a change that is being pushed.
+ */
+export async function withdrawTaskApproval(
+  db: Pick<Pool, 'query'>,
+  w: { taskId: string; by: number; updateId: number; reason: string },
+): Promise<ApprovalRow | 'decided' | undefined> {
+  const latest = await one(db, `select ${columns} from approval_requests where task_id = $1 order by created_at desc limit 1 for update`, [w.taskId])
+  if (!latest) return undefined
+  if (latest.status === 'approved' && latest.resumedAt === null) return 'decided'
+  if (latest.status !== 'pending') return undefined
+  return one(
+    db,
+    `update approval_requests set status = 'cancelled', resolved_by = $2, decision = $3, decided_by_update = $4, resolved_at = now()
+     where id = $1 and status = 'pending' returning ${columns}`,
+    [latest.id, w.by, JSON.stringify({ type: 'reject', message: w.reason }), w.updateId],
+  )
+}

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { inTransaction } from './database.ts'
 import type { Pool } from './database.ts'
+import { withdrawTaskApproval } from './approvals.ts'
+import type { ApprovalRow } from './approvals.ts'
 import { enqueueEvent } from './inbox.ts'
 
 export type TaskStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'
@@ -292,13 +294,13 @@ export function continuationOf(task: TaskRow): CodeTaskInput['continues'] | unde
  */
 export async function continueTask(
   pool: Pool,
-  f: { parentId: string; chatId: number; requesterId: number; source: string; instructions: string; allowed: (task: TaskRow) => boolean },
-): Promise<{ task: TaskRow; parent: TaskRow; approvalId: string | undefined } | { refused: ContinueRefusal }> {
+  f: { parentId: string; chatId: number; requesterId: number; source: string; instructions: string; allowed: (task: TaskRow) => boolean; updateId: number },
+): Promise<{ task: TaskRow; parent: TaskRow; withdrawn: ApprovalRow | undefined } | { refused: ContinueRefusal }> {
   return inTransaction(pool, async (client) => {
     const existing = await one(client, `select ${columns} from tasks where source = $1`, [f.source])
     const parent = await one(client, `select ${columns} from tasks where id = $1 and chat_id = $2 for update`, [f.parentId, f.chatId])
     if (!parent) return { refused: 'unknown' as const }
-    if (existing) return { task: existing, parent, approvalId: await pendingApprovalOf(client, parent.id) }
+    if (existing) return { task: existing, parent, withdrawn: undefined }
     if (parent.status === 'queued' || parent.status === 'running') return { refused: 'busy' as const }
     const continues = continuationOf(parent)
     if (!continues) return { refused: 'ended' as const }
@@ -312,20 +314,25 @@ export async function continueTask(
       repository: parent.repository,
       input: { instructions: f.instructions, files: parent.input.files, continues },
     })
-    if (parent.status !== 'waiting') return { task, parent, approvalId: undefined }
+    if (parent.status !== 'waiting') return { task, parent, withdrawn: undefined }
+    // Its push approval is withdrawn in this transaction, so a press at the same moment loses; one
+    // already approved means the push is on its way, and the follow-up waits for it.
+    const withdrawn = await withdrawTaskApproval(client, { taskId: parent.id, by: f.requesterId, updateId: f.updateId, reason: `continued by task ${task.id}` })
+    if (withdrawn === 'decided') throw new PushUnderWay()
     await client.query(
       `update tasks set status = 'cancelled', error = $2, finished_at = now(), updated_at = now(), reported = 'cancelled:' || step || '+' where id = $1`,
       [parent.id, `superseded:${task.id}`],
     )
-    return { task, parent, approvalId: await pendingApprovalOf(client, parent.id) }
+    return { task, parent, withdrawn }
+  }).catch((err: unknown) => {
+    // Rolled back: the new task and the withdrawal with it.
+    if (err instanceof PushUnderWay) return { refused: 'busy' as const }
+    throw err
   })
 }
 
-/** A task's push approval still waiting for a decision (a retried follow-up withdraws it too). */
-async function pendingApprovalOf(db: Db, taskId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(`select id from approval_requests where task_id = $1 and status = 'pending'`, [taskId])
-  return rows[0]?.id
-}
+/** Thrown inside continueTask's transaction to roll it back: the change under review is being pushed. */
+class PushUnderWay extends Error {}
 
 /** The chat's task that a message belongs to: its progress, its summary or its push approval. */
 export const taskOfMessage = (db: Db, chatId: number, messageId: number) =>

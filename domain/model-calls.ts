@@ -25,8 +25,17 @@ export interface CallCost {
   source: 'provider' | 'price' | null
 }
 
-/** The provider's own figure for a call's cost, from an OpenAI-style usage block (OpenRouter adds `cost`). */
-export function reportedCost(usage: unknown): number | undefined {
-  const cost = (usage as { cost?: unknown } | undefined)?.cost
-  return typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 && cost < 1000 ? cost : undefined
+/**
+ * The provider's own figure for a call's cost, from an OpenAI-style usage block (OpenRouter adds
+ * `cost`). `inputTokens` is the call's input counted once: LangChain adds up a streamed call's usage
+ * blocks when the provider sends its usage on a chunk that still carries a choice (OpenRouter does),
+ * so the raw block's prompt tokens against it say how many copies were summed.
+ */
+export function reportedCost(usage: unknown, inputTokens?: number): number | undefined {
+  const u = usage as { cost?: unknown; prompt_tokens?: unknown } | undefined
+  const cost = u?.cost
+  if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) return undefined
+  const copies = typeof u?.prompt_tokens === 'number' && inputTokens && u.prompt_tokens > inputTokens ? Math.round(u.prompt_tokens / inputTokens) : 1
+  const once = cost / Math.max(1, copies)
+  return once < 1000 ? once : undefined
 }

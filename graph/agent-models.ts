@@ -61,7 +61,7 @@ export class AgentModels {
     try {
       const answer = await runnable.invoke(input, options)
       const usage = (answer as AIMessage).usage_metadata
-      report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0, cost: reportedCost((answer.response_metadata as { usage?: unknown } | undefined)?.usage) })
+      report({ inputTokens: usage?.input_tokens ?? 0, outputTokens: usage?.output_tokens ?? 0, cost: reportedCost((answer.response_metadata as { usage?: unknown } | undefined)?.usage, usage?.input_tokens) })
       return answer
     } catch (err) {
       // Only the model's failures become ModelErrors; a database error must reach the dispatcher's retry.

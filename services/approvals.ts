@@ -186,6 +186,16 @@ export class Approvals {
     await db.markResumed(this.#pool, row.id)
   }
 
+  /**
+   * A task's push approval that a follow-up withdrew (in its own transaction): its message says so
+   * and the audit log has it; nothing is queued, the follow-up replaces the change.
+   */
+  async withdrawn(row: ApprovalRow, by: Person): Promise<void> {
+    await this.#output.approvalSettled(row, by).catch((err: unknown) => this.#log.warn({ err, approvalId: row.id }, 'could not show a withdrawn approval'))
+    await audit(this.#pool, { action: 'approval_decided', actorId: by.id, chatId: row.chatId, detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision } })
+    await db.markResumed(this.#pool, row.id)
+  }
+
   /** An expired request's event: resume its thread with the rejection it got (once). */
   async settleExpired(id: string): Promise<void> {
     const row = await db.getApproval(this.#pool, id)

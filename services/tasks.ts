@@ -61,12 +61,10 @@ export class Tasks implements TaskQueue {
       source: `followup:${f.chatId}:${f.updateId}`,
       instructions: f.instructions,
       allowed: (task) => canDecide(f.by.id, task, f.isAdmin),
+      updateId: f.updateId,
     })
     if ('refused' in done) return done
-    if (done.approvalId) {
-      const row = await this.#approvals().get(done.approvalId)
-      if (row) await this.#approvals().decide(row, { status: 'cancelled', decision: { type: 'reject', message: `continued by task ${done.task.id}` }, by: f.by, updateId: f.updateId })
-    }
+    if (done.withdrawn) await this.#approvals().withdrawn(done.withdrawn, f.by)
     this.#wake.wake()
     return { task: done.task, of: done.parent }
   }

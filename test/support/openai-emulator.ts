@@ -87,6 +87,11 @@ export class OpenAIEmulator extends LoopbackServer {
   readonly prices = new Map<string, { prompt: number; completion: number }>()
   reportCost = true
   publishPrices = true
+  /**
+   * Where a stream's usage goes: on a last chunk that still carries a choice with an empty delta, as
+   * OpenRouter sends it (true), or on a chunk of its own with no choices, as OpenAI does.
+   */
+  usageWithChoice = true
   /** Added to every chat completion. */
   latencyMs = 0
   embeddingDim = 256
@@ -185,7 +190,8 @@ export class OpenAIEmulator extends LoopbackServer {
     }
     toolCalls.forEach((t, index) => chunk({ tool_calls: [{ index, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }] }))
     chunk({}, finish)
-    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', choices: [], usage })}\n\n`)
+    const choices = this.usageWithChoice ? [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] : []
+    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', choices, usage })}\n\n`)
     res.end('data: [DONE]\n\n')
   }
 

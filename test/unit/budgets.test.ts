@@ -3,6 +3,7 @@ import { BudgetExceededError } from '../../agents/model.ts'
 import { budgetRefusalText, budgetWarningText, usd } from '../../bot/model-errors.ts'
 import { parseBudget } from '../../bot/features/budget.ts'
 import type { Pool } from '../../db/database.ts'
+import { reportedCost } from '../../domain/model-calls.ts'
 import { periodIn } from '../../domain/schedule-time.ts'
 import { aiderUsage, parseAiderUsageLine } from '../../workspace/aider-output.ts'
 import { readFileSync } from 'node:fs'
@@ -66,6 +67,18 @@ describe('budgets', () => {
     expect(budgetWarningText({ ...refusal, scope: 'agent', subject: 'coder', period: 'month', spentUsd: 4.1, capUsd: 5 })).toMatch(/^Heads-up: \$4\.10 of the coder agent's monthly budget of \$5\.00 is spent \(82 %\)\./)
     expect(budgetRefusalText({ ...refusal, scope: 'task', period: 'task', resetsAt: undefined })).toMatch(/of this task's budget of \$1\.50 is spent.*It does not reset/)
     expect([usd(0), usd(0.0042), usd(12.345)]).toEqual(['$0.00', '$0.0042', '$12.35'])
+  })
+})
+
+describe("the provider's cost", () => {
+  test("is read from the usage block, once even when a stream's usage blocks were added up", () => {
+    expect(reportedCost({ prompt_tokens: 100, cost: 0.005 }, 100)).toBe(0.005)
+    // OpenRouter sends its usage on a chunk with a choice; LangChain then sums it with the final one.
+    expect(reportedCost({ prompt_tokens: 200, completion_tokens: 20, cost: 0.01 }, 100)).toBeCloseTo(0.005, 12)
+    expect(reportedCost({ prompt_tokens: 100 }, 100)).toBeUndefined()
+    expect(reportedCost({ cost: -1 })).toBeUndefined()
+    expect(reportedCost({ cost: 'free' })).toBeUndefined()
+    expect(reportedCost(undefined)).toBeUndefined()
   })
 })
 

@@ -4,8 +4,9 @@
  * per host (GIT_ACCESS_TOKEN for the configured repository's host, GIT_TOKEN_<HOST> for others).
  */
 
-/** A repository's name: what /code web: … and /repo web say. */
-export const REPOSITORY_NAME = /^[a-z][a-z0-9_-]{1,31}$/
+/** A repository's name: what /code web: … and /repo web say. The body, for patterns that find one in a longer text. */
+export const REPOSITORY_NAME_BODY = '[a-z][a-z0-9_-]{1,31}'
+export const REPOSITORY_NAME = new RegExp(`^${REPOSITORY_NAME_BODY}$`)
 
 /** Why a remote address cannot be used: 'format' (not a git address we take), 'credentials' (a user or token in it). */
 export function remoteUrlProblem(url: string): 'format' | 'credentials' | undefined {

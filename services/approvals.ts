@@ -156,13 +156,7 @@ export class Approvals {
    * agent does next. Safe to repeat: the resume happens only while the thread still waits on it.
    */
   async settle(row: ApprovalRow, decider: Person | undefined): Promise<void> {
-    await this.#output.approvalSettled(row, decider).catch((err: unknown) => this.#log.warn({ err, approvalId: row.id }, 'could not show the outcome of an approval'))
-    await audit(this.#pool, {
-      action: 'approval_decided',
-      actorId: decider?.id,
-      chatId: row.chatId,
-      detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision, ...(row.allowInThread && { allowedForConversation: true, threadId: row.threadId }) },
-    })
+    await this.#recordDecided(row, decider)
     if (row.taskId) {
       // A push approval: the task runner pushes, opens the pull request or discards; the task's report follows through the inbox.
       const step = row.status !== 'approved' ? 'discard' : row.route === 'pr' ? 'pr' : 'push'
@@ -191,9 +185,19 @@ export class Approvals {
    * and the audit log has it; nothing is queued, the follow-up replaces the change.
    */
   async withdrawn(row: ApprovalRow, by: Person): Promise<void> {
-    await this.#output.approvalSettled(row, by).catch((err: unknown) => this.#log.warn({ err, approvalId: row.id }, 'could not show a withdrawn approval'))
-    await audit(this.#pool, { action: 'approval_decided', actorId: by.id, chatId: row.chatId, detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision } })
+    await this.#recordDecided(row, by)
     await db.markResumed(this.#pool, row.id)
+  }
+
+  /** A decided request's outcome on its message (best effort) and in the audit log. */
+  async #recordDecided(row: ApprovalRow, decider: Person | undefined): Promise<void> {
+    await this.#output.approvalSettled(row, decider).catch((err: unknown) => this.#log.warn({ err, approvalId: row.id }, 'could not show the outcome of an approval'))
+    await audit(this.#pool, {
+      action: 'approval_decided',
+      actorId: decider?.id,
+      chatId: row.chatId,
+      detail: { approvalId: row.id, status: row.status, tool: row.payload.tool, decision: row.decision, ...(row.allowInThread && { allowedForConversation: true, threadId: row.threadId }) },
+    })
   }
 
   /** An expired request's event: resume its thread with the rejection it got (once). */

@@ -1,8 +1,9 @@
 import { audit } from '../db/audit-log.ts'
 import type { Pool } from '../db/database.ts'
 import * as db from '../db/repositories.ts'
-import { GITHUB_REPOSITORY, REPOSITORY_NAME, remoteHost, remoteUrlProblem, tokenVariableOf } from '../domain/repositories.ts'
+import { GITHUB_REPOSITORY, REPOSITORY_NAME, REPOSITORY_NAME_BODY, remoteHost, remoteUrlProblem, tokenVariableOf } from '../domain/repositories.ts'
 import type { Logger } from '../logger.ts'
+import { UnknownRepositoryError } from '../workspace/repositories.ts'
 import type { RepositorySet } from '../workspace/repositories.ts'
 import { RepoError } from '../workspace/repository.ts'
 
@@ -25,13 +26,11 @@ export type AddProblem =
   | { problem: 'auth'; tokenVariable: string | undefined }
   | { problem: 'unreachable' }
 
+/** `/code web: …`: a repository's name, a colon, the request. */
+const NAMED_REQUEST = new RegExp(`^(${REPOSITORY_NAME_BODY})\\s*:\\s*([\\s\\S]+)$`)
+
 /** Where a /code request goes: a repository (undefined: the configured one, the only one) with the request's words, or a choice to make. */
 export type CodeRoute = { repository: string | undefined; request: string } | { choose: string[] }
-
-/** A repository name that the coder does not know. */
-export class UnknownRepository extends Error {
-  override name = 'UnknownRepository'
-}
 
 /**
  * The coder's repositories as people manage them: admins add, remove and set test commands (audited);
@@ -112,9 +111,9 @@ export class Repositories {
   }
 
   /** The chat's default repository, if it set one that still exists. */
-  async chatDefault(chatId: number): Promise<string | undefined> {
+  async chatDefault(chatId: number, names?: readonly string[]): Promise<string | undefined> {
     const name = await db.chatRepository(this.#pool, chatId)
-    return name && (await this.names()).includes(name) ? name : undefined
+    return name && (names ?? (await this.names())).includes(name) ? name : undefined
   }
 
   /** Sets (null: clears) the repository a chat's /code goes to when a request names none. */
@@ -131,21 +130,22 @@ export class Repositories {
    */
   async route(chatId: number, request: string): Promise<CodeRoute> {
     const names = await this.names()
-    const named = /^([a-z][a-z0-9_-]{1,31})\s*:\s*([\s\S]+)$/.exec(request)
+    const named = NAMED_REQUEST.exec(request)
     if (named && names.includes(named[1]!)) return { repository: names.length > 1 ? named[1] : undefined, request: named[2]!.trim() }
     if (names.length === 1) return { repository: undefined, request }
-    const chosen = await this.chatDefault(chatId)
+    const chosen = await this.chatDefault(chatId, names)
     return chosen ? { repository: chosen, request } : { choose: names }
   }
 
   /**
    * The repository a queued task changes: the one named (null for the configured one), else the chat's
-   * default, else the configured one. Throws UnknownRepository for a name that is not there.
+   * default, else the configured one. Throws UnknownRepositoryError for a name that is not there.
    */
   async forTask(name: string | undefined, chatId: number): Promise<string | null> {
-    const chosen = name ?? (await this.chatDefault(chatId))
+    const names = await this.names()
+    const chosen = name ?? (await this.chatDefault(chatId, names))
     if (chosen === undefined || chosen === this.#set.configuredName) return null
-    if (!(await this.names()).includes(chosen)) throw new UnknownRepository(`there is no repository called ${chosen}`)
+    if (!names.includes(chosen)) throw new UnknownRepositoryError(`there is no repository called ${chosen}`)
     return chosen
   }
 

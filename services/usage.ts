@@ -75,8 +75,9 @@ export class Usage {
       o.userId === undefined ? db.taskSpend(this.#pool, windows.last30) : undefined,
     ])
     const byDay = new Map(days.map((d) => [d.day, d.usd]))
+    const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone: o.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
     const daily = Array.from({ length: 30 }, (_, i) => {
-      const day = new Intl.DateTimeFormat('en-CA', { timeZone: o.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(now.getTime() - (29 - i) * DAY_MS))
+      const day = dayOf.format(new Date(now.getTime() - (29 - i) * DAY_MS))
       return { day, usd: byDay.get(day) ?? 0 }
     })
     return { lines, daily, tasks, timeZone: o.timeZone }

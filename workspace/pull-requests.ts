@@ -53,10 +53,6 @@ export class PullRequests {
     this.#octokit = new Octokit({ auth: settings.token, baseUrl: settings.apiUrl, userAgent: 'mechanic', request: { timeout: 30_000 }, log: { debug: quiet, info: quiet, warn: quiet, error: quiet } })
   }
 
-  get repository(): string {
-    return `${this.#s.owner}/${this.#s.repo}`
-  }
-
   async open(pr: { head: string; base: string; title: string; body: string }): Promise<OpenedPullRequest> {
     const { owner, repo } = this.#s
     try {

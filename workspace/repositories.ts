@@ -36,9 +36,6 @@ export interface WorkspaceSettings {
 
 /** One repository as a task uses it: its clone, its lock, where its worktrees go, and what it offers. */
 export interface RepositoryHandle {
-  name: string
-  configured: boolean
-  url: string
   repo: Repository
   /** The git lock's key: the remote, without credentials. */
   lockKey: string
@@ -129,8 +126,7 @@ export class RepositorySet {
   async probe(url: string): Promise<string> {
     await mkdir(this.#s.dir, { recursive: true })
     // A Repository of its own, never cached: a repository later added under any name gets its own clone.
-    const probe = new Repository({ remoteUrl: url, accessToken: remoteHost(url) ? this.tokenFor(url) : undefined, dir: join(this.#s.dir, '.probe', 'repo'), author: this.#s.author, path: this.#s.path })
-    return probe.defaultBranchOf()
+    return this.#newRepository(url, join(this.#s.dir, '.probe', 'repo')).defaultBranchOf()
   }
 
   /**
@@ -172,19 +168,21 @@ export class RepositorySet {
     const key = `${name}\n${url}`
     let repo = this.#repos.get(key)
     if (!repo) {
-      repo = new Repository({ remoteUrl: url, accessToken: remoteHost(url) ? this.tokenFor(url) : undefined, dir: clone, author: this.#s.author, path: this.#s.path })
+      repo = this.#newRepository(url, clone)
       this.#repos.set(key, repo)
     }
     return repo
+  }
+
+  /** git for `url` with the clone at `dir`; the token only for a remote host (git never sends one to a path). */
+  #newRepository(url: string, dir: string): Repository {
+    return new Repository({ remoteUrl: url, accessToken: remoteHost(url) ? this.tokenFor(url) : undefined, dir, author: this.#s.author, path: this.#s.path })
   }
 
   #handle(r: { name: string; url: string; github: string | undefined; command: string | undefined; configured: boolean; pushBranch: string | undefined }): RepositoryHandle {
     const dirs = this.#dirs(r.name, r.configured)
     const target = this.pullRequestTarget(r.url, r.github)
     return {
-      name: r.name,
-      configured: r.configured,
-      url: r.url,
       repo: this.#repository(r.name, r.url, dirs.clone),
       lockKey: r.url,
       worktrees: dirs.worktrees,

@@ -191,11 +191,6 @@ export class Repository {
     await appendFile(join(dir, '.git', 'info', 'exclude'), EXCLUDED)
   }
 
-  /** Starts (or restarts) a task's own branch at the current HEAD. */
-  async startBranch(branch: string): Promise<void> {
-    await this.#step('checkout', () => this.#git().raw(['checkout', '-B', branch]))
-  }
-
   /** Commits everything in the work tree (the clone's, or a worktree's at `dir`); undefined when nothing changed. */
   async commitAll(message: string, dir = this.#s.dir): Promise<string | undefined> {
     const git = this.#git(dir)

@@ -370,11 +370,9 @@ export class TaskRunner {
     const { aider, path, scrub } = this.#o
     const { repo } = h
     const { tree, base, baseSha, branch } = at
-    // A follow-up that fails keeps the change it started from, so a next follow-up can go on from there.
-    const start = task.input.continues
-    const kept = start && { branch, baseBranch: base, baseSha, patch: start.patch }
+    // (A follow-up that fails keeps the change it started from in its input: continuationOf goes on from there.)
     const allowance = await this.#o.budget?.beforeRun(task)
-    if (allowance && 'refused' in allowance) return { status: 'failed', error: taskError('over_budget', allowance.refused), result: { ...kept } }
+    if (allowance && 'refused' in allowance) return { status: 'failed', error: taskError('over_budget', allowance.refused) }
     const price = await this.#o.aiderPrice?.()
     // The task's cap, watched on aider's own cost lines: past it, aider is stopped mid-run.
     const cap = allowance?.taskCapUsd
@@ -421,23 +419,24 @@ export class TaskRunner {
     signal.throwIfAborted()
     if (overBudget.signal.aborted) {
       const spent = before + (used.sessionCost ?? sessionCost)
-      return { status: 'failed', error: taskError('over_budget', `task|task|${spent.toFixed(6)}|${cap ?? 0}`), result: { aiderMs: run.durationMs, ...kept } }
+      return { status: 'failed', error: taskError('over_budget', `task|task|${spent.toFixed(6)}|${cap ?? 0}`), result: { aiderMs: run.durationMs } }
     }
     const explanation = scrub(explainAiderOutput(run.output))
     if (run.timedOut) {
-      return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs, ...kept } }
+      return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs } }
     }
     const made = await repo.commitAll(commitMessage(task.id, task.input.instructions), tree)
-    if (!made && run.exitCode !== 0) return { status: 'failed', error: taskError('aider_failed', run.exitCode ?? 'none'), result: { explanation, aiderMs: run.durationMs, ...kept } }
+    if (!made && run.exitCode !== 0) return { status: 'failed', error: taskError('aider_failed', run.exitCode ?? 'none'), result: { explanation, aiderMs: run.durationMs } }
     // Nothing new: a fresh task has no change; a follow-up still has the one it continues, shown again for review.
-    if (!made && !start) return { status: 'completed', result: { files: [], added: 0, removed: 0, explanation, aiderMs: run.durationMs } }
+    if (!made && !task.input.continues) return { status: 'completed', result: { files: [], added: 0, removed: 0, explanation, aiderMs: run.durationMs } }
     const commit = made ?? (await repo.head(tree))
     const changes = await repo.changes(baseSha, tree)
     const patch = await repo.formatPatch(baseSha, tree)
-    const tests = await this.#test(task, h, tree, signal)
+    // Before the tests: a change too large to review is not worth their minutes.
     if (patch.length > MAX_PATCH_CHARS) {
       return { status: 'failed', error: taskError('too_large', Math.round(patch.length / 1000)) }
     }
+    const tests = await this.#test(task, h, tree, signal)
     return {
       status: 'waiting',
       result: { branch, ...this.#routes(h, branch, base), baseBranch: base, baseSha, commitSha: commit, files: changes.files, added: changes.added, removed: changes.removed, explanation, patch, aiderMs: run.durationMs, ...(tests && { tests }) },

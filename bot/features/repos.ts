@@ -95,7 +95,7 @@ export async function repo(ctx: Ctx): Promise<void> {
   const name = ctx.match.trim()
   const names = await repositories.names()
   if (!name) {
-    const chosen = await repositories.chatDefault(ctx.chat.id)
+    const chosen = await repositories.chatDefault(ctx.chat.id, names)
     const which = chosen ? html`This chat's requests go to ${bold(chosen)}.` : names.length > 1 ? html`This chat has no default repository: I ask which one when a request does not say.` : html`Requests go to ${bold(names[0] ?? '?')}, the only repository.`
     return void (await ctx.reply(html`${which}\nRepositories: ${names.map((n, i) => html`${i ? ', ' : ''}${code(n)}`)}. Set one with /repo name, or /repo off.`.html, HTML))
   }

@@ -17,7 +17,7 @@ function setup(accessToken?: string) {
 async function committedWhileRemoteMoved(branch: string, ours: [string, string, string], theirs: [string, string, string]) {
   const setting = setup()
   await setting.repo.prepare()
-  await setting.repo.startBranch(branch)
+  git(setting.dir, 'checkout', '-q', '-B', branch)
   writeFileSync(join(setting.dir, ours[0]), ours[1])
   await setting.repo.commitAll(ours[2])
   pushFromElsewhere(setting.remote.bare, { [theirs[0]]: theirs[1] }, theirs[2])
@@ -43,7 +43,7 @@ describe('Repository (real git, a local bare remote)', () => {
   test('commits a task on its own branch, as configured, and summarises the change', async () => {
     const { dir, repo } = setup()
     const { baseSha } = await repo.prepare()
-    await repo.startBranch('mechanic/t1')
+    git(dir, 'checkout', '-q', '-B', 'mechanic/t1')
     expect(await repo.commitAll('nothing')).toBeUndefined()
     writeFileSync(join(dir, 'NOTES.md'), 'hello\nworld\n')
     writeFileSync(join(dir, 'README.md'), '# Test project\nMore.\n')
@@ -78,12 +78,12 @@ describe('Repository (real git, a local bare remote)', () => {
   test('a task branch can be pushed as itself, and discarded branches are deleted', async () => {
     const { remote, dir, repo } = setup()
     const { base } = await repo.prepare()
-    await repo.startBranch('mechanic/t4')
+    git(dir, 'checkout', '-q', '-B', 'mechanic/t4')
     writeFileSync(join(dir, 'A.md'), 'a\n')
     await repo.commitAll('mechanic: a')
     await repo.push('mechanic/t4')
     expect(git(remote.bare, 'branch', '--list', 'mechanic/t4')).toMatch(/mechanic\/t4/)
-    await repo.startBranch('mechanic/t5')
+    git(dir, 'checkout', '-q', '-B', 'mechanic/t5')
     await repo.deleteBranch('mechanic/t5', base)
     expect(git(dir, 'branch', '--list', 'mechanic/t5')).toBe('')
   })

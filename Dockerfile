@@ -19,6 +19,7 @@ COPY db ./db
 COPY domain ./domain
 COPY graph ./graph
 COPY services ./services
+COPY sandbox ./sandbox
 COPY worker ./worker
 COPY workspace ./workspace
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
@@ -34,9 +35,10 @@ RUN apt-get update \
 
 # --- runtime ---------------------------------------------------------------------------------
 # fonts-dejavu-core: the words on /usage's chart (drawn on the server with @napi-rs/canvas).
+# bubblewrap: the sandbox aider, test commands, stdio MCP servers and the PDF reader run in (SANDBOX).
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 git openssh-client ca-certificates tini fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends python3 git openssh-client ca-certificates tini fonts-dejavu-core bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/mechanic mechanic \
  && mkdir -p /data && chown mechanic:mechanic /data

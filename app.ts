@@ -47,6 +47,7 @@ import { ScheduleFirings, Schedules } from './services/schedules.ts'
 import { Mcp, mcpCallRecorder } from './services/mcp.ts'
 import { createEventHandler } from './services/events.ts'
 import { ServiceStatus } from './services/status.ts'
+import { Sandbox } from './sandbox/sandbox.ts'
 import { TaskReports, Tasks } from './services/tasks.ts'
 import { Usage } from './services/usage.ts'
 import { Wakeup } from './wakeup.ts'
@@ -87,7 +88,7 @@ interface Wakeups {
 }
 
 /** The core: the database, the agents and their graph, and the application services. */
-function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>, wake: Wakeups) {
+function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>, wake: Wakeups, sandbox: Sandbox) {
   const metrics = new Metrics(db.pool, () => db.statements())
   const output = new TelegramOutput(bot.api, log.child({ component: 'output' }))
   const prices = new Prices({ baseUrl: config.llm.baseUrl, apiKey: config.llm.apiKey, file: config.costs.pricesFile ? loadPriceFile(config.costs.pricesFile) : undefined, log: log.child({ component: 'prices' }) })
@@ -95,7 +96,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const checkpointer = createCheckpointer(db.pool)
   const memory = new Memory({ pool: db.pool, embedder: createEmbedder(config.embeddings), settings: config.memory, log: log.child({ component: 'memory' }), record: usage.record })
 
-  const mcpServers = new McpServers(log.child({ component: 'mcp' }), config.mcp.baseEnv)
+  const mcpServers = new McpServers(log.child({ component: 'mcp' }), sandbox, config.mcp.baseEnv)
   const mcpCatalog = new McpCatalog(mcpServers, { record: mcpCallRecorder({ pool: db.pool, log, observe: (call) => metrics.toolCall(call) }), secrets: config.secrets })
   const repositories = config.workspace && new RepositorySet({ pool: db.pool, settings: workspaceSettings(config.workspace, config.path) })
   const repos = repositories && new Repositories({ pool: db.pool, set: repositories, log: log.child({ component: 'repositories' }) })
@@ -144,14 +145,14 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
   const chats = new Chats({ pool: db.pool, turns, approvals, agents: directory })
   const access = new Access({ pool: db.pool, adminIds: config.telegram.adminIds, allowedUserIds: config.telegram.allowedUserIds })
   const firings = new ScheduleFirings({ pool: db.pool, output, chats, approvals, agents: directory, observe: metrics.scheduleObserver, mayUse: (id) => access.mayUse(id), log: log.child({ component: 'schedules' }) })
-  const status = new ServiceStatus({ db, approvals, tasks, usage, agents, schedules, startedAt: new Date(), version: pkg.version, commit: config.commit })
+  const status = new ServiceStatus({ db, approvals, tasks, usage, agents, schedules, startedAt: new Date(), version: pkg.version, commit: config.commit, sandbox: () => sandbox.state })
   const services: Services = {
     access,
     agents,
     approvals,
     chats,
     mcp: new Mcp({ servers: mcpServers, catalog: mcpCatalog, configPath: config.mcp.configPath, environment: config.mcp.environment }),
-    media: new Media({ pool: db.pool, transcriber: new Transcriber(config.transcription), record: usage.record, budget: budgets.check, observe: metrics.mediaObserver, documentMaxChars: config.media.documentMaxChars }),
+    media: new Media({ pool: db.pool, transcriber: new Transcriber(config.transcription), record: usage.record, budget: budgets.check, observe: metrics.mediaObserver, documentMaxChars: config.media.documentMaxChars, sandbox }),
     memory,
     schedules,
     status,
@@ -161,7 +162,7 @@ function createCore(config: Config, log: Logger, db: Database, bot: Bot<Context>
     usage,
     coderEnabled: config.workspace !== undefined,
   }
-  return { metrics, output, services, mcpServers, repositories, prices, events: createEventHandler({ approvals, reports, schedules: firings, log: log.child({ component: 'events' }) }) }
+  return { metrics, output, services, mcpServers, repositories, prices, sandbox, events: createEventHandler({ approvals, reports, schedules: firings, log: log.child({ component: 'events' }) }) }
 }
 
 type Core = ReturnType<typeof createCore>
@@ -268,6 +269,7 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       concurrency: ws.taskConcurrency,
       aider: { bin: ws.aiderBin, model: ws.aiderModel, apiBase: config.llm.baseUrl, apiKey: config.llm.apiKey, timeoutMs: ws.aiderTimeoutMs, author: ws.author },
       path: config.path,
+      sandbox: core.sandbox,
       describePullRequest: pullRequestText,
       budget: { beforeRun: (task) => core.services.budgets.beforeTask(task) },
       aiderPrice: () => core.prices.priceOf(ws.aiderModel),
@@ -276,6 +278,7 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       pollMs: 2000,
       log: log.child({ component: 'tasks' }),
       scrub: createScrubber(config.secrets),
+      hasSecret: ((exact) => (text: string) => exact(text) !== text)(createScrubber(config.secrets, { shapes: false })),
       progress: new TaskProgressReporter({ api: bot.api, log: log.child({ component: 'task-progress' }), onMessage: (taskId, id) => core.services.tasks.rememberProgressMessage(taskId, id) }),
       onReported: () => wake.inbox.wake(),
       observe: core.metrics.taskObserver,
@@ -299,6 +302,20 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
     onQueued: () => wake.inbox.wake(),
   })
   return { runner, scheduler, timer }
+}
+
+/**
+ * Checks once whether bubblewrap works here and says what it found in one line: untrusted programs
+ * (aider, test commands, stdio MCP servers, the document reader) are refused while it does not, unless
+ * the operator set SANDBOX=off, which is warned about at every start.
+ */
+async function startSandbox(config: Config, log: Logger): Promise<Sandbox> {
+  const sandbox = new Sandbox({ mode: config.sandbox.mode, protect: config.sandbox.protect, path: config.path })
+  const state = await sandbox.probe()
+  if (state.state === 'unavailable') log.error({ sandbox: state }, `Sandbox unavailable: ${state.reason}. aider, test commands, stdio MCP servers and PDF reading are refused until it works, or SANDBOX=off runs them without it.`)
+  else if (state.state === 'off') log.warn({ sandbox: state }, 'SANDBOX=off: aider, test commands, stdio MCP servers and the PDF reader run without a sandbox, with the rights of this service')
+  else log.info({ sandbox: state }, 'sandbox ready (bubblewrap)')
+  return sandbox
 }
 
 /** The longest a start waits for MCP servers to connect. */
@@ -332,8 +349,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     throw err
   }
   const wake: Wakeups = { inbox: new Wakeup(), tasks: new Wakeup() }
-  const bot = createBot(config.telegram, log)
-  const core = createCore(config, log, db, bot, wake)
+  const bot = createBot(config.telegram, log, config.secrets)
+  const sandbox = await startSandbox(config, log)
+  const core = createCore(config, log, db, bot, wake, sandbox)
   await core.services.access.seed()
   // This process's claims count as held only while it lives: after a crash they are taken over at once.
   const liveness = await ProcessLiveness.acquire(db, log.child({ component: 'liveness' }))

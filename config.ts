@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { z } from 'zod'
 import { isValidTimeZone } from './domain/schedule-time.ts'
 import { GITHUB_REPOSITORY, remoteUrlProblem, REPOSITORY_NAME, repositoryNameOf } from './domain/repositories.ts'
@@ -121,6 +122,7 @@ const schema = z
     RATE_LIMIT_WINDOW_SECONDS: seconds(60),
     COMMIT_SHA: z.string().regex(/^[0-9a-f]{7,40}$/, { error: 'must be a git commit hash' }).optional(),
     PATH: z.string().optional(),
+    SANDBOX: z.enum(['on', 'off'], { error: 'must be on (aider, test commands, MCP servers and the document reader run in bubblewrap) or off (they run bare: only where the kernel refuses user namespaces and you accept the risk)' }).default('on'),
     TEST_TOOL_FILE: z.string().min(1).optional(),
     MODEL_PRICES: z.string().min(1).optional(),
     BUDGET_USER_DAILY: dollars(),
@@ -161,9 +163,9 @@ export interface Config {
   transcription: { apiKey: string; baseUrl: string; model: string; timeoutMs: number; maxRetries: number }
   /**
    * MCP servers: the configuration file (`mcpServers` JSON; undefined: none), the environment its
-   * `${VAR}`s are taken from, and what every stdio server gets of ours (PATH and HOME, nothing else).
+   * `${VAR}`s are taken from, and what every stdio server gets of ours (PATH, nothing else; HOME is a folder of its own).
    */
-  mcp: { configPath: string | undefined; environment: Readonly<Record<string, string | undefined>>; baseEnv: { PATH: string | undefined; HOME: string | undefined } }
+  mcp: { configPath: string | undefined; environment: Readonly<Record<string, string | undefined>>; baseEnv: { PATH: string | undefined } }
   /** Reminders and jobs: the default zone, the caps, and how often due ones are looked for. */
   schedules: { defaultTimeZone: string; perPerson: number; minIntervalSeconds: number; pollMs: number }
   /** What people may send besides text: caps checked before a download, and how much of a document is read. */
@@ -207,6 +209,12 @@ export interface Config {
     | undefined
   /** PATH for the subprocesses (git, aider). */
   path: string | undefined
+  /**
+   * The sandbox every program we did not write runs in: `on` (bubblewrap, refused where it cannot
+   * work) or `off`; `protect` are the service's own paths no sandbox may show (its data, its
+   * workspace, its home, its .env).
+   */
+  sandbox: { mode: 'on' | 'off'; protect: string[] }
   /** Testing only: enables a tool that appends to this file and needs approval. */
   testToolFile: string | undefined
   /** Prices for calls whose provider reports no cost, and the budgets' defaults (US dollars; undefined: no cap). */
@@ -260,7 +268,7 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
       timeoutMs: env.LLM_TIMEOUT_SECONDS * 1000,
       maxRetries: env.LLM_MAX_RETRIES,
     },
-    mcp: { configPath: env.MCP_CONFIG, environment: raw, baseEnv: { PATH: env.PATH, HOME: raw.HOME } },
+    mcp: { configPath: env.MCP_CONFIG, environment: raw, baseEnv: { PATH: env.PATH } },
     schedules: { defaultTimeZone: env.DEFAULT_TIMEZONE, perPerson: env.SCHEDULES_PER_PERSON, minIntervalSeconds: env.SCHEDULE_MIN_INTERVAL_SECONDS, pollMs: env.SCHEDULE_POLL_MS },
     media: { voiceMaxBytes: mb(env.VOICE_MAX_MB), photoMaxBytes: mb(env.PHOTO_MAX_MB), documentMaxBytes: mb(env.DOCUMENT_MAX_MB), documentMaxChars: env.DOCUMENT_MAX_CHARS },
     memory: { recallLimit: env.MEMORY_RECALL_LIMIT, minSimilarity: env.MEMORY_MIN_SIMILARITY, dedupeSimilarity: env.MEMORY_DEDUPE_SIMILARITY },
@@ -298,6 +306,10 @@ function toConfig(env: Env, raw: Readonly<Record<string, string | undefined>>): 
         }
       : undefined,
     path: env.PATH,
+    sandbox: {
+      mode: env.SANDBOX,
+      protect: [env.DATA_DIR, env.WORKSPACE_DIR, raw.HOME, existsSync('.env') ? '.env' : undefined].filter((p): p is string => Boolean(p)).map((p) => resolve(p)),
+    },
     testToolFile: env.TEST_TOOL_FILE,
     costs: {
       pricesFile: env.MODEL_PRICES,

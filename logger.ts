@@ -16,13 +16,16 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
-/** Returns a function that replaces every known secret value and every secret-shaped string in a text. */
-export function createScrubber(secrets: readonly string[]): (text: string) => string {
+/**
+ * Returns a function that replaces every known secret value and (unless `shapes` is false) every
+ * secret-shaped string in a text.
+ */
+export function createScrubber(secrets: readonly string[], { shapes = true }: { shapes?: boolean } = {}): (text: string) => string {
   const known = secrets.filter((s) => s.length >= 6).sort((a, b) => b.length - a.length)
   const knownPattern = known.length ? new RegExp(known.map(escapeRegExp).join('|'), 'g') : undefined
   return (text) => {
     let out = knownPattern ? text.replace(knownPattern, REDACTED) : text
-    for (const pattern of SECRET_PATTERNS) {
+    for (const pattern of shapes ? SECRET_PATTERNS : []) {
       out = out.replace(pattern, (match, prefix?: string) =>
         typeof prefix === 'string' && match.startsWith(prefix) ? `${prefix}${REDACTED}@` : REDACTED,
       )

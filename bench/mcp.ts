@@ -2,8 +2,8 @@
 // costs to start. The call: our agent tool (argument validation against the JSON Schema, the call,
 // output rendering and capping, the call record) against a bare SDK client calling the same tool
 // on a second connection to the same kind of server, alternating, in the same run. Start-up: spawn
-// (or connect), initialize, list tools, for each server of the integration tests. Writes
-// bench/results/mcp-*.json.
+// (or connect), initialize, list tools, for each server of the integration tests, inside the
+// bubblewrap sandbox and without it (SANDBOX=off), alternating. Writes bench/results/mcp-*.json.
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -12,6 +12,7 @@ import { McpCatalog } from '../agents/mcp/catalog.ts'
 import { parseMcpConfig } from '../agents/mcp/config.ts'
 import { McpServers } from '../agents/mcp/servers.ts'
 import { createLogger } from '../logger.ts'
+import { Sandbox } from '../sandbox/sandbox.ts'
 import { figures, overhead, printTable, printVersus, writeResult } from './report.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
@@ -20,7 +21,11 @@ const CALLS = 500
 const WARMUP = 50
 const STARTS = 5
 const log = createLogger({ level: 'silent', secrets: [] })
-const baseEnv = { PATH: process.env.PATH, HOME: process.env.HOME }
+const baseEnv = { PATH: process.env.PATH }
+const sandboxed = new Sandbox({ mode: 'on', protect: [], path: process.env.PATH })
+const bare = new Sandbox({ mode: 'off', protect: [], path: process.env.PATH })
+if ((await sandboxed.probe()).state !== 'on') throw new Error('bubblewrap does not work here: the sandbox cannot be measured')
+await bare.probe()
 const context = { threadId: 'bench', chatId: 1, userId: 1, agent: 'assistant', toolCallId: 'b' }
 
 const SERVERS: Record<string, unknown> = {
@@ -30,25 +35,33 @@ const SERVERS: Record<string, unknown> = {
   ours: { command: process.execPath, args: [join(ROOT, 'test/support/mcp-test-server.ts')] },
 }
 
+async function startup(name: string, config: unknown, sandbox: Sandbox): Promise<number> {
+  const servers = new McpServers(log, sandbox, baseEnv)
+  await servers.apply(parseMcpConfig(JSON.stringify({ mcpServers: { [name]: config } }), process.env))
+  const status = servers.get(name)!.status
+  if (status.state !== 'connected') throw new Error(`${name} did not connect: ${status.lastError}`)
+  await servers.stop()
+  return status.startupMs!
+}
+
 async function startups() {
   const rows = []
   for (const [name, config] of Object.entries(SERVERS)) {
-    const ms: number[] = []
+    const inside: number[] = []
+    const outside: number[] = []
     for (let i = 0; i < STARTS; i++) {
-      const servers = new McpServers(log, baseEnv)
-      await servers.apply(parseMcpConfig(JSON.stringify({ mcpServers: { [name]: config } }), process.env))
-      const status = servers.get(name)!.status
-      if (status.state !== 'connected') throw new Error(`${name} did not connect: ${status.lastError}`)
-      ms.push(status.startupMs!)
-      await servers.stop()
+      inside.push(await startup(name, config, sandboxed))
+      outside.push(await startup(name, config, bare))
     }
-    rows.push({ server: name, startupMs: figures(ms, 1) })
+    const s = figures(inside, 1)
+    const o = figures(outside, 1)
+    rows.push({ server: name, startupMs: s, withoutSandboxMs: o, sandboxCostMs: overhead(s, o) })
   }
   return rows
 }
 
 async function calls() {
-  const servers = new McpServers(log, baseEnv)
+  const servers = new McpServers(log, sandboxed, baseEnv)
   await servers.apply(parseMcpConfig(JSON.stringify({ mcpServers: { everything: SERVERS.everything } }), process.env))
   const catalog = new McpCatalog(servers, { record: () => undefined, secrets: [] })
   const echo = catalog.all().find((t) => t.name === 'everything__echo')!
@@ -77,7 +90,7 @@ async function calls() {
 }
 
 const start = await startups()
-printTable([['server', 'start p50 ms', 'p99 ms'], ...start.map((s) => [s.server, s.startupMs.p50, s.startupMs.p99])])
+printTable([['server', 'sandboxed start p50 ms', 'p99 ms', 'without sandbox p50 ms', 'p99 ms', 'sandbox cost p50 ms'], ...start.map((s) => [s.server, s.startupMs.p50, s.startupMs.p99, s.withoutSandboxMs.p50, s.withoutSandboxMs.p99, s.sandboxCostMs.p50])])
 const call = await calls()
 printVersus('echo call', ['bare SDK client', call.bareSdk], ['Mechanic agent tool', call.ours])
 writeResult('mcp', { settings: { calls: CALLS, starts: STARTS }, startups: start, call })

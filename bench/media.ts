@@ -5,20 +5,29 @@
 // 2. Transcription overhead beyond the endpoint: a voice note's path in the service (getFile, the
 //    download, the multipart upload through the openai client) against a bare fetch of the same
 //    upload to the same emulated endpoint, both measured here with the endpoint answering at once.
+// 3. PDFs: a decompression bomb (1.1 GB of zeros in a 1 MB file) refused by the reader in bubblewrap
+//    with its limits: the time to refuse it, this process's RSS growth while it runs and the reader's
+//    own peak (sampled); and a normal PDF read through the child (in bubblewrap, and with the sandbox
+//    off) against pdf.js in this very process (the old way, before the bomb), alternating.
 // Embedded PGlite, and native Postgres when TEST_DATABASE_URL is set. Writes bench/results/media-*.json.
 import { randomBytes } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
 import { AIMessage, HumanMessage } from '@langchain/core/messages'
 import type { ChatResult } from '@langchain/core/outputs'
 import { Api } from 'grammy'
+import { extractText, getDocumentProxy } from 'unpdf'
 import { staticRoster } from '../agents/roster.ts'
 import { Transcriber } from '../agents/transcriber.ts'
 import { downloadFile } from '../bot/files.ts'
 import { AttachmentStore } from '../graph/attachments.ts'
+import { Sandbox } from '../sandbox/sandbox.ts'
+import { readDocument } from '../services/documents.ts'
 import { buildChatGraph } from '../graph/chat-graph.ts'
 import { createCheckpointer } from '../graph/checkpointer.ts'
 import { Turns } from '../graph/turns.ts'
 import { TEST_DATABASE_URL, openPreparedDatabase } from '../test/support/database.ts'
 import { OpenAIEmulator, spokenAudio } from '../test/support/openai-emulator.ts'
+import { makeBombPdf, makePdf } from '../test/support/pdf.ts'
 import { ScriptedChatModel } from '../test/support/scripted-model.ts'
 import { TelegramEmulator } from '../test/support/telegram-emulator.ts'
 import { figures, overhead, printTable, printVersus, writeResult } from './report.ts'
@@ -27,6 +36,9 @@ const TURNS = 20
 const PHOTO_BYTES = 200_000
 const VOICE_RUNS = 300
 const WARMUP = 30
+const BOMB_RUNS = 7
+const PDF_RUNS = 30
+const PDF_WARMUP = 3
 
 /** A chat model that answers at once and remembers nothing: the bench measures what is around it. */
 class InstantModel extends ScriptedChatModel {
@@ -111,6 +123,95 @@ async function voiceRun() {
   }
 }
 
+/** Resident bytes of the processes below this one running the PDF reader (its high-water mark, VmHWM), summed. */
+function readerPeakBytes(): number {
+  const parents = new Map<number, number>()
+  const readers: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid)) continue
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pdf-child')) readers.push(pid)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const below = (pid: number) => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true
+    return false
+  }
+  let total = 0
+  for (const pid of readers.filter(below)) {
+    try {
+      total += Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total
+}
+
+async function pdfRun() {
+  const inside = new Sandbox({ mode: 'on', protect: [], path: process.env.PATH })
+  const outside = new Sandbox({ mode: 'off', protect: [], path: process.env.PATH })
+  if ((await inside.probe()).state !== 'on') throw new Error('bubblewrap does not work here: the PDF reader cannot be measured in it')
+  const asPdf = { name: 'bench.pdf', mime: 'application/pdf' }
+  const bomb = await makeBombPdf()
+  const refuseMs: number[] = []
+  const parentGrowthMb: number[] = []
+  const readerPeakMb: number[] = []
+  const refusals = new Set<string>()
+  for (let i = 0; i < BOMB_RUNS; i++) {
+    const before = process.memoryUsage().rss
+    let parentPeak = before
+    let readerPeak = 0
+    const sample = setInterval(() => {
+      parentPeak = Math.max(parentPeak, process.memoryUsage().rss)
+      readerPeak = Math.max(readerPeak, readerPeakBytes())
+    }, 10)
+    const t0 = performance.now()
+    const read = await readDocument(bomb, asPdf, 10_000, { sandbox: inside })
+    refuseMs.push(performance.now() - t0)
+    clearInterval(sample)
+    refusals.add('refused' in read ? read.refused : 'read')
+    parentGrowthMb.push((parentPeak - before) / 2 ** 20)
+    readerPeakMb.push(readerPeak / 2 ** 20)
+  }
+  const small = makePdf([['Invoice 42', 'Total: 17.50 EUR'], ['Page two']])
+  const line = (p: number, l: number) => `Page ${p} line ${l}: the quick brown fox jumps over the lazy dog.`
+  const hundred = makePdf(Array.from({ length: 100 }, (_, p) => Array.from({ length: 50 }, (_, l) => line(p, l))))
+  const inProcess = async (bytes: Buffer) => {
+    const pdf = await getDocumentProxy(new Uint8Array(bytes))
+    await extractText(pdf, { mergePages: true })
+    await pdf.loadingTask.destroy()
+  }
+  const reads = []
+  for (const [name, bytes] of [['2 pages', small], ['100 pages', hundred]] as const) {
+    const ways = [
+      ['pdf.js in this process (the old way)', () => inProcess(bytes)],
+      ['child, sandbox off (prlimit)', () => readDocument(bytes, asPdf, 10_000, { sandbox: outside })],
+      ['child in bubblewrap', () => readDocument(bytes, asPdf, 10_000, { sandbox: inside })],
+    ] as const
+    const ms: number[][] = ways.map(() => [])
+    for (let i = 0; i < PDF_WARMUP + PDF_RUNS; i++) {
+      // Alternating, so all see the same machine state.
+      for (const [w, [, run]] of ways.entries()) {
+        const t0 = performance.now()
+        await run()
+        if (i >= PDF_WARMUP) ms[w]!.push(performance.now() - t0)
+      }
+    }
+    const base = figures(ms[0]!)
+    reads.push({ pdf: name, bytes: bytes.length, ways: ways.map(([way], w) => ({ way, ms: figures(ms[w]!), overMs: overhead(figures(ms[w]!), base) })) })
+  }
+  return {
+    bomb: { fileBytes: bomb.length, decodedBytes: 1_100_000_000, outcomes: [...refusals], refuseMs: figures(refuseMs), parentRssGrowthMb: figures(parentGrowthMb, 1), readerPeakRssMb: figures(readerPeakMb, 1) },
+    reads,
+  }
+}
+
 const engines = [true, ...(TEST_DATABASE_URL ? [false] : [])]
 const checkpoints = []
 for (const embedded of engines) {
@@ -122,4 +223,16 @@ printTable([
 ])
 const voice = await voiceRun()
 printVersus('voice note path', ['bare upload to the endpoint', voice.bareUploadMs], ['getFile + download + openai client upload', voice.serviceMs])
-writeResult('media', { settings: { turns: TURNS, photoBytes: PHOTO_BYTES, voiceRuns: VOICE_RUNS }, checkpoints, voice })
+const pdf = await pdfRun()
+console.log()
+printTable([
+  [`PDF bomb (${(pdf.bomb.fileBytes / 2 ** 20).toFixed(1)} MB file, ${pdf.bomb.decodedBytes / 1e9} GB decoded), ${BOMB_RUNS} runs`, 'p50', 'p99'],
+  [`time to refuse (${pdf.bomb.outcomes.join(', ')}), ms`, pdf.bomb.refuseMs.p50, pdf.bomb.refuseMs.p99],
+  ['this process: RSS growth while refusing, MB', pdf.bomb.parentRssGrowthMb.p50, pdf.bomb.parentRssGrowthMb.p99],
+  ["the reader's peak RSS (sampled), MB", pdf.bomb.readerPeakRssMb.p50, pdf.bomb.readerPeakRssMb.p99],
+])
+for (const r of pdf.reads) {
+  console.log()
+  printTable([[`a ${r.pdf} PDF (${r.bytes} bytes)`, 'p50 ms', 'p99 ms', 'over pdf.js in process p50', 'p99'], ...r.ways.map((w) => [w.way, w.ms.p50, w.ms.p99, w.overMs.p50, w.overMs.p99])])
+}
+writeResult('media', { settings: { turns: TURNS, photoBytes: PHOTO_BYTES, voiceRuns: VOICE_RUNS, bombRuns: BOMB_RUNS, pdfRuns: PDF_RUNS }, checkpoints, voice, pdf })

@@ -16,6 +16,7 @@ import { tasksFeature } from './features/tasks.ts'
 import { wizardsFeature } from './features/wizards.ts'
 import type { WizardStorage } from './features/wizards.ts'
 import { answerEveryButton } from './middlewares/answer-buttons.ts'
+import { noSecrets } from './middlewares/no-secrets.ts'
 import { plainTextFallback } from './middlewares/plain-fallback.ts'
 import { attach } from './middlewares/attach.ts'
 import { auth } from './middlewares/auth.ts'
@@ -40,10 +41,10 @@ export interface BotStores {
  * Every call is retried on 429 and 5xx (bounded), and a text whose formatting Telegram refuses is
  * sent again as plain text.
  */
-export function createBot({ token, apiRoot }: Pick<BotOptions, 'token' | 'apiRoot'>, log: Logger): Bot<Context> {
+export function createBot({ token, apiRoot }: Pick<BotOptions, 'token' | 'apiRoot'>, log: Logger, secrets: readonly string[] = [token]): Bot<Context> {
   const bot = new Bot<Context>(token, { client: { apiRoot } })
   // Bounded: auto-retry's defaults wait forever on repeated 429s.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }), plainTextFallback(log.child({ component: 'telegram' })))
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }), plainTextFallback(log.child({ component: 'telegram' })), noSecrets(secrets))
   return bot
 }
 

@@ -3,7 +3,8 @@ import { TranscriptionError } from '../agents/transcriber.ts'
 import type { Pool } from '../db/database.ts'
 import * as inbox from '../db/inbox.ts'
 import type { ModelCallReport } from '../domain/model-calls.ts'
-import { readDocument } from './documents.ts'
+import type { Sandbox } from '../sandbox/sandbox.ts'
+import { documentKind, readDocument } from './documents.ts'
 import type { DocumentReading } from './documents.ts'
 
 export type { DocumentReading, DocumentRefusal } from './documents.ts'
@@ -32,6 +33,9 @@ export class Media {
   readonly #record: (call: ModelCallReport) => void
   readonly #observe: MediaObserver
   readonly #documentMaxChars: number
+  readonly #sandbox: Sandbox
+  /** The PDF read last (or under way): the next waits for it. */
+  #pdfTurn: Promise<unknown> = Promise.resolve()
 
   readonly #budget: ((who: { chatId: number; userId: number; agent: string }) => Promise<void>) | undefined
 
@@ -43,6 +47,8 @@ export class Media {
     budget?: ((who: { chatId: number; userId: number; agent: string }) => Promise<void>) | undefined
     observe: MediaObserver
     documentMaxChars: number
+    /** Where PDFs are read: a child process launched through it, with limits. */
+    sandbox: Sandbox
   }) {
     this.#budget = deps.budget
     this.#pool = deps.pool
@@ -50,6 +56,7 @@ export class Media {
     this.#record = deps.record
     this.#observe = deps.observe
     this.#documentMaxChars = deps.documentMaxChars
+    this.#sandbox = deps.sandbox
   }
 
   /** Counts one piece of input by kind. */
@@ -86,9 +93,17 @@ export class Media {
     }
   }
 
-  /** A file's content for the model, or why it is not read. */
+  /**
+   * A file's content for the model, or why it is not read. PDFs are read one at a time: each reader
+   * may take some 650 MB before its limits stop it, and a reader per dispatcher lane (eight by default) would
+   * take more memory than the machine has.
+   */
   readDocument(bytes: Buffer, file: { name: string; mime: string }): Promise<DocumentReading> {
-    return readDocument(bytes, file, this.#documentMaxChars)
+    const read = () => readDocument(bytes, file, this.#documentMaxChars, { sandbox: this.#sandbox })
+    if (documentKind(file.name, file.mime) !== 'pdf') return read()
+    const turn = this.#pdfTurn.then(read)
+    this.#pdfTurn = turn.catch(() => undefined)
+    return turn
   }
 
   /**

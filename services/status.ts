@@ -7,6 +7,7 @@ import type { Approvals } from './approvals.ts'
 import type { Tasks } from './tasks.ts'
 import type { Schedules } from './schedules.ts'
 import type { Usage } from './usage.ts'
+import type { SandboxState } from '../sandbox/sandbox.ts'
 
 /** What /status shows: plain figures; the bot words them. */
 export interface StatusFigures {
@@ -23,6 +24,8 @@ export interface StatusFigures {
   schedules: { active: number; paused: number; failing: number; next: Date | null }
   /** The coder's disk, when a repository is configured. */
   workspace: { cloneBytes: number; worktreeBytes: number; worktrees: number } | undefined
+  /** Whether untrusted programs run in bubblewrap, were turned off by the operator, or are refused. */
+  sandbox: SandboxState
 }
 
 interface StatusDeps {
@@ -35,6 +38,7 @@ interface StatusDeps {
   startedAt: Date
   version: string
   commit: string | undefined
+  sandbox: () => SandboxState
 }
 
 /** The service's health in figures, for admins. Parts that start later (the dispatcher) report through `watch`. */
@@ -76,6 +80,7 @@ export class ServiceStatus {
       modelFailuresLastHour: await usage.failuresWithin(3600_000),
       schedules: await schedules.figures(),
       workspace: await this.#workspace?.(),
+      sandbox: this.#deps.sandbox(),
     }
   }
 }

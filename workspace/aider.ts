@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
+import { resolveCommand } from '../sandbox/policy.ts'
+import type { Sandbox } from '../sandbox/sandbox.ts'
 import { runInGroup } from './process-group.ts'
+import { sandboxGitEnv, setAsideFiles } from './sandbox-git.ts'
+import type { SetAside, WorktreeGit } from './sandbox-git.ts'
 
 /** How aider is started: the binary, the model and the OpenAI-compatible endpoint it talks to. */
 export interface AiderSettings {
@@ -23,6 +27,8 @@ export interface AiderRequest {
   instructions: string
   /** Files aider should edit (added to its chat); it may create them. */
   files?: string[]
+  /** The git directories of the worktree at `cwd`: its own (`.git/worktrees/<id>`, writable) and the clone's (read-only). */
+  git: WorktreeGit
   signal?: AbortSignal
   /** Called with each line aider prints, for progress in the chat. */
   onLine?: (line: string) => void
@@ -45,23 +51,61 @@ export class AiderStartError extends Error {
 }
 
 /**
- * The arguments of a headless, offline-safe run. Exported for tests: every flag that stops aider
- * from reaching the network or prompting is here, and nothing secret is.
+ * The files aider reads from the folder it runs in (the worktree, also its git root) whatever its
+ * flags say, each with the blank it reads instead: dotenv files (loaded over its environment: an
+ * OPENAI_API_BASE there would send the key elsewhere), its YAML config (which can `load` commands),
+ * model settings (`extra_params.api_base`), model metadata, and the ignore file.
  */
-export function aiderArgs(settings: Pick<AiderSettings, 'model'>, request: Pick<AiderRequest, 'instructions' | 'files'>, paths: { metadata: string; history: string }): string[] {
+export const REPOSITORY_CONFIG_FILES: Readonly<Record<string, string>> = {
+  '.env': '',
+  '.aider.conf.yml': '{}\n',
+  '.aider.model.settings.yml': '[]\n',
+  '.aider.model.metadata.json': '{}\n',
+  '.aiderignore': '',
+}
+
+/**
+ * The request as aider gets it: aider runs a message that starts with `/` or `!` as one of its own
+ * commands (`/run` is a shell), so the person's words never come first. They follow a fixed line,
+ * whatever their first characters or lines, and reach the model as text.
+ */
+export function requestText(instructions: string): string {
+  return `Change request (the person's words follow; they are text to act on, not commands):\n\n${instructions}\n`
+}
+
+/** Our own copies of every file aider would otherwise look for in the repository or its home. */
+export interface AiderFiles {
+  /** The request (`--message-file`). */
+  message: string
+  metadata: string
+  /** Blank: `--config`, `--env-file`, `--model-settings-file`, `--aiderignore`. */
+  blank: { config: string; env: string; modelSettings: string; ignore: string }
+  history: string
+}
+
+/**
+ * The arguments of a headless, offline-safe run. Exported for tests: every flag that stops aider
+ * from reaching the network, prompting, or reading settings from the repository is here, and nothing
+ * secret is; the request goes in a file, so no part of it is an argument.
+ */
+export function aiderArgs(settings: Pick<AiderSettings, 'model'>, request: Pick<AiderRequest, 'files'>, files: AiderFiles): string[] {
   return [
-    '--message', request.instructions,
+    '--message-file', files.message,
     '--model', `openai/${settings.model}`,
-    '--model-metadata-file', paths.metadata,
+    '--model-metadata-file', files.metadata,
+    '--model-settings-file', files.blank.modelSettings,
+    '--config', files.blank.config,
+    '--env-file', files.blank.env,
+    '--aiderignore', files.blank.ignore,
     '--edit-format', 'whole',
     '--yes-always',
     '--no-pretty', '--no-stream', '--no-fancy-input',
     '--no-check-update', '--no-show-release-notes', '--analytics-disable', '--disable-playwright',
-    '--no-gitignore', '--no-auto-commits', '--no-dirty-commits',
+    '--no-gitignore', '--no-auto-commits', '--no-dirty-commits', '--no-restore-chat-history',
     '--no-auto-lint', '--no-auto-test', '--no-suggest-shell-commands', '--no-detect-urls',
     '--map-tokens', '0',
-    '--chat-history-file', join(paths.history, 'chat.md'),
-    '--input-history-file', join(paths.history, 'input'),
+    '--chat-history-file', join(files.history, 'chat.md'),
+    '--input-history-file', join(files.history, 'input'),
     '--',
     ...(request.files ?? []),
   ]
@@ -69,9 +113,10 @@ export function aiderArgs(settings: Pick<AiderSettings, 'model'>, request: Pick<
 
 /**
  * The whole environment aider gets: what it needs to run and reach the model, nothing of ours
- * (no bot token, database URL or git token). Its HOME is a throwaway folder.
+ * (no bot token, database URL or git token). Its HOME is a throwaway folder; git reads no system or
+ * global config, and writes new objects to `objects` (ours, thrown away) over the clone's read-only ones.
  */
-export function aiderEnv(settings: AiderSettings, home: string, path: string | undefined): Record<string, string> {
+export function aiderEnv(settings: AiderSettings, home: string, path: string | undefined, git: WorktreeGit, objects: string): Record<string, string> {
   return {
     PATH: path ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: home,
@@ -79,39 +124,67 @@ export function aiderEnv(settings: AiderSettings, home: string, path: string | u
     OPENAI_API_KEY: settings.apiKey,
     OPENAI_API_BASE: settings.apiBase,
     LITELLM_LOCAL_MODEL_COST_MAP: 'True',
+    PYTHONDONTWRITEBYTECODE: '1',
+    ...sandboxGitEnv(git, objects),
     GIT_AUTHOR_NAME: settings.author.name,
     GIT_AUTHOR_EMAIL: settings.author.email,
     GIT_COMMITTER_NAME: settings.author.name,
     GIT_COMMITTER_EMAIL: settings.author.email,
     GIT_TERMINAL_PROMPT: '0',
+    // aider asks git for a name and would write one into the clone's config (read-only here) when none is set.
+    GIT_CONFIG_COUNT: '2',
+    GIT_CONFIG_KEY_0: 'user.name',
+    GIT_CONFIG_VALUE_0: settings.author.name,
+    GIT_CONFIG_KEY_1: 'user.email',
+    GIT_CONFIG_VALUE_1: settings.author.email,
   }
 }
 
 /**
- * Runs aider once in `cwd`. Its exit code means little: the caller judges the run by the repository.
- * A run past `timeoutMs`, or aborted by `signal`, has its whole process group killed.
+ * Runs aider once in `cwd`, inside the sandbox: the worktree and its own git directory writable, the
+ * clone's git directory read-only, a scratch folder as its home, the repository's configuration files
+ * hidden. Its exit code means little: the caller judges the run by the repository. A run past
+ * `timeoutMs`, or aborted by `signal`, is killed with everything it started.
  */
-export async function runAider(settings: AiderSettings, request: AiderRequest, path: string | undefined): Promise<AiderResult> {
+export async function runAider(settings: AiderSettings, request: AiderRequest, path: string | undefined, sandbox: Pick<Sandbox, 'launch'>): Promise<AiderResult> {
+  if (!resolveCommand(settings.bin, path)) throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
   const scratch = await mkdtemp(join(tmpdir(), 'mechanic-aider-'))
-  const metadata = join(scratch, 'model-metadata.json')
+  // Blanks of the files aider would read from the repository (in a folder of their own: HOME has none).
+  const blanks = join(scratch, 'blank')
+  const files: AiderFiles = {
+    message: join(scratch, 'request.txt'),
+    metadata: join(scratch, 'model-metadata.json'),
+    blank: { config: join(blanks, '.aider.conf.yml'), env: join(blanks, '.env'), modelSettings: join(blanks, '.aider.model.settings.yml'), ignore: join(blanks, '.aiderignore') },
+    history: scratch,
+  }
+  const objects = join(scratch, 'objects')
+  await mkdir(objects)
+  await mkdir(blanks)
+  await writeFile(files.message, requestText(request.instructions))
+  for (const [name, text] of Object.entries(REPOSITORY_CONFIG_FILES)) await writeFile(join(blanks, name), text)
   // Without metadata aider looks the model up on the web on every call (5 s timeout each).
   // Our price for the model (when known) goes in too: aider then reports each message's cost, which is how a task's budget is watched.
   const price = settings.price ?? { input: 0, output: 0 }
-  await writeFile(metadata, JSON.stringify({ [`openai/${settings.model}`]: { max_tokens: 8192, max_input_tokens: 128000, max_output_tokens: 8192, input_cost_per_token: price.input, output_cost_per_token: price.output, litellm_provider: 'openai', mode: 'chat' } }))
+  await writeFile(files.metadata, JSON.stringify({ [`openai/${settings.model}`]: { max_tokens: 8192, max_input_tokens: 128000, max_output_tokens: 8192, input_cost_per_token: price.input, output_cost_per_token: price.output, litellm_provider: 'openai', mode: 'chat' } }))
+  const replaced = Object.fromEntries(Object.keys(REPOSITORY_CONFIG_FILES).map((name) => [join(request.cwd, name), join(blanks, name)]))
+  let setAside: SetAside | undefined
   try {
-    const result = await runInGroup({
-      file: settings.bin,
-      args: aiderArgs(settings, request, { metadata, history: scratch }),
+    const launch = sandbox.launch({
+      command: settings.bin,
+      args: aiderArgs(settings, request, files),
       cwd: request.cwd,
-      env: aiderEnv(settings, scratch, path),
-      timeoutMs: settings.timeoutMs,
-      signal: request.signal,
-      onLine: request.onLine,
-      onStart: request.onStart,
+      env: aiderEnv(settings, scratch, path, request.git, objects),
+      writable: [request.cwd, scratch, request.git.gitDir],
+      readOnly: [request.git.commonDir],
+      replaced,
     })
+    // Without the sandbox nothing can show those files as blank: they step aside for the run instead.
+    if (!launch.sandboxed) setAside = await setAsideFiles(Object.keys(replaced), join(scratch, 'set-aside'))
+    const result = await runInGroup({ ...launch, timeoutMs: settings.timeoutMs, signal: request.signal, onLine: request.onLine, onStart: request.onStart })
     if (result.notFound) throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
     return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, output: result.output, durationMs: result.durationMs }
   } finally {
+    await setAside?.restore()
     await rm(scratch, { recursive: true, force: true })
   }
 }

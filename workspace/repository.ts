@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs'
 import { appendFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { GitError as SimpleGitError, simpleGit } from 'simple-git'
 import type { SimpleGit } from 'simple-git'
+import type { WorktreeGit } from './sandbox-git.ts'
 
 export interface RepoSettings {
   remoteUrl: string
@@ -77,18 +78,32 @@ export class Repository {
     return this.#s.dir
   }
 
-  #env(): Record<string, string> {
+  /**
+   * git's environment: the author, and no configuration but the clone's own and ours. No system or
+   * global config (a `.gitconfig` with `url.insteadOf` would redirect the authenticated push), no hooks
+   * (a `.git/hooks/pre-push` would receive the token), no fsmonitor command. The token reaches git only
+   * here, through GIT_CONFIG_* variables. For a task's worktree, its git directories are named
+   * explicitly, so nothing a sandboxed program wrote into the worktree (a `.git` file pointing
+   * elsewhere) decides which repository or config git uses.
+   */
+  #env(worktree?: string): Record<string, string> {
     const env: Record<string, string> = {
       PATH: this.#s.path ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: dirname(this.#s.dir),
       GIT_TERMINAL_PROMPT: '0',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
       GIT_AUTHOR_NAME: this.#s.author.name,
       GIT_AUTHOR_EMAIL: this.#s.author.email,
       GIT_COMMITTER_NAME: this.#s.author.name,
       GIT_COMMITTER_EMAIL: this.#s.author.email,
     }
+    if (worktree) {
+      const git = this.worktreeGit(worktree)
+      Object.assign(env, { GIT_DIR: git.gitDir, GIT_COMMON_DIR: git.commonDir, GIT_WORK_TREE: worktree })
+    }
     // No automatic gc: it could repack while another task's worktree writes objects (cleanWorktrees runs it, under the lock).
-    const config: Array<[string, string]> = [['gc.auto', '0']]
+    const config: Array<[string, string]> = [['gc.auto', '0'], ['core.hooksPath', '/dev/null'], ['core.fsmonitor', 'false'], ['protocol.ext.allow', 'never']]
     if (this.#s.accessToken && this.#s.remoteUrl.startsWith('https://')) {
       const basic = Buffer.from(`x-access-token:${this.#s.accessToken}`).toString('base64')
       config.push(['http.extraHeader', `Authorization: Basic ${basic}`])
@@ -100,9 +115,37 @@ export class Repository {
 
   #git(baseDir = this.#s.dir): SimpleGit {
     // GIT_CONFIG_COUNT is how the token reaches git without touching .git/config or argv. simple-git
-    // guards such variables; the values are ours, never a person's input, so we allow exactly these.
-    const env = this.#env()
-    return simpleGit({ baseDir, allowEnvironment: Object.keys(env), unsafe: { allowUnsafeConfigEnvCount: true }, timeout: { block: 120_000 } }).env(env)
+    // guards such variables (and GIT_CONFIG_GLOBAL, core.hooksPath, core.fsmonitor, protocol.*): the values
+    // are ours, never a person's input, and they turn those features off; so we allow exactly these.
+    const env = this.#env(baseDir === this.#s.dir || baseDir === dirname(this.#s.dir) ? undefined : baseDir)
+    return simpleGit({ baseDir, allowEnvironment: Object.keys(env), unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeConfigPaths: true, allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true }, timeout: { block: 120_000 } }).env(env)
+  }
+
+  /**
+   * The git directories of a worktree of this clone: its own (`.git/worktrees/<name>`, named after the
+   * worktree's folder, which is a task id) and the clone's. Computed, never read from the worktree.
+   */
+  worktreeGit(worktree: string): WorktreeGit {
+    const commonDir = join(this.#s.dir, '.git')
+    return { gitDir: join(commonDir, 'worktrees', basename(worktree)), commonDir }
+  }
+
+  /**
+   * Takes a worktree's git state back after a sandboxed program had it: its own git directory is
+   * rebuilt from scratch (HEAD on `branch`, a fresh index from that commit; no MERGE_HEAD, no
+   * rebase state, no config of its own), and its `.git` file points home again. The work tree's
+   * files are left as the program made them: they are the change.
+   */
+  async reclaimWorktree(worktree: string, branch: string): Promise<void> {
+    const { gitDir } = this.worktreeGit(worktree)
+    // Everything goes, these files too: the program could have made any of them a symlink to a file of ours.
+    for (const entry of await readdir(gitDir)) await rm(join(gitDir, entry), { recursive: true, force: true })
+    await writeFile(join(gitDir, 'commondir'), '../..\n')
+    await writeFile(join(gitDir, 'gitdir'), `${join(worktree, '.git')}\n`)
+    await writeFile(join(gitDir, 'HEAD'), `ref: refs/heads/${branch}\n`)
+    await rm(join(worktree, '.git'), { recursive: true, force: true })
+    await writeFile(join(worktree, '.git'), `gitdir: ${gitDir}\n`)
+    await this.#step('read-tree', () => this.#git(worktree).raw(['read-tree', 'HEAD']))
   }
 
   async #step<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -156,6 +199,8 @@ export class Repository {
   async addWorktree(path: string, branch: string, startSha: string): Promise<void> {
     await mkdir(dirname(path), { recursive: true })
     await this.#step('worktree add', () => this.#git().raw(['worktree', 'add', '--force', '-B', branch, path, startSha]))
+    // Everything later names the worktree's git directory by its folder's name: make sure git chose that one.
+    if (!existsSync(join(this.worktreeGit(path).gitDir, 'HEAD'))) throw new RepoError('state', `git named the worktree's directory other than ${basename(path)}`)
   }
 
   /** Removes a task's worktree and its local branch (the change lives on as a patch). Under the lock. */

@@ -20,6 +20,8 @@ import { UnknownRepositoryError } from './repositories.ts'
 import type { RepositoryHandle, RepositorySet } from './repositories.ts'
 import { RepoError } from './repository.ts'
 import { runTests } from './tests.ts'
+import { SandboxUnavailableError } from '../sandbox/sandbox.ts'
+import type { Sandbox } from '../sandbox/sandbox.ts'
 
 /** What the chat is shown while a task runs. */
 export interface TaskProgress {
@@ -36,6 +38,8 @@ export interface TaskRunnerOptions {
   aider: AiderSettings
   /** PATH for aider (config is the only reader of the environment). */
   path: string | undefined
+  /** The launcher aider and the test command run through. */
+  sandbox: Pick<Sandbox, 'launch'>
   /** A pull request's title and body (worded by the bot). */
   describePullRequest: (task: TaskRow) => { title: string; body: string }
   /**
@@ -54,6 +58,8 @@ export interface TaskRunnerOptions {
   log: Logger
   /** Removes secrets from text that leaves for the chat. */
   scrub: (text: string) => string
+  /** Whether a text holds one of the service's own secrets (their exact values). */
+  hasSecret?: ((text: string) => boolean) | undefined
   /** Shows progress in the chat; `settle` is awaited before a step's end is recorded. */
   progress?: { update(task: TaskRow, progress: TaskProgress): void; settle(taskId: string): Promise<void> }
   /** A report was queued in a chat's inbox lane: wake the dispatcher. */
@@ -215,6 +221,9 @@ export class TaskRunner {
       } else if (err instanceof UnknownRepositoryError) {
         log.warn({ repository: task.repository }, 'the task\'s repository was removed')
         end = { status: 'failed', error: taskError('repo_unknown', task.repository ?? '') }
+      } else if (err instanceof SandboxUnavailableError) {
+        log.error({ err }, 'the sandbox is unavailable: aider and tests are refused')
+        end = { status: 'failed', error: taskError('sandbox_unavailable') }
       } else if (err instanceof AiderStartError) {
         log.error({ err }, 'aider could not start')
         end = { status: 'failed', error: taskError('aider_start') }
@@ -321,7 +330,8 @@ export class TaskRunner {
     if (!prs) return { status: 'failed', error: taskError('pr_off') }
     const { pushedSha, base } = await this.#pushChange(task, h, { branch, baseSha, patch, target: branch }, undefined, log)
     this.#activity(task, 'opening a pull request')
-    const { title, body } = this.#o.describePullRequest(task)
+    const described = this.#o.describePullRequest(task)
+    const { title, body } = { title: this.#o.scrub(described.title), body: this.#o.scrub(described.body) }
     try {
       const pr = await prs.open({ head: branch, base: task.result?.baseBranch ?? base, title, body })
       log.info({ pullRequest: pr.number }, 'pull request opened')
@@ -359,17 +369,17 @@ export class TaskRunner {
     })
     try {
       if (continues) await repo.applyPatchIn(tree, continues.patch)
-      return await this.#edit(task, h, { tree, base, baseSha, branch }, signal)
+      return await this.#edit(task, h, { tree, base, baseSha, branch, local }, signal)
     } finally {
       // No signal: a cancelled or stopping step still leaves the repository tidy (a short wait at most).
       await this.#withLock(h.lockKey, undefined, () => repo.removeWorktree(tree, local)).catch((err: unknown) => this.#o.log.warn({ err, taskId: task.id }, 'could not remove the worktree'))
     }
   }
 
-  async #edit(task: TaskRow, h: RepositoryHandle, at: { tree: string; base: string; baseSha: string; branch: string }, signal: AbortSignal): Promise<StepEnd> {
-    const { aider, path, scrub } = this.#o
+  async #edit(task: TaskRow, h: RepositoryHandle, at: { tree: string; base: string; baseSha: string; branch: string; local: string }, signal: AbortSignal): Promise<StepEnd> {
+    const { aider, path, scrub, sandbox } = this.#o
     const { repo } = h
-    const { tree, base, baseSha, branch } = at
+    const { tree, base, baseSha, branch, local } = at
     // (A follow-up that fails keeps the change it started from in its input: continuationOf goes on from there.)
     const allowance = await this.#o.budget?.beforeRun(task)
     if (allowance && 'refused' in allowance) return { status: 'failed', error: taskError('over_budget', allowance.refused) }
@@ -386,6 +396,7 @@ export class TaskRunner {
       { ...aider, price },
       {
         cwd: tree,
+        git: repo.worktreeGit(tree),
         instructions: task.input.instructions,
         files: task.input.files,
         signal: AbortSignal.any([signal, overBudget.signal]),
@@ -401,6 +412,7 @@ export class TaskRunner {
         },
       },
       path,
+      sandbox,
     )
     this.#o.observe?.aider(run.timedOut ? 'timeout' : signal.aborted || overBudget.signal.aborted ? 'stopped' : 'done', performance.now() - aiderStarted)
     const used = aiderUsage(run.output)
@@ -425,6 +437,8 @@ export class TaskRunner {
     if (run.timedOut) {
       return { status: 'failed', error: taskError('aider_timeout', Math.round(aider.timeoutMs / 1000)), result: { aiderMs: run.durationMs } }
     }
+    // aider had the worktree's git directory: git state is ours again before anything of it is read.
+    await repo.reclaimWorktree(tree, local)
     const made = await repo.commitAll(commitMessage(task.id, task.input.instructions), tree)
     if (!made && run.exitCode !== 0) return { status: 'failed', error: taskError('aider_failed', run.exitCode ?? 'none'), result: { explanation, aiderMs: run.durationMs } }
     // Nothing new: a fresh task has no change; a follow-up still has the one it continues, shown again for review.
@@ -435,6 +449,11 @@ export class TaskRunner {
     // Before the tests: a change too large to review is not worth their minutes.
     if (patch.length > MAX_PATCH_CHARS) {
       return { status: 'failed', error: taskError('too_large', Math.round(patch.length / 1000)) }
+    }
+    // A change that carries one of the service's secrets is never shown, pushed or opened as a pull request.
+    if (this.#o.hasSecret?.(patch)) {
+      this.#o.log.error({ taskId: task.id }, 'the change contains a secret of the service; refused')
+      return { status: 'failed', error: taskError('secret_in_change'), result: { aiderMs: run.durationMs } }
     }
     const tests = await this.#test(task, h, tree, signal)
     return {
@@ -452,7 +471,7 @@ export class TaskRunner {
     const settings = h.tests
     if (!settings) return undefined
     this.#activity(task, 'running the tests')
-    const run = await runTests(settings, { cwd: tree, path: this.#o.path, signal })
+    const run = await runTests(settings, { cwd: tree, git: h.repo.worktreeGit(tree), path: this.#o.path, signal, sandbox: this.#o.sandbox })
     signal.throwIfAborted()
     this.#o.log.info({ taskId: task.id, passed: run.passed, exitCode: run.exitCode, timedOut: run.timedOut, ms: run.ms }, 'tests ran')
     return { ...run, tail: this.#o.scrub(run.tail) }

@@ -1,5 +1,10 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Sandbox } from '../sandbox/sandbox.ts'
 import { runInGroup } from './process-group.ts'
+import { sandboxGitEnv } from './sandbox-git.ts'
+import type { WorktreeGit } from './sandbox-git.ts'
 
 /** A repository's test command (TASK_TEST_COMMAND) and how long it may run. */
 export interface TestSettings {
@@ -21,19 +26,28 @@ const TAIL_CHARS = 1500
 
 /**
  * Runs the test command after aider's edit, in the task's worktree, through `sh -c` (it is an admin's
- * setting, not a person's input), with an environment of its own: PATH, a temporary HOME, CI=true and
- * nothing of the service's (no token, no key). The code it runs is the model's; its process group is
- * killed at the timeout or when the task is cancelled. Passed means exit code 0.
+ * setting, not a person's input), inside the sandbox: the worktree and its own git directory writable,
+ * the clone's git directory read-only, a scratch HOME, and an environment of PATH, HOME, CI=true and
+ * LANG only (no token, no key). The code it runs is the model's; everything it started is killed at
+ * the timeout or when the task is cancelled. Passed means exit code 0.
  */
-export async function runTests(settings: TestSettings, opts: { cwd: string; path: string | undefined; signal?: AbortSignal | undefined }): Promise<TestRun> {
-  const result = await runInGroup({
-    file: '/bin/sh',
-    args: ['-c', settings.command],
-    cwd: opts.cwd,
-    env: { PATH: opts.path ?? '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), CI: 'true', LANG: 'C.UTF-8' },
-    timeoutMs: settings.timeoutMs,
-    signal: opts.signal,
-  })
-  const tail = result.output.trimEnd().split('\n').slice(-TAIL_LINES).join('\n').slice(-TAIL_CHARS)
-  return { passed: result.exitCode === 0 && !result.timedOut, exitCode: result.exitCode ?? null, timedOut: result.timedOut, tail, ms: result.durationMs }
+export async function runTests(settings: TestSettings, opts: { cwd: string; git: WorktreeGit; path: string | undefined; sandbox: Pick<Sandbox, 'launch'>; signal?: AbortSignal | undefined }): Promise<TestRun> {
+  const scratch = await mkdtemp(join(tmpdir(), 'mechanic-tests-'))
+  const objects = join(scratch, 'objects')
+  await mkdir(objects)
+  try {
+    const launch = opts.sandbox.launch({
+      command: '/bin/sh',
+      args: ['-c', settings.command],
+      cwd: opts.cwd,
+      env: { PATH: opts.path ?? '/usr/local/bin:/usr/bin:/bin', HOME: scratch, CI: 'true', LANG: 'C.UTF-8', ...sandboxGitEnv(opts.git, objects) },
+      writable: [opts.cwd, scratch, opts.git.gitDir],
+      readOnly: [opts.git.commonDir],
+    })
+    const result = await runInGroup({ ...launch, timeoutMs: settings.timeoutMs, signal: opts.signal })
+    const tail = result.output.trimEnd().split('\n').slice(-TAIL_LINES).join('\n').slice(-TAIL_CHARS)
+    return { passed: result.exitCode === 0 && !result.timedOut, exitCode: result.exitCode ?? null, timedOut: result.timedOut, tail, ms: result.durationMs }
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
 }

@@ -4,6 +4,12 @@ import { z } from 'zod'
 /** A server's name: the prefix of its tools' names, so it must be short and plain. */
 const SERVER_NAME = /^[A-Za-z0-9_-]{1,24}$/
 
+/** A host path a sandboxed server may see: absolute, without `..` (what it names is what is bound). */
+const absolutePath = z
+  .string()
+  .max(4096)
+  .refine((p) => p.startsWith('/') && !p.includes('\0') && !p.split('/').includes('..'), { error: 'must be an absolute path without ..' })
+
 /** Mechanic's own options for a server, beside the standard fields, under the key `mechanic`. */
 const mechanicOptions = z.strictObject({
   /** The agents that get this server's tools besides those a person gives them (default: the assistant). */
@@ -16,6 +22,10 @@ const mechanicOptions = z.strictObject({
   timeoutSeconds: z.number().positive().max(3600).default(60),
   /** Most characters of a tool's output the model gets; the rest is cut, with a note. */
   maxOutputChars: z.number().int().positive().max(1_000_000).default(20_000),
+  /** A stdio server's sandbox: the host paths it may read and write (nothing else of the host's but the system and its own program). */
+  paths: z.array(absolutePath).max(32).default([]),
+  /** Host paths it may only read. */
+  readOnlyPaths: z.array(absolutePath).max(32).default([]),
 })
 
 const stdioServer = z.strictObject({

@@ -4,7 +4,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Logger } from '../../logger.ts'
+import type { Sandbox } from '../../sandbox/sandbox.ts'
 import { KindedError } from '../../domain/failure.ts'
 import { createScrubber } from '../../logger.ts'
 import { serverSecrets } from './config.ts'
@@ -61,12 +65,15 @@ export class McpServer {
   #connecting: Promise<void> | undefined
 
   readonly #baseEnv: Record<string, string>
+  readonly #sandbox: Pick<Sandbox, 'launch'>
+  #home: string | undefined
   /** Takes the server's own env values and headers (tokens given through ${VAR}) out of a text. */
   readonly #scrub: (text: string) => string
 
-  /** `baseEnv`: what every stdio server gets besides its own env (PATH and HOME). */
-  constructor(config: McpServerConfig, log: Logger, onChange: () => void, baseEnv: Record<string, string> = {}) {
+  /** `baseEnv`: what every stdio server gets besides its own env (PATH); `sandbox` starts a stdio server. */
+  constructor(config: McpServerConfig, log: Logger, onChange: () => void, sandbox: Pick<Sandbox, 'launch'>, baseEnv: Record<string, string> = {}) {
     this.config = config
+    this.#sandbox = sandbox
     this.#baseEnv = baseEnv
     this.#scrub = createScrubber(serverSecrets(config))
     this.#log = log.child({ mcpServer: config.name })
@@ -124,8 +131,19 @@ export class McpServer {
       return { client, transport }
     }
     if (c.transport === 'stdio') {
-      const env = { ...this.#baseEnv, ...c.env }
-      return connect(new GroupStdioTransport({ command: c.command, args: c.args, env, cwd: c.cwd }))
+      // Its HOME is a folder of its own (kept across restarts, removed on stop): never the service's.
+      this.#home ??= await mkdtemp(join(tmpdir(), `mechanic-mcp-${c.name}-`))
+      const env = { ...this.#baseEnv, HOME: this.#home, ...c.env }
+      const cwd = c.cwd ?? this.#home
+      const launch = this.#sandbox.launch({
+        command: c.command,
+        args: c.args,
+        cwd,
+        env,
+        writable: [this.#home, ...c.mechanic.paths],
+        readOnly: [...c.mechanic.readOnlyPaths, ...(c.cwd && !c.mechanic.paths.includes(c.cwd) ? [c.cwd] : [])],
+      })
+      return connect(new GroupStdioTransport({ command: launch.file, args: launch.args, env: launch.env, cwd: launch.cwd }))
     }
     const url = new URL(c.url)
     const requestInit = { headers: c.headers }
@@ -211,6 +229,7 @@ export class McpServer {
     this.#client = undefined
     this.#state = 'stopped'
     await client?.close().catch(() => undefined)
+    if (this.#home) await rm(this.#home, { recursive: true, force: true }).catch(() => undefined)
   }
 }
 
@@ -218,12 +237,14 @@ export class McpServer {
 export class McpServers {
   readonly #log: Logger
   readonly #baseEnv: Record<string, string>
+  readonly #sandbox: Pick<Sandbox, 'launch'>
   readonly #servers = new Map<string, McpServer>()
   readonly #listeners: Array<() => void> = []
 
-  /** `baseEnv`: PATH and HOME, the only variables of ours a stdio server gets. */
-  constructor(log: Logger, baseEnv: { PATH?: string | undefined; HOME?: string | undefined } = {}) {
+  /** `sandbox`: the launcher every stdio server starts through; `baseEnv`: PATH, the only variable of ours a stdio server gets. */
+  constructor(log: Logger, sandbox: Pick<Sandbox, 'launch'>, baseEnv: { PATH?: string | undefined } = {}) {
     this.#log = log
+    this.#sandbox = sandbox
     this.#baseEnv = Object.fromEntries(Object.entries(baseEnv).filter((e): e is [string, string] => typeof e[1] === 'string'))
   }
 
@@ -252,7 +273,7 @@ export class McpServers {
       await server.stop()
     }
     const started = configs.filter((c) => !this.#servers.has(c.name)).map((c) => {
-      const server = new McpServer(c, this.#log, this.#changed, this.#baseEnv)
+      const server = new McpServer(c, this.#log, this.#changed, this.#sandbox, this.#baseEnv)
       this.#servers.set(c.name, server)
       return server
     })

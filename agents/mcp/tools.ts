@@ -126,7 +126,8 @@ export function mcpAgentTool(server: McpServer, tool: McpTool, options: McpOptio
       let outcome: McpCallRecord['outcome'] = 'ok'
       try {
         const result = await server.call(tool.name, args, options.timeoutSeconds * 1000)
-        const text = capOutput(resultText(result), options.maxOutputChars)
+        // A server may print what it should not (its own token, one of ours): the model never reads it.
+        const text = capOutput(deps.scrub(resultText(result)), options.maxOutputChars)
         if (result.isError) {
           outcome = 'tool_error'
           throw new Error(text || 'the tool reported an error')

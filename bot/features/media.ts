@@ -4,7 +4,7 @@ import { Composer } from 'grammy'
 import type { Message, PhotoSize } from 'grammy/types'
 import { TranscriptionError } from '../../agents/transcriber.ts'
 import type { Attachment } from '../../domain/attachments.ts'
-import type { MediaKind } from '../../services/media.ts'
+import type { DocumentRefusal, MediaKind } from '../../services/media.ts'
 import { textForBot } from '../addressed.ts'
 import type { Context } from '../context.ts'
 import { DownloadError, TELEGRAM_DOWNLOAD_LIMIT, downloadFile } from '../files.ts'
@@ -56,10 +56,12 @@ const transcriptionSentence: Record<TranscriptionError['kind'], string> = {
   unavailable: 'The speech-to-text service is not answering right now. Please try again in a minute, or type your message.',
 }
 
-const documentSentence = {
-  unsupported: (name: string) => `I can read text, Markdown, source code, JSON, CSV and PDF files, and images; "${name}" is none of those.`,
-  unreadable: (name: string) => `I could not read "${name}": it seems damaged, or not what its name says.`,
-  no_text: (name: string) => `"${name}" has no text I can read (a scanned PDF?).`,
+const documentSentence: Record<DocumentRefusal, (name: string) => string> = {
+  unsupported: (name) => `I can read text, Markdown, source code, JSON, CSV and PDF files, and images; "${name}" is none of those.`,
+  unreadable: (name) => `I could not read "${name}": it seems damaged, or not what its name says.`,
+  no_text: (name) => `"${name}" has no text I can read (a scanned PDF?).`,
+  too_large: (name) => `I stopped reading "${name}": it needs more memory or time than I allow a file. If it is a long PDF, try sending only the pages you need.`,
+  sandbox: () => 'I cannot read PDF files right now: the protected reader they need is not working on this server. Please paste the text instead.',
 }
 
 /** The photo or file of one message as an attachment (an album brings several). */
@@ -75,7 +77,10 @@ async function attachmentOf(ctx: Context, message: Message, limits: MediaLimits)
   const mime = doc.mime_type ?? 'application/octet-stream'
   const bytes = await fetchFile(ctx, doc, 'file', limits.documentMaxBytes)
   const read = await ctx.services.media.readDocument(bytes, { name, mime })
-  if ('refused' in read) throw new Refusal(documentSentence[read.refused](name))
+  if ('refused' in read) {
+    if (read.detail) ctx.log.warn({ refused: read.refused, detail: read.detail, bytes: bytes.length }, 'document not read')
+    throw new Refusal(documentSentence[read.refused](name))
+  }
   return read.attachment
 }
 

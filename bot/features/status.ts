@@ -29,7 +29,19 @@ Approvals pending: ${f.approvalsPending}
 Model: ${code(f.model)}, ${f.modelFailuresLastHour} failed call(s) in the last hour
 Schedules: ${f.schedules.active} active, ${f.schedules.paused} paused, ${f.schedules.failing} whose last firing failed${f.schedules.next ? `; next at ${utcMinute(f.schedules.next)}` : ''}${
     f.workspace ? `\nWorkspace: clone ${megabytes(f.workspace.cloneBytes)}, ${f.workspace.worktrees} task worktree(s) ${megabytes(f.workspace.worktreeBytes)}` : ''
-  }`
+  }
+Sandbox: ${sandboxLine(f.sandbox)}`
+}
+
+function sandboxLine(s: StatusFigures['sandbox']): Html {
+  switch (s.state) {
+    case 'on':
+      return html`${bold('on')} (bubblewrap)`
+    case 'off':
+      return html`${bold('OFF')}: ${code('SANDBOX=off')}, so aider, test commands, MCP servers and the PDF reader run with this service's rights`
+    case 'unavailable':
+      return html`${bold('UNAVAILABLE')}: ${s.reason}; aider, test commands, MCP servers and PDF reading are refused`
+  }
 }
 
 /** /status: the service's health in figures. */

@@ -131,6 +131,10 @@ export function taskErrorText(stored: string | null): Html {
       return html`A git step failed (${detail ?? 'no detail'}).`
     case 'aider_start':
       return html`aider could not be started on the server (check ${code('AIDER_BIN')}).`
+    case 'secret_in_change':
+      return html`The change contains one of the service's secrets (a token or key), so it was not kept, shown or pushed.`
+    case 'sandbox_unavailable':
+      return html`The sandbox aider runs in is not available on the server, so nothing ran; an admin can see why in ${code('/status')}.`
     case 'aider_timeout':
       return html`aider did not finish within ${detail ?? '?'} s and was stopped; nothing was kept.`
     case 'aider_failed':

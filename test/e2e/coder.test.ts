@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
@@ -175,13 +175,15 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
   test("aider's environment holds what it needs and no secret of ours", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
     const service = await start({ AIDER_BIN: fakeAider(dir) })
-    await approvedPlan(service, 'print the env')
+    const { taskId } = await approvedPlan(service, 'print the env')
     await waitForText(USER_ID, /is ready for review/, 30_000)
-    const env = readFileSync(join(dir, 'env.txt'), 'utf8')
-    for (const secret of [BOT_TOKEN, GIT_TOKEN, WEBHOOK_SECRET, h.db.url ? new URL(h.db.url).password : 'unused']) expect(env).not.toContain(secret)
-    expect(env).not.toMatch(/^(DATABASE_URL|TELEGRAM_\w+|GIT_ACCESS_TOKEN)=/m)
-    expect(env).toMatch(/^OPENAI_API_BASE=http:\/\/127\.0\.0\.1:\d+\/v1$/m)
-    expect(env).toMatch(/^OPENAI_API_KEY=/m) // aider talks to the same endpoint with the same key as the agents
+    // The names of its variables, as it wrote them into the change (values would carry the model key).
+    const patch = (await query<{ patch: string }>(`select result->>'patch' as patch from tasks where id = $1`, [taskId]))[0]!.patch
+    const names = /\+\+\+ b\/ENV-NAMES\.txt\n@@[^\n]*\n((?:\+[^\n]*\n)+)/.exec(patch)![1]!.split('\n').filter(Boolean).map((l) => l.slice(1))
+    const ours = ['GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_AUTHOR_EMAIL', 'GIT_AUTHOR_NAME', 'GIT_COMMITTER_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_KEY_1', 'GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_VALUE_0', 'GIT_CONFIG_VALUE_1', 'GIT_OBJECT_DIRECTORY', 'GIT_TERMINAL_PROMPT', 'HOME', 'LANG', 'LITELLM_LOCAL_MODEL_COST_MAP', 'OPENAI_API_BASE', 'OPENAI_API_KEY', 'PATH', 'PYTHONDONTWRITEBYTECODE']
+    // aider talks to the same endpoint with the same key as the agents; the shell adds PWD, SHLVL and _.
+    expect(names.filter((n) => !['PWD', 'OLDPWD', 'SHLVL', '_'].includes(n))).toEqual(ours)
+    for (const secret of [BOT_TOKEN, GIT_TOKEN, WEBHOOK_SECRET]) expect(patch).not.toContain(secret)
   })
 
   test('kill -9 during a task: with the default lease, the restart at once fails and tells the task, kills the orphaned aider, and the repository is usable', async () => {
@@ -219,6 +221,7 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
     await waitUntil(async () => (await query(`select 1 from tasks where id = $1 and activity = 'running aider'`, [taskId]))[0], 'aider running')
     expect(await first.stop()).toEqual({ code: 0, signal: null })
     expect((await query('select status, attempts, claimed_by from tasks where id = $1', [taskId]))[0]).toEqual({ status: 'queued', attempts: 0, claimed_by: null })
+    writeFileSync(join(dir, 'hung'), '')
     await start(env)
     expect(await waitForText(USER_ID, /is ready for review/, 30_000)).toMatch(new RegExp(`^Task ${taskId} is ready for review: 1 file changed`))
     expect(h.telegram.sentTexts(USER_ID).filter((t) => /failed/.test(t))).toEqual([])
@@ -235,18 +238,19 @@ describe('the coder with a stand-in aider (timeouts, environment, crashes)', () 
 
   test('a failing test command is shown plainly with its last lines, in an environment without our secrets; the person still decides', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
-    const command = `env > "${join(dir, 'test-env.txt')}"; seq 1 30; echo "FAIL: the widget test"; exit 3`
+    const command = `seq 1 30; echo "ENV: $(env | cut -d= -f1 | sort | tr '\\n' ' ')"; echo "FAIL: the widget test"; exit 3`
     const service = await start({ AIDER_BIN: fakeAider(dir), TASK_TEST_COMMAND: command })
     await approvedPlan(service, 'add the notes file')
     const summary = await waitForText(USER_ID, /is ready for review/, 30_000)
     const lines = summary.split('\n')
     const at = lines.findIndex((l) => /^Tests: failed \(exit code 3\) in \d+\.\d s; the last lines:$/.test(l))
     expect(at).toBeGreaterThan(0)
-    // The last twenty lines: 12 … 30 of seq, then the failure.
-    expect(lines.slice(at + 1, at + 21)).toEqual([...Array.from({ length: 19 }, (_, i) => String(i + 12)), 'FAIL: the widget test'])
-    const env = readFileSync(join(dir, 'test-env.txt'), 'utf8')
-    expect(env).toMatch(/^CI=true$/m)
-    for (const secret of [GIT_TOKEN, BOT_TOKEN, ...h.secrets()]) expect(env).not.toContain(secret)
+    // The last twenty lines: 13 … 30 of seq, the names of its variables, then the failure.
+    expect(lines.slice(at + 1, at + 19)).toEqual(Array.from({ length: 18 }, (_, i) => String(i + 13)))
+    expect(lines[at + 20]).toBe('FAIL: the widget test')
+    // Its environment: CI=true, PATH, a HOME and LANG, and git told to read no config of ours; nothing else.
+    const names = lines[at + 19]!.replace(/^ENV: /, '').trim().split(' ').filter((n) => !['PWD', 'OLDPWD', 'SHLVL', '_'].includes(n))
+    expect(names).toEqual(['CI', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM', 'GIT_OBJECT_DIRECTORY', 'HOME', 'LANG', 'PATH'])
     expect(Object.keys((await buttonsMessage(2)).buttons)).toEqual(['Push', 'Discard'])
   })
 

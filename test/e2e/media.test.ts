@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Harness, LLM_KEY, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
 import { imagesIn, lastUserText, spokenAudio } from '../support/openai-emulator.ts'
-import { makePdf } from '../support/pdf.ts'
+import { makeBombPdf, makePdf } from '../support/pdf.ts'
 import type { ServiceProcess } from '../support/service.ts'
-import { waitUntil } from '../support/http.ts'
+import { sleep, waitUntil } from '../support/http.ts'
 
 let h: Harness
 let service: ServiceProcess
@@ -173,4 +174,85 @@ describe('documents', () => {
     expect(await h.telegram.waitForTexts(userId, 1)).toEqual(['I can read text, Markdown, source code, JSON, CSV and PDF files, and images; "a.zip" is none of those.'])
     await waitUntil(async () => (await service.health()).status === 200, 'health')
   })
+
+  test('a decompression-bomb PDF gets one sentence, is not retried, leaves the service small, and the next message is answered at once', async () => {
+    const userId = person()
+    // 900 MB of zeros, deflated under this service's 1 MB cap: more than the PDF reader may hold.
+    const bomb = await makeBombPdf({ decodedBytes: 900_000_000 })
+    expect(bomb.length).toBeLessThan(1024 * 1024)
+    const pid = service.child.pid!
+    // The service's own node process: the reader is a child of it, and a child's memory is not in this.
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
+    const rssBefore = rss()
+    let rssPeak = rssBefore
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rss())), 20)
+    const calls = h.openai.requests.length
+    const file = h.telegram.addFile(bomb, { ext: 'pdf' })
+    const update = h.media({ document: { ...file, file_name: 'bomb.pdf', mime_type: 'application/pdf' } }, { userId })
+    const started = Date.now()
+    try {
+      await service.deliver(update, WEBHOOK_SECRET)
+      expect(await h.telegram.waitForTexts(userId, 1, 30_000)).toEqual([
+        'I stopped reading "bomb.pdf": it needs more memory or time than I allow a file. If it is a long PDF, try sending only the pages you need.',
+      ])
+    } finally {
+      clearInterval(sampler)
+    }
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(rssPeak - rssBefore).toBeLessThan(100 * 1024 * 1024)
+    expect(h.openai.requests.length).toBe(calls)
+    // Not retried: the update ended at its first attempt (a retry would come a second later).
+    await service.drained(10_000)
+    await sleep(2500)
+    expect(h.telegram.sentTexts(userId)).toHaveLength(1)
+    const ofUpdate = service.logs().filter((l) => l.updateId === update.update_id)
+    expect(ofUpdate.filter((l) => l.msg === 'update failed')).toEqual([])
+    // Each attempt would read the file again and log it: one line, one attempt.
+    expect(ofUpdate.filter((l) => l.msg === 'document not read').map((l) => l.refused)).toEqual(['too_large'])
+    // And the service answers the next message at once.
+    const asked = Date.now()
+    await service.deliver(h.text('still there?', { userId }), WEBHOOK_SECRET)
+    expect((await h.telegram.waitForTexts(userId, 2))[1]).toBe('[assistant] echo: still there?')
+    expect(Date.now() - asked).toBeLessThan(3000)
+  })
+
+  test('two bombs at once, from two people: read one after the other (one reader at a time), each refused in one sentence', async () => {
+    const [first, second] = [person(), person()]
+    const bomb = await makeBombPdf({ decodedBytes: 900_000_000 })
+    const pid = service.child.pid!
+    let most = 0
+    const sampler = setInterval(() => (most = Math.max(most, readersBelow(pid))), 10)
+    try {
+      await Promise.all([first, second].map((userId) => {
+        const file = h.telegram.addFile(bomb, { ext: 'pdf' })
+        return service.deliver(h.media({ document: { ...file, file_name: 'bomb.pdf', mime_type: 'application/pdf' } }, { userId }), WEBHOOK_SECRET)
+      }))
+      for (const userId of [first, second]) expect(await h.telegram.waitForTexts(userId, 1, 30_000)).toHaveLength(1)
+    } finally {
+      clearInterval(sampler)
+    }
+    expect(most).toBe(1)
+  })
 })
+
+/** How many PDF readers (node on pdf-child, inside bwrap or not) run below `root` now. */
+function readersBelow(root: number): number {
+  const parents = new Map<number, number>()
+  const readers: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid)) continue
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      if (argv[0] === process.execPath && argv.some((a) => a.endsWith('/pdf-child.ts'))) readers.push(pid)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return readers.filter((pid) => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === root) return true
+    return false
+  }).length
+}

@@ -111,17 +111,25 @@ export class CoderWorld {
   }
 }
 
-/** A stand-in for aider (allowed for the timeout and environment tests): hangs, dumps its environment, or writes what it is asked. */
+/**
+ * A stand-in for aider (allowed for the timeout and environment tests): hangs, dumps the names of its
+ * environment's variables into the change, or writes what it is asked. Like aider, it reads the
+ * request from the file after --message-file. It runs in the sandbox: only the worktree is writable.
+ */
 export function fakeAider(dir: string): string {
   const path = join(dir, 'aider')
   writeFileSync(
     path,
     [
       '#!/bin/sh',
-      `case "$*" in`,
-      `  *hang-once*) if [ -f "${join(dir, 'hung')}" ]; then echo "hello" > NOTES.md; else touch "${join(dir, 'hung')}"; sleep 120; fi ;;`,
+      'request=""',
+      // The person's words: what follows our first line and the blank line after it.
+      'while [ $# -gt 0 ]; do if [ "$1" = "--message-file" ]; then request=$(tail -n +3 "$2"); fi; shift; done',
+      `case "$request" in`,
+      // Hangs until the test writes the marker (the folder is read-only inside the sandbox, so the test does).
+      `  *hang-once*) if [ -f "${join(dir, 'hung')}" ]; then echo "hello" > NOTES.md; else sleep 120; fi ;;`,
       `  *hang*) echo "thinking..."; sleep 120 ;;`,
-      `  *env*) env > "${join(dir, 'env.txt')}"; echo "hello" > NOTES.md ;;`,
+      `  *env*) env | cut -d= -f1 | sort > ENV-NAMES.txt; echo "hello" > NOTES.md ;;`,
       `  *big*) seq 1 400 > NUMBERS.txt ;;`,
       // aider's own cost line (as 0.86.1 prints it with a priced model), then a long think: a task budget must stop it.
       `  *spend*) echo "Tokens: 2.1k sent, 50 received. Cost: \\$0.02 message, \\$0.02 session."; sleep 60 ;;`,

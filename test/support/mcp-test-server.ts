@@ -2,7 +2,7 @@
 // that crashes mid-call, output far too big, a schema that is not JSON Schema, a writing tool, and a
 // tool that spawns a child (to prove a whole process group is killed). Stdio; run with node.
 import { spawn } from 'node:child_process'
-import { appendFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
@@ -19,6 +19,12 @@ const TOOLS = [
     description: 'Appends a note to the notes file.',
     inputSchema: { type: 'object', properties: { text: { type: 'string', minLength: 1 } }, required: ['text'], additionalProperties: false },
     annotations: { readOnlyHint: false, destructiveHint: false },
+  },
+  {
+    name: 'probe',
+    description: 'Tries to read each path (a file, or a folder listing) and every /proc/<pid>/environ it can see, as a hostile server would; says what it got (the names of the variables it saw).',
+    inputSchema: { type: 'object', properties: { paths: { type: 'array', items: { type: 'string' } } }, required: ['paths'] },
+    annotations: readOnly,
   },
   { name: 'spawn_child', description: 'Starts a long-lived child process and writes its pid to PID_FILE.', inputSchema: { type: 'object', properties: {} }, annotations: readOnly },
 ]
@@ -43,8 +49,23 @@ server.setRequestHandler(CallToolRequestSchema, async (request) => {
       appendFileSync(process.env.NOTES_FILE ?? '/dev/null', `${note}\n`)
       return text(`saved: ${note}`)
     }
+    case 'probe': {
+      const paths = ((request.params.arguments as { paths?: unknown } | undefined)?.paths ?? []) as string[]
+      const attempt = (path: string) => {
+        try {
+          return statSync(path).isDirectory() ? readdirSync(path).join(',') : readFileSync(path, 'utf8')
+        } catch (err) {
+          return `error: ${(err as NodeJS.ErrnoException).code ?? String(err)}`
+        }
+      }
+      const read = Object.fromEntries(paths.map((p) => [p, attempt(p).slice(0, 60)]))
+      const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d))
+      const environs = pids.map((d) => attempt(`/proc/${d}/environ`)).join('\n')
+      return text(JSON.stringify({ read, environVariables: [...new Set(environs.split(/[\0\n]/).map((v) => v.split('=')[0]))].filter(Boolean), pids: pids.length }))
+    }
     case 'spawn_child': {
-      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+      // Its argv names PID_FILE, so a test can find it from outside a PID namespace too.
+      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', String(process.env.PID_FILE)], { stdio: 'ignore' })
       writeFileSync(process.env.PID_FILE ?? '/dev/null', String(child.pid))
       return text(`child ${child.pid}`)
     }

@@ -10,7 +10,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['domain', 'package.json'],
   ['cached.ts', 'logger.ts', 'wakeup.ts', 'config.ts'],
   ['db'],
-  ['worker'],
+  ['worker', 'sandbox'],
   ['workspace'],
   ['agents'],
   ['graph'],

@@ -162,17 +162,20 @@ describe('admin and usage texts', () => {
       modelFailuresLastHour: 1,
       schedules: { active: 3, paused: 1, failing: 0, next: new Date('2026-12-01T08:30:00Z') },
       workspace: { cloneBytes: 12_345_678, worktreeBytes: 2_500_000, worktrees: 2 },
+      sandbox: { state: 'on' as const, bwrap: '/usr/bin/bwrap' },
     }
     const text = statusText(figures)
     expect(shown(text).text).toBe(
       'Mechanic 1.2.3 (abcdef123456)\nUptime: 1d 1h 1m\nDatabase: embedded, 1.2 ms\nInbox: 2 waiting (1 running), oldest 4 s\nFailed updates (24 h): 0\n' +
         'Dispatcher: NOT OK, 3 handler(s) active\nTasks: 1 queued, 0 running, 2 waiting for review, 1 failed in total\nApprovals pending: 4\n' +
         'Model: openai/<gpt>, 1 failed call(s) in the last hour\nSchedules: 3 active, 1 paused, 0 whose last firing failed; next at 2026-12-01 08:30 UTC\n' +
-        'Workspace: clone 12.3 MB, 2 task worktree(s) 2.5 MB',
+        'Workspace: clone 12.3 MB, 2 task worktree(s) 2.5 MB\nSandbox: on (bubblewrap)',
     )
+    expect(shown(statusText({ ...figures, sandbox: { state: 'off' } })).text).toMatch(/\nSandbox: OFF: SANDBOX=off, so aider, test commands, MCP servers and the PDF reader run with this service's rights$/)
+    expect(shown(statusText({ ...figures, sandbox: { state: 'unavailable', reason: 'bubblewrap (bwrap) is not installed' } })).text).toMatch(/\nSandbox: UNAVAILABLE: bubblewrap \(bwrap\) is not installed; aider, test commands, MCP servers and PDF reading are refused$/)
     expect(shown(statusText({ ...figures, workspace: undefined })).text).not.toMatch(/Workspace/)
     expect(marked(text, 'code')).toEqual(['abcdef123456', 'openai/<gpt>'])
-    expect(marked(text, 'bold')).toEqual(['Mechanic 1.2.3', 'NOT OK'])
+    expect(marked(text, 'bold')).toEqual(['Mechanic 1.2.3', 'NOT OK', 'on'])
   })
 
   test('/agents marks the active agent, names in bold, a model as code, and gives each a button', () => {

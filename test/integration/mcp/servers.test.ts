@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
 import { McpCatalog } from '../../../agents/mcp/catalog.ts'
 import { parseMcpConfig } from '../../../agents/mcp/config.ts'
+import { Sandbox } from '../../../sandbox/sandbox.ts'
 import { McpServers } from '../../../agents/mcp/servers.ts'
 import type { McpCallRecord } from '../../../agents/mcp/tools.ts'
 import type { AgentTool } from '../../../agents/tools/tool.ts'
@@ -25,7 +26,13 @@ const pidFile = join(dir, 'child.pid')
 writeFileSync(join(dir, 'hello.txt'), 'hello from the filesystem server\n')
 
 const records: McpCallRecord[] = []
-const servers = new McpServers(log, { PATH: process.env.PATH, HOME: process.env.HOME })
+// The service's own paths: a data folder and another task's worktree, each holding a secret.
+const dataDir = mkdtempSync(join(tmpdir(), 'mechanic-mcp-data-'))
+const otherWorktree = mkdtempSync(join(tmpdir(), 'mechanic-mcp-worktree-'))
+writeFileSync(join(dataDir, 'conversations.db'), 'SECRET-CONVERSATION')
+writeFileSync(join(otherWorktree, 'app.ts'), 'SECRET-OTHER-TASK')
+const sandbox = new Sandbox({ mode: 'on', protect: [dataDir, otherWorktree], path: process.env.PATH })
+const servers = new McpServers(log, sandbox, { PATH: process.env.PATH })
 const catalog = new McpCatalog(servers, { record: (c) => records.push(c), secrets: ['sk-model-key-never-shown'] })
 const tool = (name: string): AgentTool => {
   const found = catalog.all().find((t) => t.name === name)
@@ -48,6 +55,7 @@ const portOpen = (port: number) =>
   })
 
 beforeAll(async () => {
+  expect((await sandbox.probe()).state).toBe('on')
   // Secrets of the service in this process: none may reach a server.
   process.env.TELEGRAM_BOT_TOKEN = '123:secret-bot-token-for-this-test'
   process.env.NOTES_FOR_TEST = notes
@@ -58,9 +66,10 @@ beforeAll(async () => {
   const config = {
     mcpServers: {
       everything: { command: bin('mcp-server-everything'), args: ['stdio'], env: { GREETING: 'hi ${NOTES_FOR_TEST}' } },
-      files: { command: bin('mcp-server-filesystem'), args: [dir] },
-      memory: { command: bin('mcp-server-memory'), args: [], env: { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') } },
-      test: { command: process.execPath, args: [TEST_SERVER], env: { NOTES_FILE: notes, PID_FILE: pidFile }, mechanic: { timeoutSeconds: 1, maxOutputChars: 1000 } },
+      files: { command: bin('mcp-server-filesystem'), args: [dir], mechanic: { paths: [dir] } },
+      memory: { command: bin('mcp-server-memory'), args: [], env: { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') }, mechanic: { paths: [dir] } },
+      test: { command: process.execPath, args: [TEST_SERVER], env: { NOTES_FILE: notes, PID_FILE: pidFile }, mechanic: { timeoutSeconds: 1, maxOutputChars: 1000, paths: [dir] } },
+      prober: { command: process.execPath, args: [TEST_SERVER], mechanic: { maxOutputChars: 100_000 } },
       web: { url: `http://127.0.0.1:${HTTP_PORT}/mcp` },
       oldweb: { url: `http://127.0.0.1:${HTTP_PORT + 1}/sse` },
       missing: { command: join(dir, 'no-such-server') },
@@ -73,14 +82,14 @@ afterAll(async () => {
   await servers.stop()
   httpServer?.kill()
   sseServer?.kill()
-  rmSync(dir, { recursive: true, force: true })
+  for (const d of [dir, dataDir, otherWorktree]) rmSync(d, { recursive: true, force: true })
 })
 
 describe('MCP servers from the npm registry, and one of our own', () => {
   test('stdio, streamable HTTP and SSE servers connect; one that cannot start is failing, not fatal', () => {
     for (const name of ['everything', 'files', 'memory', 'test', 'web', 'oldweb']) expect(stateOf(name), name).toBe('connected')
     expect(stateOf('missing')).toBe('failing')
-    expect(servers.get('missing')?.status.lastError).toMatch(/ENOENT|spawn/)
+    expect(servers.get('missing')?.status.lastError).toMatch(/no-such-server was not found/)
     expect(servers.get('web')?.status.startupMs).toBeGreaterThan(0)
   })
 
@@ -101,12 +110,14 @@ describe('MCP servers from the npm registry, and one of our own', () => {
     expect(records.find((r) => r.tool === 'echo' && r.server === 'everything')).toMatchObject({ outcome: 'ok', args: { message: 'hello' }, context })
   })
 
-  test("a stdio server's environment is its config's plus PATH and HOME: no secret of ours", async () => {
+  test("a stdio server's environment is its config's plus PATH and a HOME of its own: no secret of ours", async () => {
     const env = JSON.parse((await tool('everything__get-env').run({}, context)).split('\n').slice(1).join('\n')) as Record<string, string>
     expect(env.GREETING).toBe(`hi ${notes}`)
     expect(env.PATH).toBe(process.env.PATH)
+    expect(env.HOME).toMatch(/mechanic-mcp-everything-/)
+    expect(env.HOME).not.toBe(process.env.HOME)
     expect(env.TELEGRAM_BOT_TOKEN).toBeUndefined()
-    expect(Object.keys(env).filter((k) => !['GREETING', 'PATH', 'HOME'].includes(k) && !/^(npm_|NODE_|INIT_CWD|COLOR)/.test(k))).toEqual([])
+    expect(Object.keys(env).filter((k) => !['GREETING', 'PATH', 'HOME', 'PWD'].includes(k) && !/^(npm_|NODE_|INIT_CWD|COLOR)/.test(k))).toEqual([])
   })
 
   test('arguments are validated against the JSON Schema before a call', () => {
@@ -138,17 +149,33 @@ describe('MCP servers from the npm registry, and one of our own', () => {
     expect(catalog.all().some((t) => t.name === 'test__crash')).toBe(true)
   })
 
-  test("stopping a server kills its whole process group (a child it started too)", async () => {
+  test('a sandboxed server sees nothing of the service: not its environ, not its data, not another worktree, not the home', async () => {
+    const homeSecret = join(homedir(), `.mechanic-test-secret-${process.pid}`)
+    writeFileSync(homeSecret, 'SECRET-IN-HOME')
+    onTestFinished(() => rmSync(homeSecret, { force: true }))
+    const probed = JSON.parse((await tool('prober__probe').run({ paths: [`/proc/${process.pid}/environ`, join(dataDir, 'conversations.db'), dataDir, join(otherWorktree, 'app.ts'), homeSecret, '/etc/shadow', dir] }, context)).split('\n').slice(1).join('\n')) as { read: Record<string, string>; environVariables: string[]; pids: number }
+    for (const [path, got] of Object.entries(probed.read)) expect(got, path).toMatch(/^error: (ENOENT|EACCES)/)
+    // The environs it can see are its own and bwrap's, which is the same: never the service's.
+    expect(probed.environVariables).not.toContain('TELEGRAM_BOT_TOKEN')
+    expect(probed.environVariables.sort()).toEqual(['PATH', 'PWD', 'HOME'].sort())
+    // Its own PID namespace: a handful of processes (bwrap's init, the server), never the host's.
+    expect(probed.pids).toBeLessThan(5)
+    // The same server given the folder in mechanic.paths reads it.
+    const allowed = JSON.parse((await tool('test__probe').run({ paths: [join(dir, 'hello.txt')] }, context)).split('\n').slice(1).join('\n')) as { read: Record<string, string> }
+    expect(allowed.read[join(dir, 'hello.txt')]).toContain('hello from the filesystem server')
+  })
+
+  test("stopping a server kills everything it started (a child too, inside its PID namespace)", async () => {
     await tool('test__spawn_child').run({}, context)
-    const pid = Number(readFileSync(pidFile, 'utf8'))
-    const alive = () => {
+    // The pid the server saw is its namespace's: the child is found from outside by its command line.
+    const hostPid = () => readdirSync('/proc').find((d) => /^\d+$/.test(d) && (() => {
       try {
-        process.kill(pid, 0)
-        return true
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(pidFile)
       } catch {
         return false
       }
-    }
+    })())
+    const alive = () => hostPid() !== undefined
     expect(alive()).toBe(true)
     await servers.apply([])
     await waitUntil(() => !alive(), 'the child to be gone', 5000)

@@ -102,6 +102,48 @@ describe('Repository (real git, a local bare remote)', () => {
   })
 })
 
+describe('our git runs nothing a repository or a sandboxed program planted', () => {
+  test('a pre-push hook in the clone is never run by our push, nor a global config that rewrites the remote', async () => {
+    const { remote, dir, repo } = setup('ghp_tokenThatAHookWouldSteal0123456789')
+    await repo.prepare()
+    const marker = join(mkdtempSync(join(tmpdir(), 'mechanic-hook-')), 'HOOK-RAN')
+    writeFileSync(join(dir, '.git', 'hooks', 'pre-push'), `#!/bin/sh\nenv > ${marker}\n`, { mode: 0o755 })
+    // git's HOME for our commands is the clone's parent: a .gitconfig there would redirect the push.
+    writeFileSync(join(dirname(dir), '.gitconfig'), `[url "file:///nowhere/"]\n\tinsteadOf = ${remote.url}\n[core]\n\thooksPath = ${join(dir, '.git', 'hooks')}\n`)
+    git(dir, 'checkout', '-q', '-B', 'mechanic/hooked')
+    writeFileSync(join(dir, 'HOOKED.md'), 'pushed\n')
+    await repo.commitAll('hooked')
+    await repo.push('mechanic/hooked')
+    expect(existsSync(marker)).toBe(false)
+    expect(git(remote.bare, 'show', 'mechanic/hooked:HOOKED.md')).toBe('pushed')
+  })
+
+  test("a worktree whose .git file, commondir and MERGE_HEAD were rewritten: reclaimed, committed with one parent, no fsmonitor command run", async () => {
+    const { dir, repo } = setup()
+    const { baseSha } = await repo.fetchBase()
+    const tree = join(dirname(dir), 'worktrees', 'task1')
+    await repo.addWorktree(tree, 'mechanic/task1', baseSha)
+    const marker = join(mkdtempSync(join(tmpdir(), 'mechanic-fsmonitor-')), 'RAN')
+    // What a sandboxed program could write (it has the worktree and its git directory): a git directory
+    // of its own with a command in its config...
+    const { gitDir } = repo.worktreeGit(tree)
+    const evil = join(gitDir, 'evil-git')
+    git(tree, 'init', '-q', evil)
+    writeFileSync(join(evil, 'config'), `[core]\n\tfsmonitor = touch ${marker}\n\thooksPath = /tmp\n`)
+    writeFileSync(join(tree, '.git'), `gitdir: ${evil}\n`)
+    // ...and the worktree's own git directory pointed elsewhere, with a merge in progress from another branch.
+    writeFileSync(join(gitDir, 'commondir'), `${evil}\n`)
+    writeFileSync(join(gitDir, 'MERGE_HEAD'), `${baseSha}\n`)
+    writeFileSync(join(tree, 'CHANGE.md'), 'the change\n')
+    await repo.reclaimWorktree(tree, 'mechanic/task1')
+    const sha = await repo.commitAll('the change', tree)
+    expect(sha).toBeDefined()
+    expect(existsSync(marker)).toBe(false)
+    expect(git(dir, 'rev-list', '--parents', '-n', '1', 'mechanic/task1').split(' ')).toHaveLength(2) // one parent
+    expect((await repo.changes(baseSha, tree)).files.map((f) => f.path)).toEqual(['CHANGE.md'])
+  })
+})
+
 describe('worktrees: tasks side by side on one clone', () => {
   test('two worktrees start from the remote state, change the same file apart, and each patch holds only its own change', async () => {
     const { remote, dir, repo } = setup()

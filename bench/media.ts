@@ -11,7 +11,7 @@
 //    off) against pdf.js in this very process (the old way, before the bomb), alternating.
 // Embedded PGlite, and native Postgres when TEST_DATABASE_URL is set. Writes bench/results/media-*.json.
 import { randomBytes } from 'node:crypto'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { AIMessage, HumanMessage } from '@langchain/core/messages'
 import type { ChatResult } from '@langchain/core/outputs'
 import { Api } from 'grammy'
@@ -20,6 +20,7 @@ import { staticRoster } from '../agents/roster.ts'
 import { Transcriber } from '../agents/transcriber.ts'
 import { downloadFile } from '../bot/files.ts'
 import { AttachmentStore } from '../graph/attachments.ts'
+import { processesBelow } from '../test/support/processes.ts'
 import { Sandbox } from '../sandbox/sandbox.ts'
 import { readDocument } from '../services/documents.ts'
 import { buildChatGraph } from '../graph/chat-graph.ts'
@@ -125,25 +126,8 @@ async function voiceRun() {
 
 /** Resident bytes of the processes below this one running the PDF reader (its high-water mark, VmHWM), summed. */
 function readerPeakBytes(): number {
-  const parents = new Map<number, number>()
-  const readers: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry)
-    if (!Number.isInteger(pid)) continue
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pdf-child')) readers.push(pid)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const below = (pid: number) => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true
-    return false
-  }
   let total = 0
-  for (const pid of readers.filter(below)) {
+  for (const pid of processesBelow(process.pid, (argv) => argv.some((a) => a.includes('pdf-child')))) {
     try {
       total += Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
     } catch {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Harness, LLM_KEY, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
 import { imagesIn, lastUserText, spokenAudio } from '../support/openai-emulator.ts'
 import { makeBombPdf, makePdf } from '../support/pdf.ts'
 import type { ServiceProcess } from '../support/service.ts'
 import { sleep, waitUntil } from '../support/http.ts'
+import { processesBelow } from '../support/processes.ts'
 
 let h: Harness
 let service: ServiceProcess
@@ -236,23 +237,4 @@ describe('documents', () => {
 })
 
 /** How many PDF readers (node on pdf-child, inside bwrap or not) run below `root` now. */
-function readersBelow(root: number): number {
-  const parents = new Map<number, number>()
-  const readers: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry)
-    if (!Number.isInteger(pid)) continue
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-      if (argv[0] === process.execPath && argv.some((a) => a.endsWith('/pdf-child.ts'))) readers.push(pid)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return readers.filter((pid) => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === root) return true
-    return false
-  }).length
-}
+const readersBelow = (root: number): number => processesBelow(root, (argv) => argv[0] === process.execPath && argv.some((a) => a.endsWith('/pdf-child.ts'))).length

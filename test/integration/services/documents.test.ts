@@ -1,9 +1,9 @@
-import { readFileSync, readdirSync } from 'node:fs'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { Sandbox } from '../../../sandbox/sandbox.ts'
 import { PDF_TIMEOUT_MS, pdfReaderPolicy, readDocument } from '../../../services/documents.ts'
 import type { DocumentReading } from '../../../services/documents.ts'
 import { makeBombPdf, makePdf } from '../../support/pdf.ts'
+import { processesBelow } from '../../support/processes.ts'
 
 const MB = 1024 * 1024
 const asPdf = { name: 'report.pdf', mime: 'application/pdf' }
@@ -20,28 +20,7 @@ const refusal = (r: DocumentReading) => ('refused' in r ? r : { refused: undefin
 const textOf = (r: DocumentReading) => ('attachment' in r && r.attachment.kind === 'document' ? r.attachment.text : undefined)
 
 /** The processes below this one whose command line names the PDF reader (prlimit, bwrap, node), living ones only. */
-function readerProcesses(): number[] {
-  const parents = new Map<number, number>()
-  const readers: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry)
-    if (!Number.isInteger(pid)) continue
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (state === 'Z') continue // dead, waiting to be reaped: it holds no memory
-      parents.set(pid, Number(ppid))
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pdf-child')) readers.push(pid)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const below = (pid: number): boolean => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === process.pid) return true
-    return false
-  }
-  return readers.filter(below)
-}
+const readerProcesses = (): number[] => processesBelow(process.pid, (argv) => argv.some((a) => a.includes('pdf-child')))
 
 /** Reads `file`, sampling this process's RSS and the reader's processes while it runs. */
 async function watched(read: () => Promise<DocumentReading>) {

@@ -178,8 +178,9 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
       readOnly: [request.git.commonDir],
       replaced,
     })
-    // Without the sandbox nothing can show those files as blank: they step aside for the run instead.
-    if (!launch.sandboxed) setAside = await setAsideFiles(Object.keys(replaced), join(scratch, 'set-aside'))
+    // They also step aside for the run, sandbox or not: a symlink such as `.env -> /proc/self/cwd/x`
+    // leads elsewhere on the host than inside, so no blank could be sure to cover where it leads.
+    setAside = await setAsideFiles(Object.keys(replaced), join(scratch, 'set-aside'))
     const result = await runInGroup({ ...launch, timeoutMs: settings.timeoutMs, signal: request.signal, onLine: request.onLine, onStart: request.onStart })
     if (result.notFound) throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
     return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, output: result.output, durationMs: result.durationMs }

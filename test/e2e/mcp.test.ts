@@ -19,7 +19,7 @@ const configFile = join(dir, 'mcp.json')
 const servers = (extra: Record<string, unknown> = {}) => ({
   mcpServers: {
     everything: { command: bin('mcp-server-everything'), args: ['stdio'] },
-    test: { command: process.execPath, args: [join(ROOT, 'test/support/mcp-test-server.ts')], env: { NOTES_FILE: notes }, mechanic: { timeoutSeconds: 1 } },
+    test: { command: process.execPath, args: [join(ROOT, 'test/support/mcp-test-server.ts')], env: { NOTES_FILE: notes }, mechanic: { timeoutSeconds: 1, paths: [dir] } },
     ...extra,
   },
 })
@@ -147,7 +147,7 @@ describe('tools from MCP servers, end to end', () => {
     expect(listing).toMatch(/• everything \(stdio\): connected, \d+ tool\(s\), started in \d+ ms\n {2}everything__echo/)
     expect(listing).toMatch(/test__write_note \(asks\)/)
     expect(listing).toMatch(/not offered: bad_schema: its input schema is not valid JSON Schema/)
-    writeFileSync(configFile, JSON.stringify(servers({ memory: { command: bin('mcp-server-memory'), env: { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') } } })))
+    writeFileSync(configFile, JSON.stringify(servers({ memory: { command: bin('mcp-server-memory'), env: { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') }, mechanic: { paths: [dir] } } })))
     // A reload says what changed, then lists the servers as /mcp does.
     const before = h.telegram.sentTexts(ADMIN_ID).length
     await service.deliver(h.text('/mcp reload', { userId: ADMIN_ID }), WEBHOOK_SECRET)

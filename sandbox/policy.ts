@@ -17,11 +17,6 @@ export interface SandboxPolicy {
   writable?: readonly string[] | undefined
   /** Bound read-only at the same path. */
   readOnly?: readonly string[] | undefined
-  /**
-   * Files shown with other content inside: path → the host file read in its place (configuration a
-   * repository may carry, replaced by a blank of ours). Only files that exist are covered.
-   */
-  replaced?: Readonly<Record<string, string>> | undefined
   /** Resource limits, applied with prlimit to the sandbox and all it starts (also when the sandbox is off). */
   limits?: { addressSpaceBytes?: number | undefined; cpuSeconds?: number | undefined } | undefined
 }
@@ -166,7 +161,7 @@ export const hostView = (protect: readonly string[]): HostView => ({
  * bwrap's arguments for a policy: new user, PID, IPC, UTS and cgroup namespaces (the network is
  * shared: the model may be on loopback), its own /proc, /dev and /tmp, the system read-only, the
  * program's own files read-only, the protected paths of the service covered by empty folders
- * wherever an implicit bind would show them, then the policy's own binds, then the replaced files.
+ * wherever an implicit bind would show them, then the policy's own binds.
  * The order matters: a later mount covers an earlier one.
  */
 export function bwrapArgs(policy: SandboxPolicy, host: HostView): string[] {
@@ -195,14 +190,6 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView): string[] {
   }
   for (const p of policy.readOnly ?? []) args.push('--ro-bind', p, p)
   for (const p of policy.writable ?? []) args.push('--bind', p, p)
-  const bound = [...(policy.readOnly ?? []), ...(policy.writable ?? [])]
-  for (const [p, blank] of Object.entries(policy.replaced ?? {})) {
-    // A symlink is covered where it leads, when that is inside a bind; one that leads out of them
-    // reaches nothing of the host's anyway (only what the sandbox shows).
-    const link = host.isSymlink(p)
-    const target = link === undefined ? p : link
-    if (target && host.isFile(target) && bound.some((b) => within(target, b))) args.push('--ro-bind', blank, target)
-  }
   args.push('--chdir', policy.cwd)
   return args
 }

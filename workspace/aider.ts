@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { resolveCommand } from '../sandbox/policy.ts'
+import { ProgramNotFoundError } from '../sandbox/sandbox.ts'
 import type { Sandbox } from '../sandbox/sandbox.ts'
 import { runInGroup } from './process-group.ts'
-import { sandboxGitEnv, setAsideFiles } from './sandbox-git.ts'
+import { setAsideFiles, worktreeRun } from './sandbox-git.ts'
 import type { SetAside, WorktreeGit } from './sandbox-git.ts'
 
 /** How aider is started: the binary, the model and the OpenAI-compatible endpoint it talks to. */
@@ -52,9 +51,10 @@ export class AiderStartError extends Error {
 
 /**
  * The files aider reads from the folder it runs in (the worktree, also its git root) whatever its
- * flags say, each with the blank it reads instead: dotenv files (loaded over its environment: an
- * OPENAI_API_BASE there would send the key elsewhere), its YAML config (which can `load` commands),
- * model settings (`extra_params.api_base`), model metadata, and the ignore file.
+ * flags say: dotenv files (loaded over its environment: an OPENAI_API_BASE there would send the key
+ * elsewhere), its YAML config (which can `load` commands), model settings (`extra_params.api_base`),
+ * model metadata, and the ignore file. Each is set aside for the run, and has a blank of ours, which
+ * the explicit flags name (metadata: our own file, aiderArgs).
  */
 export const REPOSITORY_CONFIG_FILES: Readonly<Record<string, string>> = {
   '.env': '',
@@ -113,10 +113,10 @@ export function aiderArgs(settings: Pick<AiderSettings, 'model'>, request: Pick<
 
 /**
  * The whole environment aider gets: what it needs to run and reach the model, nothing of ours
- * (no bot token, database URL or git token). Its HOME is a throwaway folder; git reads no system or
- * global config, and writes new objects to `objects` (ours, thrown away) over the clone's read-only ones.
+ * (no bot token, database URL or git token). Its HOME is a throwaway folder; `gitEnv` is git's
+ * environment inside the sandbox (worktreeRun).
  */
-export function aiderEnv(settings: AiderSettings, home: string, path: string | undefined, git: WorktreeGit, objects: string): Record<string, string> {
+export function aiderEnv(settings: AiderSettings, home: string, path: string | undefined, gitEnv: Record<string, string>): Record<string, string> {
   return {
     PATH: path ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: home,
@@ -125,7 +125,7 @@ export function aiderEnv(settings: AiderSettings, home: string, path: string | u
     OPENAI_API_BASE: settings.apiBase,
     LITELLM_LOCAL_MODEL_COST_MAP: 'True',
     PYTHONDONTWRITEBYTECODE: '1',
-    ...sandboxGitEnv(git, objects),
+    ...gitEnv,
     GIT_AUTHOR_NAME: settings.author.name,
     GIT_AUTHOR_EMAIL: settings.author.email,
     GIT_COMMITTER_NAME: settings.author.name,
@@ -143,12 +143,12 @@ export function aiderEnv(settings: AiderSettings, home: string, path: string | u
 /**
  * Runs aider once in `cwd`, inside the sandbox: the worktree and its own git directory writable, the
  * clone's git directory read-only, a scratch folder as its home, the repository's configuration files
- * hidden. Its exit code means little: the caller judges the run by the repository. A run past
+ * set aside for the run. Its exit code means little: the caller judges the run by the repository. A run past
  * `timeoutMs`, or aborted by `signal`, is killed with everything it started.
  */
 export async function runAider(settings: AiderSettings, request: AiderRequest, path: string | undefined, sandbox: Pick<Sandbox, 'launch'>): Promise<AiderResult> {
-  if (!resolveCommand(settings.bin, path)) throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
-  const scratch = await mkdtemp(join(tmpdir(), 'mechanic-aider-'))
+  const run = await worktreeRun('mechanic-aider-', request.cwd, request.git)
+  const { scratch } = run
   // Blanks of the files aider would read from the repository (in a folder of their own: HOME has none).
   const blanks = join(scratch, 'blank')
   const files: AiderFiles = {
@@ -157,8 +157,6 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
     blank: { config: join(blanks, '.aider.conf.yml'), env: join(blanks, '.env'), modelSettings: join(blanks, '.aider.model.settings.yml'), ignore: join(blanks, '.aiderignore') },
     history: scratch,
   }
-  const objects = join(scratch, 'objects')
-  await mkdir(objects)
   await mkdir(blanks)
   await writeFile(files.message, requestText(request.instructions))
   for (const [name, text] of Object.entries(REPOSITORY_CONFIG_FILES)) await writeFile(join(blanks, name), text)
@@ -166,27 +164,22 @@ export async function runAider(settings: AiderSettings, request: AiderRequest, p
   // Our price for the model (when known) goes in too: aider then reports each message's cost, which is how a task's budget is watched.
   const price = settings.price ?? { input: 0, output: 0 }
   await writeFile(files.metadata, JSON.stringify({ [`openai/${settings.model}`]: { max_tokens: 8192, max_input_tokens: 128000, max_output_tokens: 8192, input_cost_per_token: price.input, output_cost_per_token: price.output, litellm_provider: 'openai', mode: 'chat' } }))
-  const replaced = Object.fromEntries(Object.keys(REPOSITORY_CONFIG_FILES).map((name) => [join(request.cwd, name), join(blanks, name)]))
+  // The repository's own settings step aside for the run, sandbox or not: aider reads them from the
+  // worktree whatever its flags say, and a blank bound over one could miss where a symlink such as
+  // `.env -> /proc/self/cwd/x` leads inside (elsewhere than on the host).
   let setAside: SetAside | undefined
   try {
-    const launch = sandbox.launch({
-      command: settings.bin,
-      args: aiderArgs(settings, request, files),
-      cwd: request.cwd,
-      env: aiderEnv(settings, scratch, path, request.git, objects),
-      writable: [request.cwd, scratch, request.git.gitDir],
-      readOnly: [request.git.commonDir],
-      replaced,
-    })
-    // They also step aside for the run, sandbox or not: a symlink such as `.env -> /proc/self/cwd/x`
-    // leads elsewhere on the host than inside, so no blank could be sure to cover where it leads.
-    setAside = await setAsideFiles(Object.keys(replaced), join(scratch, 'set-aside'))
+    setAside = await setAsideFiles(Object.keys(REPOSITORY_CONFIG_FILES).map((name) => join(request.cwd, name)), join(scratch, 'set-aside'))
+    const launch = sandbox.launch({ ...run.binds, command: settings.bin, args: aiderArgs(settings, request, files), env: aiderEnv(settings, scratch, path, run.gitEnv) })
     const result = await runInGroup({ ...launch, timeoutMs: settings.timeoutMs, signal: request.signal, onLine: request.onLine, onStart: request.onStart })
     if (result.notFound) throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`)
     return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, output: result.output, durationMs: result.durationMs }
+  } catch (err) {
+    if (err instanceof ProgramNotFoundError) throw new AiderStartError(`aider could not be started: ${settings.bin} was not found`, { cause: err })
+    throw err
   } finally {
     await setAside?.restore()
-    await rm(scratch, { recursive: true, force: true })
+    await run.done()
   }
 }
 

@@ -1,5 +1,7 @@
-import { lstat, mkdir, rename, rm } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, rename, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
+import type { SandboxPolicy } from '../sandbox/sandbox.ts'
 
 /** Where a worktree's git state lives: its own directory (`.git/worktrees/<id>`) and the clone's, shared by all worktrees. */
 export interface WorktreeGit {
@@ -7,17 +9,36 @@ export interface WorktreeGit {
   commonDir: string
 }
 
-/**
- * git's environment inside a sandbox: no system or global config, and new objects written to
- * `objects` (a scratch folder) with the clone's read-only store as an alternate, so a sandboxed
- * program can stage files without being able to change an object other tasks share.
- */
-export function sandboxGitEnv(git: WorktreeGit, objects: string): Record<string, string> {
+/** One sandboxed run in a task's worktree (aider, the test command): its scratch folder, binds and git environment. */
+export interface WorktreeRun {
+  /** A folder of the run's own (its HOME), writable inside; `done` removes it. */
+  scratch: string
+  /** The worktree and its own git directory writable, the scratch folder too, the clone's git directory read-only. */
+  binds: Pick<SandboxPolicy, 'cwd' | 'writable' | 'readOnly'>
+  /**
+   * git's environment inside: no system or global config, and new objects written to the scratch
+   * folder with the clone's read-only store as an alternate, so the program can stage files without
+   * being able to change an object other tasks share.
+   */
+  gitEnv: Record<string, string>
+  done(): Promise<void>
+}
+
+/** Makes the scratch folder (named with `prefix`) of one sandboxed run in the worktree at `cwd`. */
+export async function worktreeRun(prefix: string, cwd: string, git: WorktreeGit): Promise<WorktreeRun> {
+  const scratch = await mkdtemp(join(tmpdir(), prefix))
+  const objects = join(scratch, 'objects')
+  await mkdir(objects)
   return {
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_OBJECT_DIRECTORY: objects,
-    GIT_ALTERNATE_OBJECT_DIRECTORIES: join(git.commonDir, 'objects'),
+    scratch,
+    binds: { cwd, writable: [cwd, scratch, git.gitDir], readOnly: [git.commonDir] },
+    gitEnv: {
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_OBJECT_DIRECTORY: objects,
+      GIT_ALTERNATE_OBJECT_DIRECTORIES: join(git.commonDir, 'objects'),
+    },
+    done: () => rm(scratch, { recursive: true, force: true }),
   }
 }
 
@@ -27,9 +48,9 @@ export interface SetAside {
 }
 
 /**
- * Moves the files that exist among `paths` into `store` for the length of a run, for when no sandbox
- * can hide them (SANDBOX=off): the program cannot read what is not there. `restore` puts them back,
- * over anything the run wrote in their place.
+ * Moves the files that exist among `paths` (a symlink as itself) into `store` for the length of a run:
+ * the program cannot read what is not there. `restore` puts them back, over anything the run wrote in
+ * their place.
  */
 export async function setAsideFiles(paths: readonly string[], store: string): Promise<SetAside> {
   await mkdir(store, { recursive: true })

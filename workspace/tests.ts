@@ -1,9 +1,6 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Sandbox } from '../sandbox/sandbox.ts'
 import { runInGroup } from './process-group.ts'
-import { sandboxGitEnv } from './sandbox-git.ts'
+import { worktreeRun } from './sandbox-git.ts'
 import type { WorktreeGit } from './sandbox-git.ts'
 
 /** A repository's test command (TASK_TEST_COMMAND) and how long it may run. */
@@ -32,22 +29,18 @@ const TAIL_CHARS = 1500
  * the timeout or when the task is cancelled. Passed means exit code 0.
  */
 export async function runTests(settings: TestSettings, opts: { cwd: string; git: WorktreeGit; path: string | undefined; sandbox: Pick<Sandbox, 'launch'>; signal?: AbortSignal | undefined }): Promise<TestRun> {
-  const scratch = await mkdtemp(join(tmpdir(), 'mechanic-tests-'))
-  const objects = join(scratch, 'objects')
-  await mkdir(objects)
+  const run = await worktreeRun('mechanic-tests-', opts.cwd, opts.git)
   try {
     const launch = opts.sandbox.launch({
+      ...run.binds,
       command: '/bin/sh',
       args: ['-c', settings.command],
-      cwd: opts.cwd,
-      env: { PATH: opts.path ?? '/usr/local/bin:/usr/bin:/bin', HOME: scratch, CI: 'true', LANG: 'C.UTF-8', ...sandboxGitEnv(opts.git, objects) },
-      writable: [opts.cwd, scratch, opts.git.gitDir],
-      readOnly: [opts.git.commonDir],
+      env: { PATH: opts.path ?? '/usr/local/bin:/usr/bin:/bin', HOME: run.scratch, CI: 'true', LANG: 'C.UTF-8', ...run.gitEnv },
     })
     const result = await runInGroup({ ...launch, timeoutMs: settings.timeoutMs, signal: opts.signal })
     const tail = result.output.trimEnd().split('\n').slice(-TAIL_LINES).join('\n').slice(-TAIL_CHARS)
     return { passed: result.exitCode === 0 && !result.timedOut, exitCode: result.exitCode ?? null, timedOut: result.timedOut, tail, ms: result.durationMs }
   } finally {
-    await rm(scratch, { recursive: true, force: true })
+    await run.done()
   }
 }

@@ -68,7 +68,7 @@ beforeAll(async () => {
       everything: { command: bin('mcp-server-everything'), args: ['stdio'], env: { GREETING: 'hi ${NOTES_FOR_TEST}' } },
       files: { command: bin('mcp-server-filesystem'), args: [dir], mechanic: { paths: [dir] } },
       memory: { command: bin('mcp-server-memory'), args: [], env: { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') }, mechanic: { paths: [dir] } },
-      test: { command: process.execPath, args: [TEST_SERVER], env: { NOTES_FILE: notes, PID_FILE: pidFile }, mechanic: { timeoutSeconds: 1, maxOutputChars: 1000, paths: [dir] } },
+      test: { command: process.execPath, args: [TEST_SERVER], env: { NOTES_FILE: '${NOTES_FOR_TEST}', PID_FILE: pidFile }, mechanic: { timeoutSeconds: 1, maxOutputChars: 1000, paths: [dir] } },
       prober: { command: process.execPath, args: [TEST_SERVER], mechanic: { maxOutputChars: 100_000 } },
       web: { url: `http://127.0.0.1:${HTTP_PORT}/mcp` },
       oldweb: { url: `http://127.0.0.1:${HTTP_PORT + 1}/sse` },
@@ -112,7 +112,9 @@ describe('MCP servers from the npm registry, and one of our own', () => {
 
   test("a stdio server's environment is its config's plus PATH and a HOME of its own: no secret of ours", async () => {
     const env = JSON.parse((await tool('everything__get-env').run({}, context)).split('\n').slice(1).join('\n')) as Record<string, string>
-    expect(env.GREETING).toBe(`hi ${notes}`)
+    // Its env values are its secrets (tokens come that way): they do not come back to the model in a
+    // result. That ${VAR} reached it expanded shows in NOTES_FILE, where write_note's notes land.
+    expect(env.GREETING).toBe('[redacted]')
     expect(env.PATH).toBe(process.env.PATH)
     expect(env.HOME).toMatch(/mechanic-mcp-everything-/)
     expect(env.HOME).not.toBe(process.env.HOME)

@@ -35,7 +35,7 @@ import { buildChatGraph } from './graph/chat-graph.ts'
 import { AttachmentStore } from './graph/attachments.ts'
 import { createCheckpointer } from './graph/checkpointer.ts'
 import { Turns } from './graph/turns.ts'
-import { createScrubber } from './logger.ts'
+import { createScrubber, createSecretCheck } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { Metrics } from './metrics.ts'
 import { Access } from './services/access.ts'
@@ -278,7 +278,7 @@ function createWorkers(config: Config, log: Logger, db: Database, bot: Bot<Conte
       pollMs: 2000,
       log: log.child({ component: 'tasks' }),
       scrub: createScrubber(config.secrets),
-      hasSecret: ((exact) => (text: string) => exact(text) !== text)(createScrubber(config.secrets, { shapes: false })),
+      hasSecret: createSecretCheck(config.secrets),
       progress: new TaskProgressReporter({ api: bot.api, log: log.child({ component: 'task-progress' }), onMessage: (taskId, id) => core.services.tasks.rememberProgressMessage(taskId, id) }),
       onReported: () => wake.inbox.wake(),
       observe: core.metrics.taskObserver,

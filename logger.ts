@@ -34,6 +34,12 @@ export function createScrubber(secrets: readonly string[], { shapes = true }: { 
   }
 }
 
+/** Returns a function that says whether a text holds one of `secrets` (their exact values, not shapes). */
+export function createSecretCheck(secrets: readonly string[]): (text: string) => boolean {
+  const scrub = createScrubber(secrets, { shapes: false })
+  return (text) => scrub(text) !== text
+}
+
 export interface LoggerOptions {
   level: string
   secrets: readonly string[]

@@ -25,6 +25,19 @@ export interface Launch {
   sandboxed: boolean
 }
 
+/**
+ * Sends `signal` to a launched program's whole process group (every launch is spawned detached, so its
+ * pid is its group): inside bwrap, the sandbox goes with it. Returns whether there was a group to signal.
+ */
+export function killGroup(pid: number, signal: NodeJS.Signals = 'SIGKILL'): boolean {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch {
+    return false // already gone
+  }
+}
+
 /** The sandbox is wanted but does not work here (SANDBOX=on and bwrap missing or refused): nothing untrusted runs. */
 export class SandboxUnavailableError extends Error {
   override name = 'SandboxUnavailableError'

@@ -3,7 +3,7 @@ import { constants } from 'node:os'
 import { dirname, extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Attachment } from '../domain/attachments.ts'
-import { SandboxUnavailableError } from '../sandbox/sandbox.ts'
+import { killGroup, SandboxUnavailableError } from '../sandbox/sandbox.ts'
 import type { Sandbox, SandboxPolicy } from '../sandbox/sandbox.ts'
 
 /**
@@ -142,11 +142,7 @@ async function pdfText(bytes: Buffer, sandbox: Sandbox, timeoutMs: number): Prom
       clearTimeout(timer)
       if (kill) {
         // Its own process group: the kill reaches prlimit's program and bwrap (whose sandbox dies with it).
-        try {
-          if (child.pid) process.kill(-child.pid, 'SIGKILL')
-        } catch {
-          // already gone
-        }
+        if (child.pid) killGroup(child.pid)
         child.stdout.destroy()
         child.stderr.destroy()
       }

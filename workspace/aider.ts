@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { ProgramNotFoundError } from '../sandbox/sandbox.ts'
+import { killGroup, ProgramNotFoundError } from '../sandbox/sandbox.ts'
 import type { Sandbox } from '../sandbox/sandbox.ts'
 import { runInGroup } from './process-group.ts'
 import { setAsideFiles, worktreeRun } from './sandbox-git.ts'
@@ -196,10 +196,5 @@ export function killOrphan(pid: number, bin: string): boolean {
     return false
   }
   if (!cmdline.split('\0').some((arg) => arg === bin || arg.endsWith(`/${basename(bin)}`))) return false
-  try {
-    process.kill(-pid, 'SIGKILL')
-    return true
-  } catch {
-    return false
-  }
+  return killGroup(pid)
 }

@@ -1,4 +1,5 @@
 import { execa } from 'execa'
+import { killGroup } from '../sandbox/sandbox.ts'
 
 /** Output kept of a run: its last characters. */
 const OUTPUT_LIMIT = 64 * 1024
@@ -49,20 +50,14 @@ export async function runInGroup(run: GroupRun): Promise<GroupResult> {
     killSignal: 'SIGKILL',
     ...(run.signal && { cancelSignal: run.signal }),
   })
-  const killGroup = () => {
-    if (child.pid) {
-      try {
-        process.kill(-child.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
+  const killAll = () => {
+    if (child.pid) killGroup(child.pid)
   }
   // execa's timeout kills the process alone; one it started may hold the output pipe open and keep
   // the loop below waiting, so the whole group is killed on the same deadline.
-  const timer = setTimeout(killGroup, run.timeoutMs)
+  const timer = setTimeout(killAll, run.timeoutMs)
   if (child.pid) run.onStart?.(child.pid)
-  run.signal?.addEventListener('abort', killGroup, { once: true })
+  run.signal?.addEventListener('abort', killAll, { once: true })
   try {
     for await (const line of child.iterable({ from: 'all' })) {
       tail = (tail + String(line) + '\n').slice(-OUTPUT_LIMIT)
@@ -73,7 +68,7 @@ export async function runInGroup(run: GroupRun): Promise<GroupResult> {
     return { exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.isCanceled, notFound, output: tail, durationMs: Math.round(performance.now() - started) }
   } finally {
     clearTimeout(timer)
-    run.signal?.removeEventListener('abort', killGroup)
-    killGroup() // anything it left behind
+    run.signal?.removeEventListener('abort', killAll)
+    killAll() // anything it left behind
   }
 }

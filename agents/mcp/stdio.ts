@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process'
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { killGroup } from '../../sandbox/sandbox.ts'
 
 /** How long a server has to exit after SIGTERM before its process group gets SIGKILL. */
 const KILL_GRACE_MS = 2000
@@ -108,13 +109,5 @@ export class GroupStdioTransport implements Transport {
     clearTimeout(timer)
     // The leader may exit before the rest of its group: make sure nothing is left.
     killGroup(child.pid, 'SIGKILL')
-  }
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal)
-  } catch {
-    // Already gone.
   }
 }

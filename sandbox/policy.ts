@@ -130,17 +130,20 @@ export function programPaths(command: string, args: readonly string[], path: str
 
 /** The host's facts the arguments depend on (kept apart so the arguments are a pure function). */
 export interface HostView {
-  /** Paths of the service that no implicit bind may show (DATA_DIR, WORKSPACE_DIR, its home, its .env). */
+  /** Paths of the service that no bind may show (DATA_DIR, WORKSPACE_DIR, its home, its .env), symlinks followed. */
   protect: readonly string[]
   exists(path: string): boolean
   isFile(path: string): boolean
   /** For a symlink, where it leads ('' when nowhere); undefined for anything else. */
   isSymlink(path: string): string | undefined
+  /** Where a path really is (symlinks followed), or the path itself when it does not exist. */
+  realpath(path: string): string
 }
 
 export const hostView = (protect: readonly string[]): HostView => ({
-  protect: protect.map((p) => resolve(p)),
+  protect: protect.map((p) => real(resolve(p)) ?? resolve(p)),
   exists: (p) => existsSync(p),
+  realpath: (p) => real(p) ?? p,
   isFile: (p) => {
     try {
       return statSync(p).isFile()
@@ -160,8 +163,8 @@ export const hostView = (protect: readonly string[]): HostView => ({
 /**
  * bwrap's arguments for a policy: new user, PID, IPC, UTS and cgroup namespaces (the network is
  * shared: the model may be on loopback), its own /proc, /dev and /tmp, the system read-only, the
- * program's own files read-only, the protected paths of the service covered by empty folders
- * wherever an implicit bind would show them, then the policy's own binds.
+ * program's own files read-only, then the policy's own binds; the protected paths of the service
+ * are covered by empty folders wherever any of these binds would show them (also through a symlink).
  * The order matters: a later mount covers an earlier one.
  */
 export function bwrapArgs(policy: SandboxPolicy, host: HostView): string[] {
@@ -181,15 +184,20 @@ export function bwrapArgs(policy: SandboxPolicy, host: HostView): string[] {
     }
   }
   for (const file of ETC_FILES) args.push('--ro-bind-try', file, file)
-  const implicit = programPaths(policy.command, policy.args, policy.env.PATH)
-  for (const p of implicit) args.push('--ro-bind', p, p)
-  for (const p of host.protect) {
-    if (!implicit.some((i) => within(p, i)) || !host.exists(p)) continue
-    if (host.isFile(p)) args.push('--ro-bind', '/dev/null', p)
-    else args.push('--tmpfs', p)
+  // A protected path that a bind would show (the bind's real source holds it) is covered where it
+  // appears inside, right after that bind: an empty folder, or an empty file.
+  const bind = (flag: '--ro-bind' | '--bind', path: string, source = host.realpath(path)) => {
+    args.push(flag, path, path)
+    for (const p of host.protect) {
+      if (!within(p, source) || !host.exists(p)) continue
+      const at = path + p.slice(source.length)
+      if (host.isFile(p)) args.push('--ro-bind', '/dev/null', at)
+      else args.push('--tmpfs', at)
+    }
   }
-  for (const p of policy.readOnly ?? []) args.push('--ro-bind', p, p)
-  for (const p of policy.writable ?? []) args.push('--bind', p, p)
+  for (const p of programPaths(policy.command, policy.args, policy.env.PATH)) bind('--ro-bind', p, p)
+  for (const p of policy.readOnly ?? []) bind('--ro-bind', p)
+  for (const p of policy.writable ?? []) bind('--bind', p)
   args.push('--chdir', policy.cwd)
   return args
 }

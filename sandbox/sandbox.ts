@@ -85,6 +85,16 @@ export class Sandbox {
   }
 
   /**
+   * The protected path of the service (DATA_DIR, WORKSPACE_DIR, its home, its .env) that `path` is or
+   * lies inside, symlinks followed; undefined for any other path. For binds an operator writes (an MCP
+   * server's `mechanic.paths`): a bind that merely holds a protected path has it covered anyway.
+   */
+  ownPathOf(path: string): string | undefined {
+    const real = this.#host.realpath(resolve(path))
+    return this.#host.protect.find((p) => real === p || real.startsWith(p.endsWith('/') ? p : `${p}/`))
+  }
+
+  /**
    * Checks that bubblewrap runs here with the arguments every sandbox uses (user namespaces allowed,
    * a PID namespace, /proc): a real sandboxed `true`. Returns the state, also kept for `launch`.
    */

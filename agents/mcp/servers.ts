@@ -65,13 +65,13 @@ export class McpServer {
   #connecting: Promise<void> | undefined
 
   readonly #baseEnv: Record<string, string>
-  readonly #sandbox: Pick<Sandbox, 'launch'>
+  readonly #sandbox: Pick<Sandbox, 'launch' | 'ownPathOf'>
   #home: string | undefined
   /** Takes the server's own env values and headers (tokens given through ${VAR}) out of a text. */
   readonly #scrub: (text: string) => string
 
   /** `baseEnv`: what every stdio server gets besides its own env (PATH); `sandbox` starts a stdio server. */
-  constructor(config: McpServerConfig, log: Logger, onChange: () => void, sandbox: Pick<Sandbox, 'launch'>, baseEnv: Record<string, string> = {}) {
+  constructor(config: McpServerConfig, log: Logger, onChange: () => void, sandbox: Pick<Sandbox, 'launch' | 'ownPathOf'>, baseEnv: Record<string, string> = {}) {
     this.config = config
     this.#sandbox = sandbox
     this.#baseEnv = baseEnv
@@ -135,6 +135,13 @@ export class McpServer {
       this.#home ??= await mkdtemp(join(tmpdir(), `mechanic-mcp-${c.name}-`))
       const env = { ...this.#baseEnv, HOME: this.#home, ...c.env }
       const cwd = c.cwd ?? this.#home
+      // The operator's binds may not reach into the service's own data (also not through a symlink).
+      for (const [what, paths] of [['mechanic.paths', c.mechanic.paths], ['mechanic.readOnlyPaths', c.mechanic.readOnlyPaths], ['cwd', c.cwd ? [c.cwd] : []]] as const) {
+        for (const path of paths) {
+          const own = this.#sandbox.ownPathOf(path)
+          if (own) throw new Error(`${what} names ${path}, which is inside ${own}: the service's own files are never shown to a server`)
+        }
+      }
       const launch = this.#sandbox.launch({
         command: c.command,
         args: c.args,
@@ -237,12 +244,12 @@ export class McpServer {
 export class McpServers {
   readonly #log: Logger
   readonly #baseEnv: Record<string, string>
-  readonly #sandbox: Pick<Sandbox, 'launch'>
+  readonly #sandbox: Pick<Sandbox, 'launch' | 'ownPathOf'>
   readonly #servers = new Map<string, McpServer>()
   readonly #listeners: Array<() => void> = []
 
   /** `sandbox`: the launcher every stdio server starts through; `baseEnv`: PATH, the only variable of ours a stdio server gets. */
-  constructor(log: Logger, sandbox: Pick<Sandbox, 'launch'>, baseEnv: { PATH?: string | undefined } = {}) {
+  constructor(log: Logger, sandbox: Pick<Sandbox, 'launch' | 'ownPathOf'>, baseEnv: { PATH?: string | undefined } = {}) {
     this.#log = log
     this.#sandbox = sandbox
     this.#baseEnv = Object.fromEntries(Object.entries(baseEnv).filter((e): e is [string, string] => typeof e[1] === 'string'))

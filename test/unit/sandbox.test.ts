@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
@@ -42,6 +42,13 @@ describe('the sandbox policy as bwrap arguments', () => {
     expect(at(`--ro-bind ${prefix} ${prefix}`)).toBeGreaterThan(-1)
     expect(at(`--tmpfs ${data}`)).toBeGreaterThan(at(`--ro-bind ${prefix} ${prefix}`))
     expect(at(`--bind ${tree} ${tree}`)).toBeGreaterThan(at(`--tmpfs ${data}`))
+  })
+
+  test("a protected path inside a policy's bind is covered where it shows, also when the bind is a symlink to its parent", () => {
+    const link = join(root, 'link-to-venv')
+    symlinkSync(prefix, link)
+    const args = mounts(bwrapArgs({ command: '/bin/true', args: [], cwd: '/', env: { PATH: '/usr/bin' }, readOnly: [link] }, hostView([data])))
+    expect(args.slice(-2)).toEqual([`--ro-bind ${link} ${link}`, `--tmpfs ${join(link, 'data')}`])
   })
 
   test('a protected path no bind shows is not mentioned', () => {

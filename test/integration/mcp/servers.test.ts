@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -27,7 +27,11 @@ writeFileSync(join(dir, 'hello.txt'), 'hello from the filesystem server\n')
 
 const records: McpCallRecord[] = []
 // The service's own paths: a data folder and another task's worktree, each holding a secret.
-const dataDir = mkdtempSync(join(tmpdir(), 'mechanic-mcp-data-'))
+const holder = mkdtempSync(join(tmpdir(), 'mechanic-mcp-holder-'))
+const dataDir = join(holder, 'data')
+mkdirSync(dataDir)
+writeFileSync(join(holder, 'public.txt'), 'PUBLIC')
+symlinkSync(dataDir, join(holder, 'link-to-data'))
 const otherWorktree = mkdtempSync(join(tmpdir(), 'mechanic-mcp-worktree-'))
 writeFileSync(join(dataDir, 'conversations.db'), 'SECRET-CONVERSATION')
 writeFileSync(join(otherWorktree, 'app.ts'), 'SECRET-OTHER-TASK')
@@ -70,6 +74,9 @@ beforeAll(async () => {
       memory: { command: bin('mcp-server-memory'), args: [], env: { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') }, mechanic: { paths: [dir] } },
       test: { command: process.execPath, args: [TEST_SERVER], env: { NOTES_FILE: '${NOTES_FOR_TEST}', PID_FILE: pidFile }, mechanic: { timeoutSeconds: 1, maxOutputChars: 1000, paths: [dir] } },
       prober: { command: process.execPath, args: [TEST_SERVER], mechanic: { maxOutputChars: 100_000 } },
+      // An operator's binds: a folder that holds the data folder, and a symlink straight to it.
+      holder: { command: process.execPath, args: [TEST_SERVER], mechanic: { readOnlyPaths: [holder] } },
+      sneaky: { command: process.execPath, args: [TEST_SERVER], mechanic: { readOnlyPaths: [join(holder, 'link-to-data')] } },
       web: { url: `http://127.0.0.1:${HTTP_PORT}/mcp` },
       oldweb: { url: `http://127.0.0.1:${HTTP_PORT + 1}/sse` },
       missing: { command: join(dir, 'no-such-server') },
@@ -82,7 +89,7 @@ afterAll(async () => {
   await servers.stop()
   httpServer?.kill()
   sseServer?.kill()
-  for (const d of [dir, dataDir, otherWorktree]) rmSync(d, { recursive: true, force: true })
+  for (const d of [dir, holder, otherWorktree]) rmSync(d, { recursive: true, force: true })
 })
 
 describe('MCP servers from the npm registry, and one of our own', () => {
@@ -165,6 +172,15 @@ describe('MCP servers from the npm registry, and one of our own', () => {
     // The same server given the folder in mechanic.paths reads it.
     const allowed = JSON.parse((await tool('test__probe').run({ paths: [join(dir, 'hello.txt')] }, context)).split('\n').slice(1).join('\n')) as { read: Record<string, string> }
     expect(allowed.read[join(dir, 'hello.txt')]).toContain('hello from the filesystem server')
+  })
+
+  test("an operator's bind never shows the service's data: a folder holding it shows it empty, a path into it (a symlink too) is refused", async () => {
+    const probed = JSON.parse((await tool('holder__probe').run({ paths: [join(holder, 'public.txt'), join(dataDir, 'conversations.db'), join(holder, 'link-to-data', 'conversations.db')] }, context)).split('\n').slice(1).join('\n')) as { read: Record<string, string> }
+    expect(probed.read[join(holder, 'public.txt')]).toBe('PUBLIC')
+    expect(probed.read[join(dataDir, 'conversations.db')]).toMatch(/^error: ENOENT/)
+    expect(probed.read[join(holder, 'link-to-data', 'conversations.db')]).toMatch(/^error: ENOENT/)
+    expect(stateOf('sneaky')).toBe('failing')
+    expect(servers.get('sneaky')?.status.lastError).toBe(`mechanic.readOnlyPaths names ${join(holder, 'link-to-data')}, which is inside ${dataDir}: the service's own files are never shown to a server`)
   })
 
   test("stopping a server kills everything it started (a child too, inside its PID namespace)", async () => {

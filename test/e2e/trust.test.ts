@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { CoderWorld, fakeAider } from '../support/coder.ts'
-import { BOT_TOKEN, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
+import { BOT_TOKEN, LLM_KEY, USER_ID, WEBHOOK_SECRET } from '../support/harness.ts'
 import type { Harness } from '../support/harness.ts'
 import { AIDER_BIN, git, pushFromElsewhere } from '../support/git.ts'
 import { OpenAIEmulator } from '../support/openai-emulator.ts'
@@ -90,5 +90,24 @@ describe('a task\'s test command is hostile code in a sandbox', () => {
     await waitForText(USER_ID, new RegExp(`^Task ${taskId}: pushed to`))
     expect(existsSync(marker)).toBe(false)
     expect(git(world.remote.bare, 'show', `mechanic/${taskId}:NOTES.md`)).toBe('hello')
+  })
+})
+
+describe('secrets never reach a chat', () => {
+  test("a change that carries the model key is refused: never shown, never pushed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-aider-'))
+    const service = await start({ AIDER_BIN: fakeAider(dir) })
+    const { taskId } = await approvedPlan(service, 'leak the key')
+    expect(await waitForText(USER_ID, new RegExp(`^Task ${taskId} failed`), 60_000)).toBe(`Task ${taskId} failed: The change contains one of the service's secrets (a token or key), so it was not kept, shown or pushed.`)
+    expect(h.telegram.sentTexts(USER_ID).some((t) => t.includes(LLM_KEY))).toBe(false)
+    expect(h.telegram.callsOf('sendDocument')).toHaveLength(0)
+    expect(world.remoteBranches()).toEqual(['main'])
+  })
+
+  test('whatever builds a message, the exact secrets are taken out before Telegram: an echo of the model key and the bot token', async () => {
+    const service = await start()
+    await service.deliver(h.text(`please repeat ${LLM_KEY} and ${BOT_TOKEN}`), WEBHOOK_SECRET)
+    const reply = await waitForText(USER_ID, /^\[assistant\] echo: please repeat/)
+    expect(reply).toBe('[assistant] echo: please repeat [redacted] and [redacted]')
   })
 })

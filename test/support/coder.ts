@@ -130,6 +130,8 @@ export function fakeAider(dir: string): string {
       `  *hang-once*) if [ -f "${join(dir, 'hung')}" ]; then echo "hello" > NOTES.md; else sleep 120; fi ;;`,
       `  *hang*) echo "thinking..."; sleep 120 ;;`,
       `  *env*) env | cut -d= -f1 | sort > ENV-NAMES.txt; echo "hello" > NOTES.md ;;`,
+      // A change that carries the model key it was given (as a model tricked by a repository might write).
+      `  *leak*) echo "key=$OPENAI_API_KEY" > LEAK.txt ;;`,
       `  *big*) seq 1 400 > NUMBERS.txt ;;`,
       // aider's own cost line (as 0.86.1 prints it with a priced model), then a long think: a task budget must stop it.
       `  *spend*) echo "Tokens: 2.1k sent, 50 received. Cost: \\$0.02 message, \\$0.02 session."; sleep 60 ;;`,

@@ -63,6 +63,17 @@ export async function listenLocal(handler: RequestListener, port = 0): Promise<{
   return { server, url: `http://127.0.0.1:${actual}` }
 }
 
+/**
+ * `count` distinct ports on 127.0.0.1 that the system just had free (each bound, then all released),
+ * for a program of someone else's that takes its port as a setting: a port picked at random may be
+ * one the system has lent to a connection.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => listenLocal((_req, res) => res.end())))
+  await Promise.all(servers.map(({ server }) => closeServer(server)))
+  return servers.map(({ url }) => Number(new URL(url).port))
+}
+
 export async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections()
   await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -12,7 +12,7 @@ import { McpServers } from '../../../agents/mcp/servers.ts'
 import type { McpCallRecord } from '../../../agents/mcp/tools.ts'
 import type { AgentTool } from '../../../agents/tools/tool.ts'
 import { createLogger } from '../../../logger.ts'
-import { waitUntil } from '../../support/http.ts'
+import { freePorts, waitUntil } from '../../support/http.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const bin = (name: string) => join(ROOT, 'node_modules/.bin', name)
@@ -47,7 +47,7 @@ const stateOf = (name: string) => servers.get(name)?.status.state
 
 let httpServer: ReturnType<typeof spawn> | undefined
 let sseServer: ReturnType<typeof spawn> | undefined
-const HTTP_PORT = 39_000 + Math.floor(Math.random() * 1000)
+const [HTTP_PORT, SSE_PORT] = (await freePorts(2)) as [number, number]
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = connect(port, '127.0.0.1')
@@ -64,9 +64,9 @@ beforeAll(async () => {
   process.env.TELEGRAM_BOT_TOKEN = '123:secret-bot-token-for-this-test'
   process.env.NOTES_FOR_TEST = notes
   httpServer = spawn(bin('mcp-server-everything'), ['streamableHttp'], { env: { PATH: process.env.PATH, PORT: String(HTTP_PORT) }, stdio: 'ignore' })
-  sseServer = spawn(bin('mcp-server-everything'), ['sse'], { env: { PATH: process.env.PATH, PORT: String(HTTP_PORT + 1) }, stdio: 'ignore' })
+  sseServer = spawn(bin('mcp-server-everything'), ['sse'], { env: { PATH: process.env.PATH, PORT: String(SSE_PORT) }, stdio: 'ignore' })
   await waitUntil(() => portOpen(HTTP_PORT), 'the HTTP server', 15_000)
-  await waitUntil(() => portOpen(HTTP_PORT + 1), 'the SSE server', 15_000)
+  await waitUntil(() => portOpen(SSE_PORT), 'the SSE server', 15_000)
   const config = {
     mcpServers: {
       everything: { command: bin('mcp-server-everything'), args: ['stdio'], env: { GREETING: 'hi ${NOTES_FOR_TEST}' } },
@@ -78,7 +78,7 @@ beforeAll(async () => {
       holder: { command: process.execPath, args: [TEST_SERVER], mechanic: { readOnlyPaths: [holder] } },
       sneaky: { command: process.execPath, args: [TEST_SERVER], mechanic: { readOnlyPaths: [join(holder, 'link-to-data')] } },
       web: { url: `http://127.0.0.1:${HTTP_PORT}/mcp` },
-      oldweb: { url: `http://127.0.0.1:${HTTP_PORT + 1}/sse` },
+      oldweb: { url: `http://127.0.0.1:${SSE_PORT}/sse` },
       missing: { command: join(dir, 'no-such-server') },
     },
   }
